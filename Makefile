@@ -1,0 +1,28 @@
+# Two commands a new user needs: `make demo` (set up, run the main job) and `make test`.
+# Both create .venv with CPU torch 2.13.0 and hwnas; the install pulls no nvidia-* packages.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ASSETS := $(abspath ../shared/assets)
+export HWNAS_ASSETS ?= $(if $(wildcard $(ASSETS)),$(ASSETS),)
+
+.PHONY: demo test venv bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@if $(BIN)/python -m pip list 2>/dev/null | grep -i '^nvidia-'; then echo "error: CPU install pulled nvidia-* packages" >&2; exit 1; fi
+	touch $@
+
+demo: venv
+	$(BIN)/hwnas search --flops 600M --oracle auto --queries 300 --out runs/demo-600M
+
+test: venv
+	$(BIN)/python -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

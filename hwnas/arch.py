@@ -1,0 +1,261 @@
+"""``Arch``: one subnet of the OFA MobileNetV3 space, and its batched numpy form.
+
+An Arch is validated when made and stored in canonical form: the kernel size and expand ratio of a
+block beyond its stage's depth do not change the network, so they are set to the smallest value
+(3 and 3). Equal networks therefore compare and hash equal, and share one ``id``.
+
+The batched form is an ``(N, 46)`` int64 array: columns 0..19 kernel sizes, 20..39 expand ratios,
+40..44 stage depths, 45 input resolution (pixels). Everything vectorised (costs, latency tables,
+predictor features, search operators) works on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import HwnasError, allowed
+from .space import (
+    D_COLS,
+    DEPTHS,
+    E_COLS,
+    EXPAND_RATIOS,
+    KERNEL_SIZES,
+    KS_COLS,
+    MAX_DEPTH,
+    N_BLOCKS,
+    N_GENES,
+    N_STAGES,
+    R_COL,
+    check_resolution,
+)
+
+_DOMAINS = {"ks": KERNEL_SIZES, "e": EXPAND_RATIOS, "d": DEPTHS}
+_LENGTHS = {"ks": N_BLOCKS, "e": N_BLOCKS, "d": N_STAGES}
+_WHAT = {"ks": "kernel size", "e": "expand ratio", "d": "depth"}
+
+
+def _gene_list(name, values) -> tuple:
+    if not isinstance(values, (list, tuple, np.ndarray)):
+        raise HwnasError(f"{name} must be a list of {_LENGTHS[name]} integers, got {values!r}")
+    if len(values) != _LENGTHS[name]:
+        per = "one per block: 5 stages x 4" if name != "d" else "one per stage"
+        raise HwnasError(f"{name} has {len(values)} values; allowed: exactly {_LENGTHS[name]} ({per})")
+    out = []
+    for i, v in enumerate(values):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or int(v) not in _DOMAINS[name]:
+            raise HwnasError(f"{_WHAT[name]} {v!r} at {name}[{i}] is not allowed; allowed: {allowed(_DOMAINS[name])}")
+        out.append(int(v))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Arch:
+    """A subnet: kernel sizes ``ks`` (20), expand ratios ``e`` (20), depths ``d`` (5), resolution ``r`` (px)."""
+
+    ks: tuple
+    e: tuple
+    d: tuple
+    r: int
+
+    def __post_init__(self):
+        ks = _gene_list("ks", self.ks)
+        e = _gene_list("e", self.e)
+        d = _gene_list("d", self.d)
+        r = check_resolution(self.r)
+        ks, e = list(ks), list(e)
+        for stage, depth in enumerate(d):
+            for pos in range(depth, MAX_DEPTH):
+                ks[stage * MAX_DEPTH + pos] = KERNEL_SIZES[0]
+                e[stage * MAX_DEPTH + pos] = EXPAND_RATIOS[0]
+        object.__setattr__(self, "ks", tuple(ks))
+        object.__setattr__(self, "e", tuple(e))
+        object.__setattr__(self, "d", d)
+        object.__setattr__(self, "r", r)
+
+    # -- identity ------------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        """Stable short id (12 hex chars) of the canonical genes; the same in every process."""
+        text = "ks" + "".join(map(str, self.ks)) + "e" + "".join(map(str, self.e))
+        text += "d" + "".join(map(str, self.d)) + "r" + str(self.r)
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+    def active_blocks(self) -> list:
+        """Indices (0..19) of the blocks this subnet runs."""
+        return [s * MAX_DEPTH + p for s in range(N_STAGES) for p in range(self.d[s])]
+
+    # -- JSON ------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"ks": list(self.ks), "e": list(self.e), "d": list(self.d), "r": self.r}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, obj) -> "Arch":
+        """Accepts ``{"ks","e","d","r"}``; ``"r": [224]`` (OFA) and ``"image_size": 224`` too."""
+        if not isinstance(obj, dict):
+            raise HwnasError(f"an arch must be a JSON object with keys ks, e, d, r; got {type(obj).__name__}")
+        missing = [k for k in ("ks", "e", "d") if k not in obj]
+        if missing:
+            raise HwnasError(f"arch is missing {', '.join(missing)}; required keys: ks, e, d, r")
+        if "r" in obj:
+            r = obj["r"]
+        elif "image_size" in obj:
+            r = obj["image_size"]
+        else:
+            raise HwnasError("arch has no resolution; give \"r\": 224 (or \"image_size\": 224)")
+        if isinstance(r, (list, tuple)):
+            if len(r) != 1:
+                raise HwnasError(f"resolution {r!r} must be one integer; allowed: integers 128..224")
+            r = r[0]
+        return cls(ks=obj["ks"], e=obj["e"], d=obj["d"], r=r)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Arch":
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise HwnasError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        return cls.from_dict(obj)
+
+    @classmethod
+    def load(cls, path) -> "Arch":
+        """Read an arch JSON file; a ``best.json`` (with an ``"arch"`` key) works too."""
+        obj = load_json(path)
+        if isinstance(obj, dict) and "arch" in obj and isinstance(obj["arch"], dict):
+            obj = obj["arch"]
+        return cls.from_dict(obj)
+
+    def save(self, path) -> None:
+        Path(path).write_text(self.to_json() + "\n")
+
+    # -- batched form ----------------------------------------------------------------------------
+    def to_array(self) -> np.ndarray:
+        return np.array(self.ks + self.e + self.d + (self.r,), dtype=np.int64)
+
+    @classmethod
+    def from_array(cls, row) -> "Arch":
+        row = [int(v) for v in row]
+        return cls(ks=row[KS_COLS], e=row[E_COLS], d=row[D_COLS], r=row[R_COL])
+
+    # -- convenient constructors ---------------------------------------------------------------------
+    @classmethod
+    def largest(cls, r: int = 224) -> "Arch":
+        return cls(ks=(7,) * N_BLOCKS, e=(6,) * N_BLOCKS, d=(4,) * N_STAGES, r=r)
+
+    @classmethod
+    def smallest(cls, r: int = 160) -> "Arch":
+        return cls(ks=(3,) * N_BLOCKS, e=(3,) * N_BLOCKS, d=(2,) * N_STAGES, r=r)
+
+    def __str__(self) -> str:
+        return f"Arch({self.id}: d={list(self.d)} r={self.r})"
+
+
+def load_json(path):
+    """Read a JSON file with one-line errors for a missing file or malformed JSON."""
+    p = Path(path)
+    if not p.is_file():
+        raise HwnasError(f"file {str(path)!r} does not exist")
+    try:
+        return json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise HwnasError(f"malformed JSON in {str(path)!r}: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except UnicodeDecodeError:
+        raise HwnasError(f"file {str(path)!r} is not UTF-8 text JSON") from None
+
+
+# ==== batched (N x 46) operations ===================================================================
+
+def encode(archs) -> np.ndarray:
+    """Archs -> ``(N, 46)`` int64 array (canonical, since Archs are)."""
+    archs = list(archs)
+    if not archs:
+        return np.zeros((0, N_GENES), dtype=np.int64)
+    return np.stack([a.to_array() for a in archs])
+
+
+def decode(X) -> list:
+    """``(N, 46)`` array -> list of Archs (validated)."""
+    return [Arch.from_array(row) for row in np.asarray(X)]
+
+
+def active_mask(X) -> np.ndarray:
+    """``(N, 20)`` bool: block i is run by arch n."""
+    X = np.asarray(X)
+    pos = np.arange(N_BLOCKS) % MAX_DEPTH
+    depth_per_block = np.repeat(X[:, D_COLS], MAX_DEPTH, axis=1)
+    return pos[None, :] < depth_per_block
+
+
+def canonicalize(X) -> np.ndarray:
+    """Set genes of inactive blocks to the smallest value, like :class:`Arch` does."""
+    X = np.array(X, dtype=np.int64, copy=True)
+    inactive = ~active_mask(X)
+    ks = X[:, KS_COLS]  # basic slices are views: writing them writes X
+    ks[inactive] = KERNEL_SIZES[0]
+    e = X[:, E_COLS]
+    e[inactive] = EXPAND_RATIOS[0]
+    return X
+
+
+def validate(X) -> np.ndarray:
+    """Check a batched array gene by gene; returns it as int64 (canonical)."""
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] != N_GENES:
+        raise HwnasError(f"batched archs must have shape (N, {N_GENES}); got {X.shape}")
+    for cols, name in ((KS_COLS, "ks"), (E_COLS, "e"), (D_COLS, "d")):
+        bad = ~np.isin(X[:, cols], _DOMAINS[name])
+        if bad.any():
+            n, i = np.argwhere(bad)[0]
+            raise HwnasError(f"{_WHAT[name]} {X[n, cols][i]} in row {n} is not allowed; allowed: {allowed(_DOMAINS[name])}")
+    for r in np.unique(X[:, R_COL]):
+        check_resolution(int(r))
+    return canonicalize(X)
+
+
+def unique_rows(X) -> np.ndarray:
+    """Drop duplicate archs, keeping first occurrences in order."""
+    X = np.asarray(X)
+    if len(X) == 0:
+        return X
+    _, idx = np.unique(X, axis=0, return_index=True)
+    return X[np.sort(idx)]
+
+
+def row_ids(X) -> list:
+    """Stable ids of each row, equal to ``Arch.id``."""
+    return [Arch.from_array(row).id for row in np.asarray(X)]
+
+
+def sample(n: int, rng: np.random.Generator, resolutions) -> np.ndarray:
+    """``n`` archs, each gene uniform over its values (OFA's ``sample_active_subnet``), canonical."""
+    X = np.empty((n, N_GENES), dtype=np.int64)
+    X[:, KS_COLS] = rng.choice(KERNEL_SIZES, size=(n, N_BLOCKS))
+    X[:, E_COLS] = rng.choice(EXPAND_RATIOS, size=(n, N_BLOCKS))
+    X[:, D_COLS] = rng.choice(DEPTHS, size=(n, N_STAGES))
+    X[:, R_COL] = rng.choice(np.asarray(resolutions), size=n)
+    return canonicalize(X)
+
+
+def mutate(X, rng: np.random.Generator, prob: float, resolutions) -> np.ndarray:
+    """Resample each gene with probability ``prob`` (OFA's EvolutionFinder mutation), canonical."""
+    X = np.asarray(X)
+    fresh = sample(len(X), rng, resolutions) if len(X) else X
+    # ``sample`` canonicalised inactive genes; draw fresh kernel/expand genes for every block instead.
+    fresh[:, KS_COLS] = rng.choice(KERNEL_SIZES, size=(len(X), N_BLOCKS))
+    fresh[:, E_COLS] = rng.choice(EXPAND_RATIOS, size=(len(X), N_BLOCKS))
+    take = rng.random(X.shape) < prob
+    return canonicalize(np.where(take, fresh, X))
+
+
+def crossover(A, B, rng: np.random.Generator) -> np.ndarray:
+    """Uniform crossover: each gene from ``A`` or ``B`` with equal chance, canonical."""
+    A, B = np.asarray(A), np.asarray(B)
+    take = rng.random(A.shape) < 0.5
+    return canonicalize(np.where(take, A, B))

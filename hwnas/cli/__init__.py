@@ -1,0 +1,85 @@
+"""The ``hwnas`` command: a thin layer over the Python API.
+
+Each subcommand lives in its own module with ``add_parser(subparsers)`` and ``run(args) -> dict``.
+``run`` returns the result object; with ``--json`` it is printed as exactly one JSON object on stdout,
+otherwise the module's ``human(result)`` text is printed. Modules import heavy libraries inside
+``run`` so that ``hwnas --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+from ..errors import HwnasError
+
+# name -> module implementing it. Order is the order of ``hwnas --help``.
+COMMANDS = {
+    "search": "hwnas.cli.search",
+    "flops": "hwnas.cli.flops",
+    "profile": "hwnas.cli.profile",
+    "latency": "hwnas.cli.latency",
+    "validate-latency": "hwnas.cli.validate_latency",
+    "export": "hwnas.cli.export",
+    "assets": "hwnas.cli.assets",
+}
+
+
+def _available():
+    for name, modname in COMMANDS.items():
+        try:
+            yield name, importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            if exc.name != modname:  # a real missing dependency inside an existing module
+                raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(prog="hwnas", description="Hardware-aware NAS over the OFA MobileNetV3 space.")
+    parser.add_argument("--version", action="version", version=f"hwnas {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, module in _available():
+        p = module.add_parser(sub)
+        p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args._module.run(args)
+    except HwnasError as exc:
+        print(f"hwnas: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hwnas: interrupted; everything measured so far is saved", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(result, default=_jsonable))
+    else:
+        print(args._module.human(result))
+    return 0
+
+
+def _jsonable(obj):
+    try:
+        import numpy as np
+
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    return str(obj)
+
+
+def console() -> None:  # console-script entry point
+    sys.exit(main())

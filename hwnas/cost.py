@@ -1,0 +1,114 @@
+"""Exact cost model: multiply-accumulates ("FLOPs" in OFA's convention) and parameters.
+
+OFA (and so hwnas) counts *multiply-accumulates* of every convolution, squeeze-excite 1x1 convs
+included, and of the classifier; batch norm, activations, pooling, biases and the residual adds are not
+counted. This equals ``ofa.utils.count_net_flops`` on the materialised subnet. Parameters are every
+trainable tensor of the materialised subnet (conv and linear weights, biases, BN scale and shift).
+
+``macs_params`` is vectorised over an ``(N, 46)`` batch; ``macs_params_reference`` is the same formula
+written per arch in plain Python, kept for the benchmark and as a cross-check in the tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .arch import Arch, active_mask
+from .space import E_COLS, EXPAND_RATIOS, KS_COLS, N_CLASSES, R_COL, Space
+
+
+def _mid_tables(space: Space):
+    """``mid[i, e]`` and ``se_mid[i, e]`` for block i and expand ratio e (indexed by the ratio itself)."""
+    top = max(EXPAND_RATIOS) + 1
+    mid = np.zeros((len(space.blocks), top), dtype=np.int64)
+    se = np.zeros_like(mid)
+    for b in space.blocks:
+        for e in EXPAND_RATIOS:
+            mid[b.index, e] = b.mid_channels(e)
+            se[b.index, e] = b.se_channels(e) if b.se else 0
+    return mid, se
+
+
+def _fixed_layers(space: Space, stem_side, final_side):
+    """MACs and params of the layers every subnet has: stem, first block, head, classifier."""
+    c0, c1, h, last = space.stem_channels, space.first_block_channels, space.head_channels, space.last_channels
+    c5 = space.stage_channels[-1]
+    s2 = stem_side * stem_side
+    macs = 3 * 9 * c0 * s2  # stem 3x3 conv
+    macs = macs + c0 * 9 * s2 + c0 * c1 * s2  # first block: depthwise 3x3 + pointwise
+    macs = macs + c5 * h * final_side * final_side  # final 1x1 expand
+    macs = macs + h * last + last * N_CLASSES  # feature mix (1x1 after pooling) + classifier
+    params = 27 * c0 + 2 * c0 + 9 * c0 + 2 * c0 + c0 * c1 + 2 * c1 + c5 * h + 2 * h + h * last + last * N_CLASSES + N_CLASSES
+    return macs, params
+
+
+class CostModel:
+    """Vectorised MACs/params for one space. Build once; call on batches of any size."""
+
+    def __init__(self, space: Space):
+        self.space = space
+        self.mid, self.se_mid = _mid_tables(space)
+        self.cin = np.array([b.in_channels for b in space.blocks], dtype=np.int64)
+        self.cout = np.array([b.out_channels for b in space.blocks], dtype=np.int64)
+        _, self.fixed_params = _fixed_layers(space, 0, 0)
+
+    def _feature_sizes(self, r: np.ndarray):
+        res, inv = np.unique(r, return_inverse=True)
+        stem, ins, outs, final = self.space.feature_sizes(res)
+        return stem[inv], ins[inv], outs[inv], final[inv]
+
+    def __call__(self, X) -> tuple:
+        """Return ``(macs, params)``: int64 arrays of shape (N,) for an ``(N, 46)`` batch."""
+        X = np.asarray(X, dtype=np.int64)
+        ks, e, r = X[:, KS_COLS], X[:, E_COLS], X[:, R_COL]
+        active = active_mask(X)
+        stem, hin, hout, final = self._feature_sizes(r)
+        rows = np.arange(len(self.cin))[None, :]
+        mid = self.mid[rows, e]
+        se2 = 2 * mid * self.se_mid[rows, e]
+        hin2, hout2 = hin * hin, hout * hout
+        macs_blk = (self.cin * hin2 + ks * ks * hout2 + self.cout * hout2) * mid + se2
+        params_blk = (self.cin + 4 + ks * ks + self.cout) * mid + 2 * self.cout + se2
+        params_blk = params_blk + np.where(self.se_mid[rows, e] > 0, self.se_mid[rows, e] + mid, 0)
+        fixed_macs, _ = _fixed_layers(self.space, stem, final)
+        macs = fixed_macs + np.where(active, macs_blk, 0).sum(axis=1)
+        params = self.fixed_params + np.where(active, params_blk, 0).sum(axis=1)
+        return macs, params
+
+
+_MODELS: dict = {}
+
+
+def cost_model(space: Space) -> CostModel:
+    if space.width not in _MODELS:
+        _MODELS[space.width] = CostModel(space)
+    return _MODELS[space.width]
+
+
+def macs_params(space: Space, X) -> tuple:
+    """Vectorised MACs and parameter counts (int64 arrays) of an ``(N, 46)`` batch."""
+    return cost_model(space)(X)
+
+
+def mflops(space: Space, X) -> np.ndarray:
+    """Millions of MACs ("MFLOPs" in OFA's convention) per arch, float64."""
+    return macs_params(space, X)[0] / 1e6
+
+
+def macs_params_reference(space: Space, arch: Arch) -> tuple:
+    """The same numbers, one arch at a time in plain Python (benchmark baseline and cross-check)."""
+    stem, hin, hout, final = space.feature_sizes(arch.r)
+    macs, params = _fixed_layers(space, int(stem), int(final))
+    for i in arch.active_blocks():
+        b = space.blocks[i]
+        k, mid = arch.ks[i], b.mid_channels(arch.e[i])
+        si, so = int(hin[i]), int(hout[i])
+        macs += b.in_channels * mid * si * si  # 1x1 expand
+        macs += mid * k * k * so * so  # depthwise
+        macs += mid * b.out_channels * so * so  # 1x1 project
+        params += b.in_channels * mid + 2 * mid + mid * k * k + 2 * mid + mid * b.out_channels + 2 * b.out_channels
+        if b.se:
+            sm = b.se_channels(arch.e[i])
+            macs += 2 * mid * sm
+            params += 2 * mid * sm + sm + mid
+    return int(macs), int(params)

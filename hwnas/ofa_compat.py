@@ -1,0 +1,60 @@
+"""Import OFA without torchvision.
+
+The ``ofa`` package imports ``torchvision.transforms`` at module level through its data-loader helpers
+(``ofa.utils.my_dataloader``), which hwnas never uses; there is no CPU torchvision build on the
+registries hwnas installs from. When torchvision is missing we register an empty stand-in module so
+the import succeeds; anything that really uses torchvision still fails loudly on first use.
+This is the only place that knows about the workaround.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+
+
+def _install_torchvision_stand_in() -> None:
+    if "torchvision" in sys.modules or importlib.util.find_spec("torchvision") is not None:
+        return
+
+    def _missing(name):
+        def fail(*_args, **_kwargs):
+            raise ImportError(f"torchvision.{name} is not installed; hwnas only stands in for its import")
+
+        return fail
+
+    class _StandIn(types.ModuleType):
+        def __getattr__(self, name):
+            if name.startswith("__"):
+                raise AttributeError(name)
+            return _missing(name)
+
+    tv, tr, fn = _StandIn("torchvision"), _StandIn("torchvision.transforms"), _StandIn("torchvision.transforms.functional")
+    tv.transforms, tr.functional = tr, fn
+    # ofa subclasses transforms.RandomResizedCrop at import time: it needs a class, not a function.
+    tr.RandomResizedCrop = type("RandomResizedCrop", (), {"__init__": _missing("transforms.RandomResizedCrop")})
+    sys.modules.update({"torchvision": tv, "torchvision.transforms": tr, "torchvision.transforms.functional": fn})
+
+
+def ofa_mbv3_class():
+    """OFA's ``OFAMobileNetV3`` supernet class."""
+    _install_torchvision_stand_in()
+    from ofa.imagenet_classification.elastic_nn.networks import OFAMobileNetV3
+
+    return OFAMobileNetV3
+
+
+def ofa_count_net_flops():
+    _install_torchvision_stand_in()
+    from ofa.utils import count_net_flops
+
+    return count_net_flops
+
+
+def ofa_mobilenet_v3_class():
+    """OFA's static ``MobileNetV3`` (a materialised subnet; ``build_from_config`` rebuilds one)."""
+    _install_torchvision_stand_in()
+    from ofa.imagenet_classification.networks import MobileNetV3
+
+    return MobileNetV3
