@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .arch import Arch, active_mask
-from .space import E_COLS, EXPAND_RATIOS, KS_COLS, N_CLASSES, R_COL, Space
+from .space import E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, MAX_RESOLUTION, N_CLASSES, R_COL, Space
 
 
 def _mid_tables(space: Space):
@@ -43,36 +43,54 @@ def _fixed_layers(space: Space, stem_side, final_side):
 
 
 class CostModel:
-    """Vectorised MACs/params for one space. Build once; call on batches of any size."""
+    """Vectorised MACs/params for one space. Build once; call on batches of any size.
+
+    Per-block costs depend only on (block, kernel, expand ratio) and, for MACs, the resolution: they are
+    tabulated once per resolution, so a batch costs one gather and one row sum.
+    """
+
+    _K, _E = max(KERNEL_SIZES) + 1, max(EXPAND_RATIOS) + 1  # tables are indexed by the gene values themselves
 
     def __init__(self, space: Space):
         self.space = space
+        n = len(space.blocks)
         self.mid, self.se_mid = _mid_tables(space)
         self.cin = np.array([b.in_channels for b in space.blocks], dtype=np.int64)
         self.cout = np.array([b.out_channels for b in space.blocks], dtype=np.int64)
+        k = np.arange(self._K)[None, :, None]
+        mid, sem = self.mid[:, None, :], self.se_mid[:, None, :]
+        params = (self.cin[:, None, None] + 4 + k * k + self.cout[:, None, None]) * mid + 2 * self.cout[:, None, None]
+        params = params + 2 * mid * sem + np.where(sem > 0, sem + mid, 0)
+        # one extra all-zero "block" that inactive blocks point at
+        self._params = np.concatenate([params.reshape(-1), [0]])
+        self._zero = n * self._K * self._E
         _, self.fixed_params = _fixed_layers(space, 0, 0)
+        self._macs = {}  # resolution -> (flat per-block MACs table with a trailing 0, fixed MACs)
 
-    def _feature_sizes(self, r: np.ndarray):
-        res, inv = np.unique(r, return_inverse=True)
-        stem, ins, outs, final = self.space.feature_sizes(res)
-        return stem[inv], ins[inv], outs[inv], final[inv]
+    def _macs_table(self, r: int):
+        if r not in self._macs:
+            stem, hin, hout, final = self.space.feature_sizes(r)
+            k = np.arange(self._K)[None, :, None]
+            hin2, hout2 = (hin * hin)[:, None, None], (hout * hout)[:, None, None]
+            mid, sem = self.mid[:, None, :], self.se_mid[:, None, :]
+            macs = (self.cin[:, None, None] * hin2 + k * k * hout2 + self.cout[:, None, None] * hout2) * mid
+            macs = macs + 2 * mid * sem
+            self._macs[r] = (np.concatenate([macs.reshape(-1), [0]]), int(_fixed_layers(self.space, int(stem), int(final))[0]))
+        return self._macs[r]
 
     def __call__(self, X) -> tuple:
         """Return ``(macs, params)``: int64 arrays of shape (N,) for an ``(N, 46)`` batch."""
         X = np.asarray(X, dtype=np.int64)
-        ks, e, r = X[:, KS_COLS], X[:, E_COLS], X[:, R_COL]
-        active = active_mask(X)
-        stem, hin, hout, final = self._feature_sizes(r)
-        rows = np.arange(len(self.cin))[None, :]
-        mid = self.mid[rows, e]
-        se2 = 2 * mid * self.se_mid[rows, e]
-        hin2, hout2 = hin * hin, hout * hout
-        macs_blk = (self.cin * hin2 + ks * ks * hout2 + self.cout * hout2) * mid + se2
-        params_blk = (self.cin + 4 + ks * ks + self.cout) * mid + 2 * self.cout + se2
-        params_blk = params_blk + np.where(self.se_mid[rows, e] > 0, self.se_mid[rows, e] + mid, 0)
-        fixed_macs, _ = _fixed_layers(self.space, stem, final)
-        macs = fixed_macs + np.where(active, macs_blk, 0).sum(axis=1)
-        params = self.fixed_params + np.where(active, params_blk, 0).sum(axis=1)
+        idx = (np.arange(len(self.cin)) * (self._K * self._E))[None, :] + X[:, KS_COLS] * self._E + X[:, E_COLS]
+        idx = np.where(active_mask(X), idx, self._zero)
+        params = self.fixed_params + self._params[idx].sum(axis=1)
+        r = X[:, R_COL]
+        macs = np.empty(len(X), dtype=np.int64)
+        present = np.flatnonzero(np.bincount(r, minlength=MAX_RESOLUTION + 1)) if len(X) else []
+        for res in present:
+            table, fixed = self._macs_table(int(res))
+            rows = r == res if len(present) > 1 else slice(None)
+            macs[rows] = fixed + table[idx[rows]].sum(axis=1)
         return macs, params
 
 

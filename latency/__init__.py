@@ -1,0 +1,34 @@
+"""Latency on a target device: per-block lookup tables, profilers, prediction and validation.
+
+Public API (what the search and the CLI use):
+
+- ``load_device(name_or_path, width=1.2) -> Device``; ``known_devices() -> list[str]``
+- ``Device.predict_ms(X)`` / ``Device.table_ms(X)`` / ``Device.min_latency_ms(resolutions)`` (ms)
+- ``profile_device(name_or_out_dir, backend="ort", ...)``: build a device's tables (``hwnas profile``)
+- ``measure_arch_ms(arch, backend="ort", ...)``: end-to-end latency of one subnet (ms)
+- ``validate_device(...)``: table sum vs. measured end to end, and the linear correction
+
+Heavy libraries (torch, onnxruntime, tensorrt) are imported only by the functions that need them.
+"""
+
+from __future__ import annotations
+
+from .device import Device, known_devices, load_device
+
+__all__ = ["Device", "known_devices", "load_device", "profile_device", "measure_arch_ms", "validate_device"]
+
+
+def __getattr__(name):  # lazy: keeps ``import latency`` free of torch/onnxruntime
+    if name == "profile_device":
+        from .build import profile_device
+
+        return profile_device
+    if name == "measure_arch_ms":
+        from .measure import measure_arch_ms
+
+        return measure_arch_ms
+    if name == "validate_device":
+        from .validate import validate_device
+
+        return validate_device
+    raise AttributeError(f"module 'latency' has no attribute {name!r}")

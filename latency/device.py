@@ -1,0 +1,300 @@
+"""Devices: a folder of per-resolution latency tables (+ ``device.yaml``), and vectorised prediction.
+
+A device folder holds ``{r}_lookup_table.yaml`` files (OFA's format, ms) and, for devices hwnas
+measured, a ``device.yaml`` describing how (backend, execution provider, precision, threads, batch
+size, machine, library versions, date) and the linear ``correction: {slope, intercept}`` fitted by
+``hwnas validate-latency`` (table sum -> measured end-to-end). A folder of OFA tables without
+``device.yaml`` (e.g. OFA's published Note10 tables) is a device as it is, with no correction.
+
+Names: a shipped device (``hwnas.devices`` package data, e.g. ``cpu-ort``), ``note10`` when the OFA
+assets are reachable through ``HWNAS_ASSETS``, or any folder path.
+
+Prediction is a numpy gather over an array ``(resolutions, 20 blocks, kernel 0..7, expand 0..6)`` of
+block times plus a per-resolution fixed part (stem, first block, head, classifier); missing entries are
+NaN and are reported by key.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hwnas.arch import active_mask, validate
+from hwnas.errors import HwnasError, allowed
+from hwnas.space import (DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, MAX_DEPTH, N_BLOCKS, N_STAGES,
+                         R_COL, WIDTHS, get_space)
+
+from . import keys as K
+from .table import load_table, read_yaml, table_path, table_resolutions
+
+DEVICE_FILE = "device.yaml"
+_REPO_DEVICES = Path(__file__).resolve().parent.parent / "devices"
+
+
+# ---- finding devices ---------------------------------------------------------------------------------
+
+def _shipped_root():
+    """The folder of shipped devices: package data ``hwnas.devices``, else the repo's ``devices/``."""
+    try:
+        root = importlib.resources.files("hwnas.devices")
+        p = Path(str(root))
+        if p.is_dir():
+            return p
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return _REPO_DEVICES
+
+
+def _is_device_folder(p: Path) -> bool:
+    return p.is_dir() and ((p / DEVICE_FILE).is_file() or bool(table_resolutions(p)))
+
+
+def _assets_devices() -> dict:
+    """OFA's published tables reachable through ``HWNAS_ASSETS`` (``note10``)."""
+    root = os.environ.get("HWNAS_ASSETS")
+    out = {}
+    if root:
+        p = Path(root) / "ofa" / "note10"
+        if _is_device_folder(p):
+            out["note10"] = p
+    return out
+
+
+def _named_devices() -> dict:
+    found = {}
+    for root in (_shipped_root(), _REPO_DEVICES):
+        if root.is_dir():
+            for p in sorted(root.iterdir()):
+                if _is_device_folder(p) and p.name not in found:
+                    found[p.name] = p
+    for name, p in _assets_devices().items():
+        found.setdefault(name, p)
+    return found
+
+
+def known_devices() -> list:
+    """Names ``--device`` accepts besides folder paths (shipped devices, and ``note10`` via HWNAS_ASSETS)."""
+    return sorted(_named_devices())
+
+
+def device_folder(name_or_path) -> Path:
+    """Resolve a device name or folder path to its folder (HwnasError listing known names otherwise)."""
+    s = str(name_or_path)
+    named = _named_devices()
+    if s in named and os.sep not in s:
+        return named[s]
+    p = Path(s).expanduser()
+    if p.is_dir():
+        if not _is_device_folder(p):
+            raise HwnasError(f"device folder {s!r} has no device.yaml and no {{r}}_lookup_table.yaml files")
+        return p
+    known = ", ".join(sorted(named)) or "(none)"
+    raise HwnasError(f"device {s!r} is unknown; known devices: {known}; or give a folder of {{r}}_lookup_table.yaml files")
+
+
+def read_device_meta(folder) -> dict:
+    p = Path(folder) / DEVICE_FILE
+    if not p.is_file():
+        return {}
+    meta = read_yaml(p)
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise HwnasError(f"corrupt device file {str(p)!r}: expected a mapping, got {type(meta).__name__}")
+    return meta
+
+
+# ---- the device ---------------------------------------------------------------------------------------
+
+@dataclass
+class Device:
+    """Latency tables of one device at one width; predicts subnet latency in milliseconds."""
+
+    name: str
+    folder: Path
+    width: float
+    resolutions: tuple
+    meta: dict = field(default_factory=dict, repr=False)
+    tables: dict = field(default_factory=dict, repr=False)  # r -> {key: entry}
+
+    def __post_init__(self):
+        space = get_space(self.width)
+        self.space = space
+        nr = len(self.resolutions)
+        self._res_index = {r: i for i, r in enumerate(self.resolutions)}
+        self._blocks = np.full((nr, N_BLOCKS, max(KERNEL_SIZES) + 1, max(EXPAND_RATIOS) + 1), np.nan)
+        self._fixed = np.full(nr, np.nan)
+        self._missing_fixed = {}
+        for i, r in enumerate(self.resolutions):
+            t = self.tables[r]
+            total, missing = 0.0, None
+            for spec in K.fixed_specs(space, r):
+                if spec.key in t:
+                    total += float(t[spec.key]["mean"])
+                elif missing is None:
+                    missing = spec.key
+            if missing is None:
+                self._fixed[i] = total
+            else:
+                self._missing_fixed[r] = missing
+            for b in range(N_BLOCKS):
+                for k in KERNEL_SIZES:
+                    for e in EXPAND_RATIOS:
+                        key = K.block_key(space, b, k, e, r)
+                        if key in t:
+                            self._blocks[i, b, k, e] = float(t[key]["mean"])
+        corr = self.meta.get("correction") or {}
+        self.slope = float(corr.get("slope", 1.0))
+        self.intercept = float(corr.get("intercept", 0.0))
+
+    # -- descriptions ------------------------------------------------------------------------------
+    @property
+    def backend(self):
+        return self.meta.get("backend")
+
+    @property
+    def correction(self) -> dict:
+        return {"slope": self.slope, "intercept": self.intercept}
+
+    def rebuild_command(self, resolution) -> str:
+        return f"hwnas profile --device {self.name} --out {self.folder} --resolutions {resolution}"
+
+    # -- prediction ----------------------------------------------------------------------------------
+    def _check(self, X) -> tuple:
+        X = np.asarray(X)
+        X = validate(X[None, :] if X.ndim == 1 else X)
+        r = X[:, R_COL]
+        lut = np.full(max(max(self.resolutions), int(r.max(initial=0))) + 1, -1, dtype=np.int64)
+        for res, i in self._res_index.items():
+            lut[res] = i
+        ridx = lut[r]
+        if (ridx < 0).any():
+            bad = int(r[np.argmax(ridx < 0)])
+            raise HwnasError(
+                f"device {self.name!r} has no latency table for resolution {bad}; it has: {allowed(self.resolutions)}; "
+                f"build it with: {self.rebuild_command(bad)}")
+        return X, ridx
+
+    def table_ms(self, X) -> np.ndarray:
+        """Uncorrected table sum (ms), float64 ``(N,)``, for an ``(N, 46)`` batch of archs."""
+        X, ridx = self._check(X)
+        if len(X) == 0:
+            return np.zeros(0)
+        blocks = np.arange(N_BLOCKS)[None, :]
+        per_block = self._blocks[ridx[:, None], blocks, X[:, KS_COLS], X[:, E_COLS]]
+        active = active_mask(X)
+        fixed = self._fixed[ridx]
+        bad_block = active & np.isnan(per_block)
+        if bad_block.any() or np.isnan(fixed).any():
+            self._raise_missing(X, ridx, bad_block, fixed)
+        return fixed + np.where(active, per_block, 0.0).sum(axis=1)
+
+    def predict_ms(self, X) -> np.ndarray:
+        """Predicted latency (ms), float64 ``(N,)``: the table sum with the device's linear correction."""
+        return self.slope * self.table_ms(X) + self.intercept
+
+    def _raise_missing(self, X, ridx, bad_block, fixed):
+        if np.isnan(fixed).any():
+            r = self.resolutions[int(ridx[np.argmax(np.isnan(fixed))])]
+            key = self._missing_fixed[r]
+        else:
+            n, b = np.argwhere(bad_block)[0]
+            r = self.resolutions[int(ridx[n])]
+            key = K.block_key(self.space, int(b), int(X[n, KS_COLS][b]), int(X[n, E_COLS][b]), r)
+        raise HwnasError(f"device {self.name!r} table {r}_lookup_table.yaml has no entry {key!r}; "
+                         f"rebuild it with: {self.rebuild_command(r)}")
+
+    def min_latency_ms(self, resolutions=None) -> float:
+        """Exact smallest predicted (corrected) latency (ms) over the whole space at ``resolutions``.
+
+        Latency is a sum of independent per-block choices, so per stage the minimum over depths of the
+        cumulative per-block minima, plus the fixed part, is exact (the correction is increasing).
+        """
+        resolutions = self.resolutions if resolutions is None else tuple(int(r) for r in resolutions)
+        if self.slope <= 0:
+            raise HwnasError(f"device {self.name!r} has a non-increasing correction slope {self.slope}; refit it with: "
+                             f"hwnas validate-latency --device {self.name}")
+        best = np.inf
+        for r in resolutions:
+            if r not in self._res_index:
+                raise HwnasError(f"device {self.name!r} has no latency table for resolution {r}; it has: "
+                                 f"{allowed(self.resolutions)}; build it with: {self.rebuild_command(r)}")
+            i = self._res_index[r]
+            if np.isnan(self._fixed[i]):
+                raise HwnasError(f"device {self.name!r} table {r}_lookup_table.yaml has no entry "
+                                 f"{self._missing_fixed[r]!r}; rebuild it with: {self.rebuild_command(r)}")
+            total = float(self._fixed[i])
+            for s in range(N_STAGES):
+                mins = []
+                for pos in range(max(DEPTHS)):
+                    b = s * MAX_DEPTH + pos
+                    vals = self._blocks[i, b][np.ix_(KERNEL_SIZES, EXPAND_RATIOS)]
+                    if np.isnan(vals).any():
+                        kk, ee = np.argwhere(np.isnan(vals))[0]
+                        key = K.block_key(self.space, b, KERNEL_SIZES[kk], EXPAND_RATIOS[ee], r)
+                        raise HwnasError(f"device {self.name!r} table {r}_lookup_table.yaml has no entry {key!r}; "
+                                         f"rebuild it with: {self.rebuild_command(r)}")
+                    mins.append(float(vals.min()))
+                cum = np.cumsum(mins)
+                total += min(float(cum[d - 1]) for d in DEPTHS)
+            best = min(best, self.slope * total + self.intercept)
+        return float(best)
+
+    def describe(self) -> dict:
+        keep = ("backend", "execution_provider", "precision", "threads", "batch_size", "date")
+        out = {"name": self.name, "folder": str(self.folder), "width": self.width,
+               "resolutions": list(self.resolutions), "correction": self.correction}
+        out.update({k: self.meta[k] for k in keep if k in self.meta})
+        return out
+
+
+def _width_of_table(r, table, path) -> float | None:
+    stem = K.stem_channels_of_table(table)
+    if stem is None:
+        return None
+    for w in WIDTHS:
+        if get_space(w).stem_channels == stem:
+            return w
+    raise HwnasError(f"latency table {str(path)!r} has a {stem}-channel stem, which matches no supported width; "
+                     f"allowed widths: {allowed(WIDTHS)}")
+
+
+def load_device(name_or_path, width: float = 1.2, resolutions=None) -> Device:
+    """Load a device by shipped name (see ``known_devices()``) or folder path, for the space at ``width``.
+
+    ``resolutions`` limits which tables are read (default: all in the folder). Tables of another width,
+    corrupt YAML, or a missing folder are one-line HwnasErrors.
+    """
+    from hwnas.space import check_width
+
+    width = check_width(width)
+    folder = device_folder(name_or_path)
+    meta = read_device_meta(folder)
+    s = str(name_or_path)
+    name = meta.get("name") or (s if os.sep not in s else folder.name)
+    if "width" in meta and float(meta["width"]) != width:
+        raise HwnasError(f"device {name!r} was measured for width {meta['width']}, not {width}; "
+                         f"build a table for width {width} with: hwnas profile --device NAME --width {width}")
+    have = table_resolutions(folder)
+    wanted = have if resolutions is None else tuple(sorted({int(r) for r in resolutions}))
+    missing = [r for r in wanted if r not in have]
+    if missing:
+        raise HwnasError(f"device {name!r} has no latency table for resolution {missing[0]}; it has: {allowed(have) or '(none)'}; "
+                         f"build it with: hwnas profile --device {name} --out {folder} --resolutions {missing[0]}")
+    if not wanted:
+        raise HwnasError(f"device {name!r} ({folder}) has no {{r}}_lookup_table.yaml tables yet; "
+                         f"build them with: hwnas profile --device {name} --out {folder}")
+    tables = {}
+    for r in wanted:
+        path = table_path(folder, r)
+        t = load_table(path)
+        w = _width_of_table(r, t, path)
+        if w is not None and w != width:
+            raise HwnasError(f"latency table {str(path)!r} is for width {w}, not {width}; "
+                             f"use --width {w} or build a width-{width} table with: hwnas profile --width {width} --out DIR")
+        tables[r] = t
+    return Device(name=name, folder=folder, width=width, resolutions=tuple(wanted), meta=meta, tables=tables)

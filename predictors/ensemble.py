@@ -1,0 +1,40 @@
+"""``ensemble``: several weak predictors of different kinds and seeds; ``predict_dist`` gives their
+mean and their spread (standard deviation across members), a cheap uncertainty for the search.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Predictor
+
+DEFAULT_MEMBERS = ("xgb", "xgb", "xgb", "mlp", "mlp")
+
+
+class EnsemblePredictor(Predictor):
+    name = "ensemble"
+
+    def __init__(self, seed: int = 0, space=None, members=DEFAULT_MEMBERS, with_cost: bool = False):
+        from . import make_predictor
+
+        self.seed = int(seed)
+        self.member_names = tuple(members)
+        # bagging-like diversity for the trees: row subsampling; each member its own seed
+        self.members = [make_predictor(m, seed=self.seed * 1000 + i, space=space, with_cost=with_cost,
+                                       **({"subsample": 0.8} if m == "xgb" else {}))
+                        for i, m in enumerate(self.member_names)]
+
+    def fit(self, X, y) -> "EnsemblePredictor":
+        for m in self.members:
+            m.fit(X, y)
+        return self
+
+    def _all(self, X) -> np.ndarray:
+        return np.stack([m.predict(X) for m in self.members])
+
+    def predict(self, X) -> np.ndarray:
+        return self._all(X).mean(axis=0)
+
+    def predict_dist(self, X) -> tuple:
+        P = self._all(X)
+        return P.mean(axis=0), P.std(axis=0)

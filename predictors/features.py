@@ -1,0 +1,53 @@
+"""Predictor features of an ``(N, 46)`` batch, vectorised.
+
+Layout (float32): kernel-size one-hot (20 blocks x 3, order 3,5,7), expand-ratio one-hot (20 x 3,
+order 3,4,6) -- both all-zero for blocks beyond their stage's depth --, depth one-hot (5 stages x 3,
+order 2,3,4), and the resolution scaled to 0..1 over 128..224 px: 136 columns. ``with_cost=True``
+appends log10 MACs and log10 params of the subnet (exact, from :mod:`hwnas.cost`): 138 columns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwnas.arch import active_mask
+from hwnas.space import (
+    D_COLS, DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, MAX_RESOLUTION, MIN_RESOLUTION, R_COL, get_space,
+)
+
+
+def _index_table(values) -> np.ndarray:
+    """``table[v]`` = position of value v in ``values``; -1 elsewhere."""
+    table = np.full(max(values) + 1, -1, dtype=np.int64)
+    table[list(values)] = np.arange(len(values))
+    return table
+
+
+_KS_IDX, _E_IDX, _D_IDX = _index_table(KERNEL_SIZES), _index_table(EXPAND_RATIOS), _index_table(DEPTHS)
+N_BASE_FEATURES = 20 * 3 + 20 * 3 + 5 * 3 + 1
+
+
+def one_hot(idx: np.ndarray, n: int, mask=None) -> np.ndarray:
+    """``(N, B)`` indices -> ``(N, B * n)`` float32 one-hot; rows/blocks with ``mask`` False are zero."""
+    out = idx[:, :, None] == np.arange(n)[None, None, :]
+    if mask is not None:
+        out &= mask[:, :, None]
+    return out.reshape(len(idx), -1).astype(np.float32)
+
+
+def features(X, space_or_width=1.2, with_cost: bool = False) -> np.ndarray:
+    """Float32 ``(N, 136)`` (or ``(N, 138)`` with cost) features of an ``(N, 46)`` int batch."""
+    X = np.asarray(X, dtype=np.int64)
+    active = active_mask(X)
+    parts = [
+        one_hot(_KS_IDX[X[:, KS_COLS]], 3, active),
+        one_hot(_E_IDX[X[:, E_COLS]], 3, active),
+        one_hot(_D_IDX[X[:, D_COLS]], 3),
+        ((X[:, R_COL:R_COL + 1] - MIN_RESOLUTION) / (MAX_RESOLUTION - MIN_RESOLUTION)).astype(np.float32),
+    ]
+    if with_cost:
+        from hwnas.cost import macs_params
+
+        macs, params = macs_params(get_space(space_or_width), X)
+        parts.append(np.stack([np.log10(macs), np.log10(params)], axis=1).astype(np.float32))
+    return np.concatenate(parts, axis=1)

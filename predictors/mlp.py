@@ -1,0 +1,78 @@
+"""``mlp``: a small fully-connected regressor (torch, CPU) as a weak predictor.
+
+136 features -> 256 -> 256 -> 1 with ReLU, Adam, full-batch, targets standardised; trained from
+scratch by each ``fit``; deterministic for a seed (its own torch generator, fixed thread count).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwnas.space import get_space
+
+from .base import Predictor
+from .features import features
+
+
+class MLPPredictor(Predictor):
+    name = "mlp"
+
+    def __init__(self, seed: int = 0, space=None, with_cost: bool = False, hidden: int = 256, epochs: int = 300,
+                 lr: float = 3e-3, weight_decay: float = 1e-4, batch_size: int = 65536):
+        self.seed = int(seed)
+        self.space = get_space(1.2 if space is None else space)
+        self.with_cost = with_cost
+        self.hidden, self.epochs, self.lr, self.weight_decay = hidden, epochs, lr, weight_decay
+        self.batch_size = batch_size
+        self._net = None
+        self._mu = self._sd = None
+
+    def _features(self, X):
+        return features(X, self.space, with_cost=self.with_cost)
+
+    def fit(self, X, y) -> "MLPPredictor":
+        import torch
+        from torch import nn
+
+        F = self._features(X)
+        y = np.asarray(y, dtype=np.float64)
+        self._y_mean, self._y_std = float(y.mean()), float(y.std()) or 1.0
+        self._mu = F.mean(axis=0)
+        self._sd = F.std(axis=0) + 1e-3
+        g = torch.Generator().manual_seed(self.seed)
+        net = nn.Sequential(nn.Linear(F.shape[1], self.hidden), nn.ReLU(), nn.Linear(self.hidden, self.hidden),
+                            nn.ReLU(), nn.Linear(self.hidden, 1))
+        with torch.no_grad():
+            for m in net:
+                if isinstance(m, nn.Linear):
+                    bound = 1.0 / np.sqrt(m.in_features)
+                    m.weight.copy_(torch.empty(m.weight.shape).uniform_(-bound, bound, generator=g) * np.sqrt(3))
+                    m.bias.zero_()
+        xt = torch.from_numpy((F - self._mu) / self._sd)
+        yt = torch.from_numpy(((y - self._y_mean) / self._y_std).astype(np.float32))[:, None]
+        opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, self.epochs)
+        net.train()
+        for _ in range(self.epochs):
+            opt.zero_grad()
+            loss = torch.mean((net(xt) - yt) ** 2)
+            loss.backward()
+            opt.step()
+            sched.step()
+        self._net = net.eval()
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        import torch
+
+        if self._net is None:
+            from hwnas.errors import HwnasError
+
+            raise HwnasError("predictor mlp is not fitted; call fit(X, y) first")
+        X = np.asarray(X)
+        out = np.empty(len(X), dtype=np.float64)
+        with torch.inference_mode():
+            for s in range(0, len(X), self.batch_size):
+                f = torch.from_numpy((self._features(X[s:s + self.batch_size]) - self._mu) / self._sd)
+                out[s:s + self.batch_size] = self._net(f)[:, 0].double().numpy()
+        return out * self._y_std + self._y_mean

@@ -1,0 +1,68 @@
+"""``xgb``: gradient-boosted trees (XGBoost gbtree) as the WeakNAS weak predictor.
+
+The WeakNAS paper used gbtree, max_depth 20, 1000 rounds, refit from scratch each round. On a few
+hundred points a much smaller model ranks as well and fits ~50x faster (see docs/predictors.md for
+the measurement); the defaults below are that measured choice, and ``XGBPredictor.paper()`` gives
+the paper's settings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwnas.space import get_space
+
+from .base import Predictor
+from .features import features
+
+DEFAULTS = dict(n_estimators=300, max_depth=6, learning_rate=0.05, subsample=1.0, colsample_bytree=0.5,
+                min_child_weight=1.0, reg_lambda=1.0)
+PAPER = dict(n_estimators=1000, max_depth=20, learning_rate=0.3, subsample=1.0, colsample_bytree=1.0,
+             min_child_weight=1.0, reg_lambda=1.0)
+
+
+class XGBPredictor(Predictor):
+    name = "xgb"
+
+    def __init__(self, seed: int = 0, space=None, with_cost: bool = False, n_jobs: int = 2, **params):
+        self.seed = int(seed)
+        self.space = get_space(1.2 if space is None else space)
+        self.with_cost = with_cost
+        self.n_jobs = n_jobs
+        unknown = set(params) - set(DEFAULTS)
+        if unknown:
+            from hwnas.errors import HwnasError
+
+            raise HwnasError(f"xgb parameter {sorted(unknown)[0]!r} is unknown; allowed: {', '.join(DEFAULTS)}")
+        self.params = {**DEFAULTS, **params}
+        self._booster = None
+        self._y_mean = 0.0
+
+    @classmethod
+    def paper(cls, seed: int = 0, **kw) -> "XGBPredictor":
+        return cls(seed=seed, **{**PAPER, **kw})
+
+    def _features(self, X):
+        return features(X, self.space, with_cost=self.with_cost)
+
+    def fit(self, X, y) -> "XGBPredictor":
+        import xgboost as xgb
+
+        y = np.asarray(y, dtype=np.float64)
+        self._y_mean = float(y.mean())
+        p = self.params
+        dtrain = xgb.DMatrix(self._features(X), label=y - self._y_mean)
+        self._booster = xgb.train(
+            {"booster": "gbtree", "objective": "reg:squarederror", "tree_method": "hist", "max_depth": p["max_depth"],
+             "eta": p["learning_rate"], "subsample": p["subsample"], "colsample_bytree": p["colsample_bytree"],
+             "min_child_weight": p["min_child_weight"], "lambda": p["reg_lambda"], "seed": self.seed,
+             "nthread": self.n_jobs, "base_score": 0.0, "verbosity": 0},
+            dtrain, num_boost_round=int(p["n_estimators"]))
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        if self._booster is None:
+            from hwnas.errors import HwnasError
+
+            raise HwnasError("predictor xgb is not fitted; call fit(X, y) first")
+        return self._booster.inplace_predict(self._features(X)).astype(np.float64) + self._y_mean

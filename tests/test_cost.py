@@ -1,0 +1,68 @@
+"""The cost model equals OFA's own counter on the materialised subnet, for every width and resolution."""
+
+import numpy as np
+import pytest
+
+from hwnas import Arch, get_space
+from hwnas import arch as A
+from hwnas.cost import macs_params, macs_params_reference
+from hwnas.ofa_interop import arch_from_net_config, build_subnet, build_supernet, net_config
+
+RESOLUTIONS = [128, 160, 176, 183, 192, 208, 224]  # 128 and 183 are outside the default set
+
+
+@pytest.fixture(scope="module")
+def ofa_flops():
+    import torch
+
+    from hwnas.ofa_compat import ofa_count_net_flops
+
+    count = ofa_count_net_flops()
+
+    def exact(subnet, r):
+        # OFA's counter accumulates in float32 buffers, which rounds totals by a few MACs; run the very same
+        # counter in float64 (exact for integers below 2**53) to compare exactly.
+        old = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float64)
+        try:
+            return int(count(subnet.double(), (1, 3, r, r)))
+        finally:
+            torch.set_default_dtype(old)
+
+    return exact
+
+
+@pytest.mark.parametrize("width", [1.2, 1.0])
+def test_macs_and_params_equal_ofa_on_random_archs(width, ofa_flops):
+    space = get_space(width)
+    supernet = build_supernet(space)
+    rng = np.random.default_rng(int(width * 10))
+    X = A.sample(150, rng, RESOLUTIONS)
+    X[:2] = A.encode([Arch.largest(224), Arch.smallest(128)])
+    macs, params = macs_params(space, X)
+    for arch, m, p in zip(A.decode(X), macs, params):
+        subnet = build_subnet(space, arch, supernet, preserve_weight=False)
+        assert ofa_flops(subnet, arch.r) == m, arch
+        assert sum(t.numel() for t in subnet.parameters()) == p, arch
+        assert macs_params_reference(space, arch) == (m, p)
+        # the net.config hwnas writes is the one OFA's subnet reports, and reads back to the same arch
+        cfg = net_config(space, arch)
+        assert cfg == subnet.config
+        assert arch_from_net_config(cfg, arch.r) == (arch, space)
+
+
+def test_known_values():
+    s12, s10 = get_space(1.2), get_space(1.0)
+    big = Arch.largest(224).to_array()[None]
+    m12, _ = macs_params(s12, big)
+    m10, _ = macs_params(s10, big)
+    assert round(m10[0] / 1e6) == 566  # "the largest w1.0 subnet is only 566M at 224"
+    assert m12[0] > 600e6
+
+
+def test_every_resolution_of_the_trained_range_round_trips():
+    space = get_space(1.2)
+    rng = np.random.default_rng(3)
+    for r in range(128, 225):
+        arch = A.decode(A.sample(1, rng, [r]))[0]
+        assert arch_from_net_config(net_config(space, arch), r)[0] == arch
