@@ -58,3 +58,25 @@ def ofa_mobilenet_v3_class():
     from ofa.imagenet_classification.networks import MobileNetV3
 
     return MobileNetV3
+
+
+def ofa_evolution_finder_class():
+    """OFA's tutorial ``EvolutionFinder``, the baseline search of OFA's own tutorial.
+
+    ``ofa.tutorial``'s package ``__init__`` imports ImageNet helpers that need ``gdown`` and torchvision; the
+    finder module itself needs neither, so it is loaded from its file without running that ``__init__``.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    _install_torchvision_stand_in()
+    name = "ofa.tutorial.evolution_finder"
+    if name not in sys.modules:
+        import ofa
+
+        path = Path(ofa.__file__).parent / "tutorial" / "evolution_finder.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name].EvolutionFinder

@@ -17,8 +17,8 @@ from .features import features
 class MLPPredictor(Predictor):
     name = "mlp"
 
-    def __init__(self, seed: int = 0, space=None, with_cost: bool = False, hidden: int = 256, epochs: int = 300,
-                 lr: float = 3e-3, weight_decay: float = 1e-4, batch_size: int = 65536):
+    def __init__(self, seed: int = 0, space=None, with_cost: bool = False, hidden: int = 128, epochs: int = 300,
+                 lr: float = 1e-2, weight_decay: float = 0.1, batch_size: int = 65536):
         self.seed = int(seed)
         self.space = get_space(1.2 if space is None else space)
         self.with_cost = with_cost

@@ -1,0 +1,656 @@
+"""Export a chosen subnet as a verified ONNX file (and a TensorRT engine where TensorRT exists).
+
+``export_onnx(arch, space, "net.onnx")`` materialises the subnet with OFA (weights inherited from a
+supernet state dict when given, BN statistics recalibrated on images when given, random weights
+otherwise), exports it with PyTorch's TorchScript-based ONNX exporter (``dynamo=False``: measured
+6x faster than the dynamo exporter on the largest w1.2 subnet, see ``docs/export.md``), and checks it:
+
+- ``onnx.checker`` on the written file;
+- ONNX Runtime vs PyTorch on the same random input, max abs difference of the logits; above
+  :data:`PARITY_TOL` (1e-4, fp32) it is an error (batch 1, and batch 8 too with a dynamic batch);
+- with ``simplify``, ``onnxslim`` and the same parity check on the simplified graph;
+- the measured ONNX Runtime latency (ms, batch 1, median), and with ``device`` the latency table's
+  prediction (ms) beside it.
+
+Beside ``OUT.onnx`` it writes ``OUT.arch.json`` (the arch), ``OUT.net_config.json`` (OFA's
+``net.config``: ``MobileNetV3.build_from_config`` rebuilds the module) and ``OUT.export.json`` (the
+result dict). The ONNX metadata (``metadata_props``, keys ``hwnas.*``) carry the arch id and genes,
+width, resolution (px), MACs, params, hwnas version and the weights source ("random-init" says the
+weights are random: fine for latency work, meaningless for accuracy).
+
+``resolve_source`` turns an arch JSON, a ``best.json`` or a search run folder into ``(Arch, Space)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from . import __version__
+from .arch import Arch, load_json
+from .errors import HwnasError
+from .space import Space, check_width, get_space
+
+PARITY_TOL = 1e-4  # max abs difference of fp32 logits, ONNX Runtime vs PyTorch
+MIN_OPSET = 13
+EXPORTER = "torchscript"  # torch.onnx.export(..., dynamo=False); chosen by measurement (docs/export.md)
+INPUT_NAME, OUTPUT_NAME = "input", "logits"
+DYNAMIC_BATCH_CHECK = 8  # the second batch size the parity check runs with --dynamic-batch
+RANDOM_INIT = "random-init"
+_SOURCE_FORMS = "an arch JSON file, a best.json, or a search run folder (with best.json / pareto.csv)"
+
+
+# ---- SOURCE -> (Arch, Space) ------------------------------------------------------------------------------
+
+def _run_space(folder: Path, fallback_width=None):
+    """The space a run folder was searched in: ``run.yaml`` ``space: {width, resolutions}``."""
+    width, resolutions = fallback_width, None
+    run_yaml = folder / "run.yaml"
+    if run_yaml.is_file():
+        import yaml
+
+        try:
+            cfg = yaml.safe_load(run_yaml.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise HwnasError(f"run file {str(run_yaml)!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        sp = cfg.get("space") if isinstance(cfg, dict) else None
+        if isinstance(sp, dict):
+            width = sp.get("width", width)
+            resolutions = sp.get("resolutions")
+    width = 1.2 if width is None else check_width(width)
+    if resolutions:
+        return get_space(width, tuple(int(r) for r in resolutions))
+    return get_space(width)
+
+
+def _pick_index(pick) -> int:
+    try:
+        n = int(pick)
+    except (TypeError, ValueError):
+        raise HwnasError(f"--pick {pick!r} is not allowed; allowed: best, or a row number 0, 1, ... of pareto.csv") from None
+    if n < 0 or str(pick).strip().startswith("-"):
+        raise HwnasError(f"--pick {pick!r} is negative; allowed: best, or a row number 0, 1, ... of pareto.csv")
+    return n
+
+
+def _read_pareto(path: Path, n: int) -> Arch:
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or "arch" not in rows[0]:
+        raise HwnasError(f"{str(path)!r} has no 'arch' column; expected header arch_id,accuracy,mflops,params_m,latency_ms,arch")
+    if n >= len(rows):
+        raise HwnasError(f"--pick {n} is past the end of {str(path)!r}; allowed: best, or 0..{len(rows) - 1}")
+    return Arch.from_json(rows[n]["arch"])
+
+
+def resolve_source(source, pick="best", width=None) -> tuple:
+    """``(Arch, Space)`` from SOURCE: an arch JSON file, a ``best.json`` or a search run folder.
+
+    ``pick`` is ``"best"`` (the run's ``best.json``) or ``N``: row N (0-based) of the run's
+    ``pareto.csv`` (rows sorted by MFLOPs ascending); a row number needs a run folder. The width
+    comes from the run (``run.yaml``, ``best.json``'s ``"width"``), else from ``width``, else 1.2;
+    an explicit ``width`` that contradicts the run is an error.
+    """
+    p = Path(source)
+    want = None if width is None else check_width(width)
+    if p.is_dir():
+        best = p / "best.json"
+        if str(pick) == "best":
+            if not best.is_file():
+                raise HwnasError(f"run folder {str(source)!r} has no best.json; pass --pick N to take row N of pareto.csv")
+            obj = load_json(best)
+            if not isinstance(obj, dict) or not isinstance(obj.get("arch"), dict):
+                raise HwnasError(f"{str(best)!r} has no \"arch\" object; it is not a hwnas best.json")
+            arch = Arch.from_dict(obj["arch"])
+            space = _run_space(p, obj.get("width"))
+        else:
+            n = _pick_index(pick)
+            pareto = p / "pareto.csv"
+            if not pareto.is_file():
+                raise HwnasError(f"run folder {str(source)!r} has no pareto.csv for --pick {pick}")
+            arch = _read_pareto(pareto, n)
+            width_hint = load_json(best).get("width") if best.is_file() else None
+            space = _run_space(p, width_hint)
+        if want is not None and want != space.width:
+            raise HwnasError(f"--width {want} contradicts the run's width {space.width}; allowed here: {space.width}")
+        return arch, space
+    if not p.exists():
+        raise HwnasError(f"SOURCE {str(source)!r} does not exist; allowed: {_SOURCE_FORMS}")
+    if not p.is_file():
+        raise HwnasError(f"SOURCE {str(source)!r} is none of: {_SOURCE_FORMS}")
+    if str(pick) != "best":
+        raise HwnasError(f"--pick {pick} needs a search run folder as SOURCE, got the file {str(source)!r}")
+    try:
+        obj = load_json(p)
+    except HwnasError as exc:
+        raise HwnasError(f"SOURCE {str(source)!r} is none of: {_SOURCE_FORMS} ({exc})") from None
+    if not isinstance(obj, dict):
+        raise HwnasError(f"SOURCE {str(source)!r} is a JSON {type(obj).__name__}; allowed: {_SOURCE_FORMS}")
+    if isinstance(obj.get("arch"), dict):  # best.json
+        arch = Arch.from_dict(obj["arch"])
+        found = obj.get("width")
+    elif all(k in obj for k in ("ks", "e", "d")):  # arch JSON
+        arch = Arch.from_dict(obj)
+        found = obj.get("width")
+    else:
+        raise HwnasError(f"SOURCE {str(source)!r} has neither ks/e/d nor an \"arch\" object; allowed: {_SOURCE_FORMS}")
+    if found is not None:
+        found = check_width(found)
+        if want is not None and want != found:
+            raise HwnasError(f"--width {want} contradicts SOURCE's width {found}; allowed here: {found}")
+    w = found if found is not None else (want if want is not None else 1.2)
+    return arch, get_space(w)
+
+
+# ---- checks done before any heavy work ---------------------------------------------------------------------
+
+def max_torchscript_opset() -> int:
+    try:
+        from torch.onnx._constants import ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET
+
+        return int(ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET)
+    except Exception:  # pragma: no cover - older/newer torch without the constant
+        return 17
+
+
+def ort_can_run_opset(opset: int) -> tuple:
+    """``(ok, reason)``: whether this ONNX Runtime loads a model of this default-domain opset (probed)."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "opset_probe", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", int(opset))])
+    model.ir_version = min(model.ir_version, onnx.IR_VERSION)
+    try:
+        ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        import re
+
+        text = " ".join(str(exc).split())
+        m = re.search(r"support for domain ai\.onnx is till opset (\d+)", text)
+        return False, (f"it runs ai.onnx opsets up to {m.group(1)}" if m else text[-160:])
+    return True, ""
+
+
+def check_opset(opset) -> int:
+    """An opset the exporter writes and ONNX Runtime runs; else a one-line error."""
+    top = max_torchscript_opset()
+    if isinstance(opset, bool) or not isinstance(opset, int):
+        try:
+            opset = int(str(opset))
+        except ValueError:
+            raise HwnasError(f"opset {opset!r} is not an integer; allowed: {MIN_OPSET}..{top}") from None
+    ok, why = ort_can_run_opset(opset)
+    if not ok:
+        import onnxruntime as ort
+
+        raise HwnasError(f"opset {opset}: ONNX Runtime {ort.__version__} cannot run it ({why}); allowed: {MIN_OPSET}..{top}")
+    if not MIN_OPSET <= opset <= top:
+        raise HwnasError(f"opset {opset} is not supported by the {EXPORTER} ONNX exporter of torch here; "
+                         f"allowed: {MIN_OPSET}..{top}")
+    return opset
+
+
+def _check_out_path(path, what) -> Path:
+    p = Path(path)
+    if p.is_dir():
+        raise HwnasError(f"{what} {str(path)!r} is a folder; give a file path")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise HwnasError(f"{what} {str(path)!r} is in a folder that does not exist: {str(parent)!r}")
+    return p
+
+
+def tensorrt_missing():
+    """None when ``tensorrt`` imports; else one line naming what is missing."""
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError as exc:
+        return (f"--trt-engine needs NVIDIA TensorRT, but the Python package 'tensorrt' is not importable here "
+                f"({exc}); install it on a machine with an NVIDIA GPU: pip install 'hwnas[tensorrt]'")
+    return None
+
+
+def companion_paths(onnx_path) -> dict:
+    """The files written beside ``OUT.onnx``: arch JSON, OFA net.config, export report."""
+    p = Path(onnx_path)
+    stem = p.name[:-5] if p.name.endswith(".onnx") else p.name
+    return {"arch_json": str(p.with_name(stem + ".arch.json")),
+            "net_config": str(p.with_name(stem + ".net_config.json")),
+            "report": str(p.with_name(stem + ".export.json"))}
+
+
+# ---- the pieces -------------------------------------------------------------------------------------------
+
+def _sha256(path, n=16) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:n]
+
+
+def build_module(arch: Arch, space: Space, weights=None, seed: int = 0):
+    """The subnet as an eval-mode torch module; random weights (seeded) without ``weights``."""
+    import torch
+
+    from .ofa_interop import build_subnet, load_supernet
+
+    if weights is not None:
+        supernet = load_supernet(space, weights)
+        net = build_subnet(space, arch, supernet, preserve_weight=True)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = build_subnet(space, arch)
+    return net.eval()
+
+
+def calibrate(net, arch: Arch, calib_data, calib_images: int) -> int:
+    """Recalibrate BN statistics on up to ``calib_images`` images of an image folder; returns how many."""
+    try:
+        from .data import load_image_folder, recalibrate_bn
+    except ImportError as exc:
+        raise HwnasError(f"--calib-data needs hwnas.data (load_image_folder, recalibrate_bn), not importable here: {exc}") from None
+    images, _labels = load_image_folder(str(calib_data), arch.r, limit=calib_images)
+    recalibrate_bn(net, images, batch_size=50)
+    net.eval()
+    return int(images.shape[0])
+
+
+def torch_export(net, resolution: int, opset: int, dynamic_batch: bool):
+    """The module as an ``onnx.ModelProto``, from the TorchScript ONNX exporter (exported in memory)."""
+    import io
+
+    import onnx
+    import torch
+
+    x = torch.zeros(1, 3, resolution, resolution)
+    axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic_batch else None
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation on every call
+        with torch.no_grad():
+            torch.onnx.export(net, (x,), buf, dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
+                              output_names=[OUTPUT_NAME], dynamic_axes=axes, do_constant_folding=True)
+    return onnx.load_from_string(buf.getvalue())
+
+
+def _put_metadata(model, props: dict) -> None:
+    keep = [(p.key, p.value) for p in model.metadata_props if not p.key.startswith("hwnas.")]
+    del model.metadata_props[:]
+    for k, v in keep + [(k, str(v)) for k, v in props.items()]:
+        model.metadata_props.add(key=k, value=v)
+    if "hwnas.summary" in props:
+        model.doc_string = str(props["hwnas.summary"])
+
+
+def _save(model, path) -> None:
+    import onnx
+
+    big = model.ByteSize() > 2_000_000_000  # protobuf's 2 GiB limit: only then an external-data file
+    if big:
+        onnx.save_model(model, str(path), save_as_external_data=True, location=Path(path).name + ".data")
+    else:
+        onnx.save_model(model, str(path))
+
+
+def set_metadata(path, props: dict) -> None:
+    """Replace the ``hwnas.*`` entries of an ONNX file's ``metadata_props`` with ``props`` (as strings)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    _put_metadata(model, props)
+    _save(model, path)
+
+
+def read_metadata(path) -> dict:
+    """The ``metadata_props`` of an ONNX file as a dict."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return {p.key: p.value for p in model.metadata_props}
+
+
+def ort_session(path, threads: int = 0):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def parity(net, session, resolution: int, batch: int, seed: int = 0) -> dict:
+    """ONNX Runtime vs PyTorch logits on one seeded random input: max abs diff and output scale."""
+    import numpy as np
+    import torch
+
+    g = torch.Generator().manual_seed(seed + batch)
+    x = torch.randn(batch, 3, resolution, resolution, generator=g)
+    with torch.no_grad():
+        ref = net(x).numpy()
+    out = session.run(None, {INPUT_NAME: x.numpy()})[0]
+    if out.shape != ref.shape:
+        raise HwnasError(f"ONNX Runtime output shape {out.shape} differs from PyTorch's {ref.shape} at batch {batch}")
+    diff = float(np.max(np.abs(out.astype(np.float64) - ref)))
+    scale = float(np.max(np.abs(ref)))
+    return {"batch": batch, "max_abs_diff": diff, "output_abs_max": scale,
+            "argmax_agree": bool((out.argmax(1) == ref.argmax(1)).all())}
+
+
+def ort_latency_ms(session, resolution: int, runs: int = 30, warmup: int = 5) -> float:
+    """Median wall time (ms) of one batch-1 ONNX Runtime run on the CPU."""
+    import numpy as np
+
+    x = np.random.default_rng(0).standard_normal((1, 3, resolution, resolution), dtype=np.float32)
+    for _ in range(warmup):
+        session.run(None, {INPUT_NAME: x})
+    times = []
+    for _ in range(max(1, runs)):
+        t = time.perf_counter()
+        session.run(None, {INPUT_NAME: x})
+        times.append((time.perf_counter() - t) * 1e3)
+    return float(statistics.median(times))
+
+
+def simplify_onnx(path) -> dict:
+    """Run ``onnxslim`` on the file in place; node counts before and after."""
+    import onnx
+    import onnxslim
+
+    model = onnx.load(str(path))
+    before = len(model.graph.node)
+    props = [(p.key, p.value) for p in model.metadata_props]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        slim = onnxslim.slim(model)
+    if slim is None:
+        raise HwnasError(f"onnxslim could not simplify {str(path)!r}")
+    if not any(p.key.startswith("hwnas.") for p in slim.metadata_props):
+        del slim.metadata_props[:]
+        for k, v in props:
+            slim.metadata_props.add(key=k, value=v)
+    _save(slim, path)
+    return {"nodes_before": before, "nodes_after": len(slim.graph.node)}
+
+
+def build_trt_engine(onnx_path, plan_path, resolution: int, *, fp16=False, dynamic_batch=False,
+                     max_batch=DYNAMIC_BATCH_CHECK, runs=50) -> dict:
+    """Build a TensorRT engine from the ONNX file, write it, and time it (ms, batch 1, median) on CUDA."""
+    import tensorrt as trt
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_path)):
+        errs = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise HwnasError(f"TensorRT could not parse {str(onnx_path)!r}: {errs[:300]}")
+    config = builder.create_builder_config()
+    if fp16:
+        config.set_flag(trt.BuilderFlag.FP16)
+    if dynamic_batch:
+        profile = builder.create_optimization_profile()
+        shape = (3, resolution, resolution)
+        profile.set_shape(INPUT_NAME, (1, *shape), (1, *shape), (max_batch, *shape))
+        config.add_optimization_profile(profile)
+    t = time.perf_counter()
+    plan = builder.build_serialized_network(network, config)
+    build_s = time.perf_counter() - t
+    if plan is None:
+        raise HwnasError(f"TensorRT failed to build an engine from {str(onnx_path)!r} (see its log above)")
+    Path(plan_path).write_bytes(bytes(plan))
+    out = {"trt_engine": str(plan_path), "trt_fp16": bool(fp16), "trt_build_s": round(build_s, 3), "trt_latency_ms": None}
+    import torch
+
+    if not torch.cuda.is_available():
+        out["trt_note"] = "engine written; not timed: this torch has no CUDA device for the buffers"
+        return out
+    engine = trt.Runtime(logger).deserialize_cuda_engine(bytes(plan))
+    context = engine.create_execution_context()
+    x = torch.randn(1, 3, resolution, resolution, device="cuda")
+    y = torch.empty(1, 1000, device="cuda")
+    context.set_input_shape(INPUT_NAME, tuple(x.shape))
+    context.set_tensor_address(INPUT_NAME, x.data_ptr())
+    context.set_tensor_address(OUTPUT_NAME, y.data_ptr())
+    stream = torch.cuda.current_stream()
+    for _ in range(10):
+        context.execute_async_v3(stream.cuda_stream)
+    times = []
+    for _ in range(runs):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record(stream)
+        context.execute_async_v3(stream.cuda_stream)
+        end.record(stream)
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    out["trt_latency_ms"] = float(statistics.median(times))
+    return out
+
+
+# ---- the whole export -------------------------------------------------------------------------------------
+
+class _Steps:
+    """A tqdm bar over the export's steps (stderr), or nothing."""
+
+    def __init__(self, names, enabled):
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=len(names), desc="export", unit="step", file=sys.stderr, leave=False)
+
+    def __call__(self, name):
+        if self.bar is not None:
+            self.bar.set_postfix_str(name)
+
+    def done(self):
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def export_onnx(arch: Arch, space: Space, onnx_path, *, weights=None, calib_data=None, calib_images=2000, opset=17,
+                dynamic_batch=False, simplify=False, trt_engine=None, fp16=False, device=None, progress=False,
+                latency_runs=30) -> dict:
+    """Export ``arch`` of ``space`` to ``onnx_path`` and verify it; returns the result dict (``--json``).
+
+    Keys: ``onnx`` (path), ``max_abs_diff`` (worst over the parity checks), ``ort_latency_ms`` (batch 1,
+    median of ``latency_runs``), ``mflops`` (MACs / 1e6), ``params_m``, ``arch_id``, ``arch``, ``width``,
+    ``resolution`` (px), ``opset``, ``exporter``, ``export_s`` (build + export + metadata, s), ``weights``,
+    ``random_init``, ``bn_calibrated_images``, ``parity`` (per batch), ``simplify``, ``predicted_ms`` and
+    ``device`` (with ``device``), ``trt_*`` (with ``trt_engine``), ``files``, ``warnings``.
+    Bad input raises :class:`HwnasError` before any heavy work.
+    """
+    import numpy as np
+
+    from .cost import macs_params
+    from .ofa_interop import net_config
+
+    t_all = time.perf_counter()
+    # -- validate everything first -----------------------------------------------------------------------
+    if not isinstance(arch, Arch):
+        raise HwnasError(f"arch must be an hwnas Arch, got {type(arch).__name__}")
+    space = get_space(space) if not isinstance(space, Space) else space
+    out = _check_out_path(onnx_path, "ONNX output")
+    if out.suffix != ".onnx":
+        raise HwnasError(f"ONNX output {str(onnx_path)!r} must end in .onnx")
+    opset = check_opset(opset)
+    if weights is not None and not Path(weights).is_file():
+        raise HwnasError(f"weights file {str(weights)!r} does not exist")
+    if calib_data is not None:
+        if not Path(calib_data).is_dir():
+            raise HwnasError(f"--calib-data {str(calib_data)!r} is not a folder (an image folder: DIR/<class>/<image>)")
+        if isinstance(calib_images, bool) or not isinstance(calib_images, int) or calib_images < 1:
+            raise HwnasError(f"--calib-images {calib_images!r} is not allowed; allowed: a positive integer")
+    if trt_engine is not None:
+        _check_out_path(trt_engine, "TensorRT engine output")
+        missing = tensorrt_missing()
+        if missing:
+            raise HwnasError(missing)
+    elif fp16:
+        raise HwnasError("--fp16 applies to the TensorRT engine; give --trt-engine OUT.plan too")
+    dev = None
+    if device is not None:
+        try:
+            from latency import load_device
+        except ImportError as exc:
+            raise HwnasError(f"--device needs the latency package (latency.load_device), not importable here: {exc}") from None
+        dev = load_device(device, space.width)
+
+    files = companion_paths(out)
+    warn = []
+    macs, params = macs_params(space, arch.to_array()[None, :])
+    mflops, params_m = float(macs[0]) / 1e6, float(params[0]) / 1e6
+    steps = ["build", "export", "check", "parity"] + (["calibrate"] if calib_data else []) + \
+            (["simplify"] if simplify else []) + ["latency"] + (["tensorrt"] if trt_engine else [])
+    bar = _Steps(steps, progress)
+    try:
+        # -- build ---------------------------------------------------------------------------------------
+        bar("build")
+        t_export = time.perf_counter()
+        net = build_module(arch, space, weights)
+        if weights is None:
+            weights_src = RANDOM_INIT
+            warn.append("no --weights: the subnet has RANDOM weights (fine for latency work, meaningless for accuracy)")
+        else:
+            weights_src = f"{Path(weights).name} sha256:{_sha256(weights)}"
+        bar.done()
+        n_calib = 0
+        if calib_data is not None:
+            bar("calibrate")
+            n_calib = calibrate(net, arch, calib_data, calib_images)
+            bar.done()
+            if weights is None:
+                warn.append("BN statistics were recalibrated on a randomly initialised subnet")
+        # -- export + metadata -----------------------------------------------------------------------------
+        bar("export")
+        model = torch_export(net, arch.r, opset, dynamic_batch)
+        meta = {
+            "hwnas.version": __version__,
+            "hwnas.space": space.name,
+            "hwnas.arch_id": arch.id,
+            "hwnas.arch": arch.to_json(),
+            "hwnas.width": space.width,
+            "hwnas.resolution": arch.r,
+            "hwnas.macs": int(macs[0]),
+            "hwnas.mflops": f"{mflops:.3f}",
+            "hwnas.params_m": f"{params_m:.4f}",
+            "hwnas.weights": weights_src,
+            "hwnas.random_init": str(weights is None).lower(),
+            "hwnas.bn_calibration": f"{n_calib} images from {Path(calib_data).name}" if n_calib else "none",
+            "hwnas.exporter": f"torch {_torch_version()} {EXPORTER}",
+            "hwnas.input": f"{INPUT_NAME}: float32 [{'batch' if dynamic_batch else 1},3,{arch.r},{arch.r}] "
+                           f"RGB normalised with ImageNet mean/std",
+            "hwnas.summary": (f"hwnas {arch.id}: OFA MobileNetV3 w{space.width} r{arch.r}, {mflops:.1f} MFLOPs (MACs)"
+                              + (", RANDOM weights: not for accuracy" if weights is None else "")),
+        }
+        _put_metadata(model, meta)
+        _save(model, out)
+        del model
+        export_s = time.perf_counter() - t_export
+        bar.done()
+        Path(files["arch_json"]).write_text(json.dumps({**arch.to_dict(), "width": space.width}) + "\n")
+        Path(files["net_config"]).write_text(json.dumps(net_config(space, arch), indent=1) + "\n")
+        # -- checks ---------------------------------------------------------------------------------------
+        bar("check")
+        _onnx_check(out)
+        bar.done()
+        bar("parity")
+        batches = [1, DYNAMIC_BATCH_CHECK] if dynamic_batch else [1]
+        session = ort_session(out)
+        checks = [parity(net, session, arch.r, b) for b in batches]
+        bar.done()
+        result = {
+            "onnx": str(out), "arch_id": arch.id, "arch": arch.to_dict(), "width": space.width,
+            "resolution": arch.r, "mflops": mflops, "params_m": params_m, "macs": int(macs[0]),
+            "opset": opset, "exporter": EXPORTER, "dynamic_batch": bool(dynamic_batch),
+            "weights": None if weights is None else str(weights), "random_init": weights is None,
+            "bn_calibrated_images": n_calib, "checker": "ok", "parity_tol": PARITY_TOL,
+            "parity": checks, "export_s": round(export_s, 3),
+        }
+        if simplify:
+            bar("simplify")
+            result["simplify"] = simplify_onnx(out)
+            _onnx_check(out)
+            result["parity_raw"] = checks
+            session = ort_session(out)
+            checks = [parity(net, session, arch.r, b) for b in batches]
+            result["parity"] = checks
+            bar.done()
+        worst = max(c["max_abs_diff"] for c in checks + result.get("parity_raw", []))
+        result["max_abs_diff"] = worst
+        result["onnx_bytes"] = out.stat().st_size
+        result["files"] = files
+        result["warnings"] = warn
+        if not math.isfinite(worst) or worst > PARITY_TOL:
+            _write_report(files["report"], result)
+            raise HwnasError(f"parity check failed: ONNX Runtime and PyTorch logits differ by {worst:.3g} (max abs) > "
+                             f"{PARITY_TOL:g}; the file is kept at {str(out)!r}, report {files['report']!r}")
+        # -- latency --------------------------------------------------------------------------------------
+        bar("latency")
+        result["ort_latency_ms"] = ort_latency_ms(session, arch.r, runs=latency_runs)
+        result["ort_version"] = _ort_version()
+        if dev is not None:
+            result["device"] = getattr(dev, "name", str(device))
+            result["predicted_ms"] = float(np.asarray(dev.predict_ms(arch.to_array()[None, :]))[0])
+        bar.done()
+        if trt_engine is not None:
+            bar("tensorrt")
+            _write_report(files["report"], result)  # keep what is measured even if the engine build fails
+            result.update(build_trt_engine(out, trt_engine, arch.r, fp16=fp16, dynamic_batch=dynamic_batch))
+            bar.done()
+    finally:
+        bar.close()
+    result["total_s"] = round(time.perf_counter() - t_all, 3)
+    _write_report(files["report"], result)
+    return result
+
+
+def _onnx_check(path) -> None:
+    import onnx
+
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except Exception as exc:
+        raise HwnasError(f"onnx.checker rejects {str(path)!r}: {str(exc).splitlines()[0][:300]}") from None
+
+
+def _write_report(path, result) -> None:
+    Path(path).write_text(json.dumps(result, indent=1) + "\n")
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
+
+
+def _ort_version() -> str:
+    import onnxruntime
+
+    return onnxruntime.__version__
+
+
+def export_source(source, onnx_path, *, pick="best", width=None, **kwargs) -> dict:
+    """``resolve_source`` then ``export_onnx``: e.g. the best subnet of a search run folder."""
+    arch, space = resolve_source(source, pick=pick, width=width)
+    return export_onnx(arch, space, onnx_path, **kwargs)
+
+
+__all__ = ["export_onnx", "resolve_source", "export_source", "read_metadata", "check_opset", "PARITY_TOL"]

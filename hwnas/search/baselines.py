@@ -1,0 +1,170 @@
+"""Baselines, run with the same oracle and the same query budget as WeakNAS.
+
+- ``random``: uniform random subnets within the budgets.
+- ``evolution``: OFA's own tutorial ``EvolutionFinder`` (the ``ofa`` package's code, its defaults:
+  population 100, 500 generations, parents 25%, mutation 50%, mutate prob 0.1), stopped at the budget.
+- ``regularized``: regularized (aging) evolution, Real et al. 2019 (population 50, tournament 10).
+- ``nsga2``: pymoo's NSGA-II directly on the oracle (population 50; constraints as inequalities).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+
+import numpy as np
+
+from ..arch import Arch, mutate
+from ..space import DEPTHS, EXPAND_RATIOS, KERNEL_SIZES, N_BLOCKS, N_STAGES
+from .queries import BudgetExhausted
+
+
+def random_search(ctx, chunk=100):
+    q = ctx.queries
+    X = ctx.problem.sample_feasible(q.budget, ctx.rng, tilt=False)
+    for start in range(0, len(X), chunk):
+        q.ask(X[start:start + chunk])
+
+
+def _budget_ratio(problem, X):
+    """max over budgets of cost / budget: <= 1 means feasible (one number for OFA's single constraint)."""
+    costs = problem.costs(X)
+    ratio = np.zeros(len(X))
+    for key, limit, scale in (("mflops", problem.flops, 1e6), ("params_m", problem.params, 1e6),
+                              ("latency_ms", problem.latency_ms, 1.0)):
+        if limit is not None:
+            ratio = np.maximum(ratio, costs[key] * scale / limit)
+    return ratio
+
+
+def _row(sample) -> np.ndarray:
+    r = sample["r"][0] if isinstance(sample["r"], list) else sample["r"]
+    return Arch(ks=sample["ks"], e=sample["e"], d=sample["d"], r=r).to_array()
+
+
+class _OFAEfficiency:
+    def __init__(self, problem):
+        self.problem = problem
+
+    def predict_efficiency(self, sample):
+        return float(_budget_ratio(self.problem, _row(sample)[None, :])[0])
+
+
+class _OFAAccuracy:
+    def __init__(self, queries):
+        self.queries = queries
+
+    def predict_accuracy(self, samples):
+        acc = self.queries.ask(np.stack([_row(s) for s in samples]))
+        if np.isnan(acc).any() and self.queries.exhausted:
+            raise BudgetExhausted
+        return [_Item(0.0 if np.isnan(a) else a) for a in acc]
+
+
+class _Item(float):
+    def item(self):
+        return float(self)
+
+
+def ofa_evolution(ctx):
+    from ..ofa_compat import ofa_evolution_finder_class
+
+    finder_cls = ofa_evolution_finder_class()
+    # The finder checks its constraint against a fixed range and asks on stdin if outside it; it is built
+    # with an in-range value and then given our normalised constraint (cost / budget <= 1).
+    finder = finder_cls("flops", 600, _OFAEfficiency(ctx.problem), _OFAAccuracy(ctx.queries),
+                        population_size=100, max_time_budget=500, parent_ratio=0.25, mutation_ratio=0.5,
+                        mutate_prob=0.1)
+    finder.set_efficiency_constraint(1.0 if _has_budget(ctx.problem) else float("inf"))
+    finder.arch_manager.resolutions = list(ctx.problem.space.resolutions)
+    seed = int(ctx.rng.integers(2**31))
+    py_state, np_state = random.getstate(), np.random.get_state()
+    random.seed(seed)
+    np.random.seed(seed)
+    quiet = contextlib.redirect_stderr(io.StringIO()) if not ctx.progress else contextlib.nullcontext()
+    try:
+        with quiet:
+            finder.run_evolution_search()
+    except BudgetExhausted:
+        pass
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+
+
+def _has_budget(problem):
+    return any(v is not None for v in (problem.flops, problem.params, problem.latency_ms))
+
+
+def regularized_evolution(ctx, population=50, tournament=10, mutate_prob=0.1):
+    q, rng, problem = ctx.queries, ctx.rng, ctx.problem
+    pop = problem.sample_feasible(min(population, q.budget), rng, tilt=False)
+    pop_acc = list(q.ask(pop))
+    pop = list(pop)
+    q.phase_name = "evolve"
+    stale = 0
+    while not q.exhausted and stale < 1000:
+        contenders = rng.choice(len(pop), size=min(tournament, len(pop)), replace=False)
+        parent = pop[max(contenders, key=lambda i: np.nan_to_num(pop_acc[i], nan=-1.0))]
+        kids = mutate(np.repeat(parent[None, :], 32, axis=0), rng, mutate_prob, problem.space.resolutions)
+        kids = kids[problem.feasible(kids) & ~q.measured_mask(kids) & (kids != parent).any(axis=1)]
+        if len(kids) == 0:
+            stale += 1
+            continue
+        stale = 0
+        child = kids[0]
+        pop.append(child)
+        pop_acc.append(float(q.ask(child[None, :])[0]))
+        pop.pop(0)  # aging: the oldest dies, not the worst
+        pop_acc.pop(0)
+
+
+def nsga2(ctx, pop_size=50):
+    from pymoo.algorithms.moo.nsga2 import NSGA2
+    from pymoo.core.evaluator import Evaluator
+    from pymoo.core.problem import Problem as PymooProblem
+    from pymoo.core.termination import NoTermination
+    from pymoo.operators.crossover.sbx import SBX
+    from pymoo.operators.mutation.pm import PM
+    from pymoo.operators.repair.rounding import RoundingRepair
+    from pymoo.operators.sampling.rnd import IntegerRandomSampling
+    from pymoo.problems.static import StaticProblem
+
+    problem, q = ctx.problem, ctx.queries
+    values = [KERNEL_SIZES] * N_BLOCKS + [EXPAND_RATIOS] * N_BLOCKS + [DEPTHS] * N_STAGES + [problem.space.resolutions]
+    xu = np.array([len(v) - 1 for v in values])
+    lookup = [np.asarray(v) for v in values]
+    n_obj = 2 if problem.multi_objective else 1
+    n_constr = max(1, sum(v is not None for v in (problem.flops, problem.params, problem.latency_ms)))
+    pp = PymooProblem(n_var=len(values), n_obj=n_obj, n_ieq_constr=n_constr, xl=0, xu=xu, vtype=int)
+    algorithm = NSGA2(pop_size=pop_size, sampling=IntegerRandomSampling(),
+                      crossover=SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
+                      mutation=PM(eta=20, vtype=float, repair=RoundingRepair()), eliminate_duplicates=True)
+    algorithm.setup(pp, termination=NoTermination(), seed=int(ctx.rng.integers(2**31)), verbose=False)
+    from ..arch import canonicalize
+
+    while not q.exhausted:
+        pop = algorithm.ask()
+        V = np.clip(np.rint(pop.get("X")).astype(np.int64), 0, xu)
+        rows = canonicalize(np.column_stack([lookup[j][V[:, j]] for j in range(len(values))]))
+        costs = problem.costs(rows)
+        feas = problem.feasible(rows, costs)
+        acc = np.zeros(len(rows))
+        if feas.any():
+            acc[feas] = np.nan_to_num(q.ask(rows[feas]), nan=0.0)
+        F = -acc[:, None] if n_obj == 1 else np.column_stack([-acc, costs[problem.cost_key]])
+        G = _constraint_matrix(problem, costs, n_constr)
+        Evaluator().eval(StaticProblem(pp, F=F, G=G), pop)
+        algorithm.tell(infills=pop)
+
+
+def _constraint_matrix(problem, costs, n_constr):
+    cols = []
+    for key, limit, scale in (("mflops", problem.flops, 1e6), ("params_m", problem.params, 1e6),
+                              ("latency_ms", problem.latency_ms, 1.0)):
+        if limit is not None:
+            cols.append(costs[key] * scale / limit - 1.0)
+    if not cols:
+        cols = [np.full(len(costs["mflops"]), -1.0)]
+    return np.column_stack(cols)[:, :n_constr]

@@ -1,0 +1,151 @@
+"""The search problem: a space, budgets on its costs, and the objectives.
+
+Costs are exact (MACs, params) or table-predicted (latency, corrected); all are computed for whole
+``(N, 46)`` batches at once. ``sample_feasible`` draws archs that meet the budgets directly, without
+endless rejection loops for tight budgets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..arch import Arch, canonicalize, mutate, unique_rows
+from ..cost import macs_params
+from ..errors import HwnasError
+from ..space import D_COLS, DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, N_BLOCKS, N_GENES, N_STAGES, R_COL, Space
+from ..units import format_count
+
+COST_OBJECTIVES = {"flops": "mflops", "latency": "latency_ms", "params": "params_m"}
+COST_LABELS = {"mflops": "MFLOPs (multiply-accumulates)", "latency_ms": "latency (ms)", "params_m": "parameters (M)"}
+
+
+class Problem:
+    """Budgets: ``flops`` (MACs), ``params`` (count), ``latency_ms`` (needs ``device``); ``objectives`` like
+    ``("acc",)`` or ``("acc", "latency")``."""
+
+    def __init__(self, space: Space, flops=None, params=None, latency_ms=None, device=None, objectives=("acc",)):
+        self.space = space
+        self.flops, self.params, self.latency_ms, self.device = flops, params, latency_ms, device
+        objectives = tuple(objectives)
+        if not objectives or objectives[0] != "acc" or len(objectives) > 2 or \
+                (len(objectives) == 2 and objectives[1] not in COST_OBJECTIVES):
+            raise HwnasError(f"objectives {','.join(objectives)!r} not allowed; allowed: acc, acc,flops, acc,latency, acc,params")
+        self.objectives = objectives
+        if latency_ms is not None and device is None:
+            raise HwnasError("--latency needs --device NAME (a shipped device or a device folder)")
+        if "latency" in objectives and device is None:
+            raise HwnasError("objective latency needs --device NAME (a shipped device or a device folder)")
+        self._check_achievable()
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) == 2
+
+    @property
+    def cost_key(self) -> str:
+        """The cost that Pareto fronts use: the second objective, else latency if a device is set, else MACs."""
+        if self.multi_objective:
+            return COST_OBJECTIVES[self.objectives[1]]
+        return "latency_ms" if self.device is not None else "mflops"
+
+    def costs(self, X) -> dict:
+        """``{"mflops", "params_m"[, "latency_ms"]}``: float64 arrays (N,)."""
+        macs, params = macs_params(self.space, X)
+        out = {"mflops": macs / 1e6, "params_m": params / 1e6}
+        if self.device is not None:
+            out["latency_ms"] = self.device.predict_ms(X)
+        return out
+
+    def feasible(self, X, costs=None) -> np.ndarray:
+        costs = self.costs(X) if costs is None else costs
+        ok = np.ones(len(X), dtype=bool)
+        if self.flops is not None:
+            ok &= costs["mflops"] * 1e6 <= self.flops
+        if self.params is not None:
+            ok &= costs["params_m"] * 1e6 <= self.params
+        if self.latency_ms is not None:
+            ok &= costs["latency_ms"] <= self.latency_ms
+        return ok
+
+    def _check_achievable(self):
+        # MACs and params grow with every gene, so the smallest arch at the lowest resolution is the least of both.
+        macs, params = macs_params(self.space, self._smallest_candidates())
+        if self.flops is not None and self.flops < macs.min():
+            raise HwnasError(f"--flops {format_count(self.flops)} is below what any subnet needs; the smallest achievable "
+                             f"is {macs.min() / 1e6:.2f}M MACs (at {self.space.resolutions[0]} px)")
+        if self.params is not None and self.params < params.min():
+            raise HwnasError(f"--params {format_count(self.params)} is below what any subnet has; the smallest achievable "
+                             f"is {params.min() / 1e6:.3f}M parameters")
+        if self.latency_ms is not None:
+            least = self.device.min_latency_ms(self.space.resolutions)
+            if self.latency_ms < least:
+                raise HwnasError(f"--latency {self.latency_ms:g}ms is below what any subnet takes on {self.device.name}; "
+                                 f"the smallest achievable is {least:.2f}ms")
+        elif not self.feasible(self._smallest_candidates()).any():
+            raise HwnasError("no subnet meets all budgets together; loosen one of them")
+
+    def _smallest_candidates(self):
+        return np.stack([Arch.smallest(r).to_array() for r in self.space.resolutions])
+
+    # -- sampling under the budgets -----------------------------------------------------------------
+    def sample(self, n: int, rng: np.random.Generator, tilt: bool = True) -> np.ndarray:
+        """``n`` archs; with ``tilt``, each arch draws its genes from a random bias toward small values
+        (each gene is the smallest of 1..4 uniform draws), so tight budgets still get many candidates."""
+        X = np.empty((n, N_GENES), dtype=np.int64)
+        draws = rng.integers(1, 5, size=(n, 1)) if tilt else np.ones((n, 1), dtype=np.int64)
+
+        def gene(values, cols):
+            idx = rng.integers(0, len(values), size=(n, cols, 4))
+            mask = np.arange(4)[None, None, :] < draws[:, :, None]
+            idx = np.where(mask, idx, len(values)).min(axis=2)
+            return np.asarray(values)[idx]
+
+        X[:, KS_COLS] = gene(KERNEL_SIZES, N_BLOCKS)
+        X[:, E_COLS] = gene(EXPAND_RATIOS, N_BLOCKS)
+        X[:, D_COLS] = gene(DEPTHS, N_STAGES)
+        X[:, R_COL] = gene(self.space.resolutions, 1)[:, 0]
+        return canonicalize(X)
+
+    def sample_feasible(self, n: int, rng: np.random.Generator, tilt: bool = True, exclude=None, max_rounds: int = 50):
+        """Up to ``n`` unique feasible archs (fewer only if the feasible region is that small).
+
+        ``tilt=False`` is plain uniform sampling with rejection (the paper's pool).
+        """
+        seen = set() if exclude is None else set(map(bytes, np.asarray(exclude, dtype=np.int64)))
+        chunks, have = [], 0
+        for _ in range(max_rounds):
+            X = self.sample(max(2 * (n - have), 1024), rng, tilt)
+            X = unique_rows(X[self.feasible(X)])
+            keep = [i for i, row in enumerate(X) if bytes(row) not in seen]
+            for i in keep:
+                seen.add(bytes(X[i]))
+            X = X[keep][: n - have]
+            chunks.append(X)
+            have += len(X)
+            if have >= n:
+                break
+        if have < n:  # a very tight budget: grow outward from the smallest feasible nets
+            base = self._smallest_candidates()
+            base = base[self.feasible(base)]
+            for _ in range(max_rounds):
+                X = mutate(np.repeat(base, 64, axis=0), rng, 0.15, self.space.resolutions)
+                X = unique_rows(X[self.feasible(X)])
+                keep = [i for i, row in enumerate(X) if bytes(row) not in seen]
+                for i in keep:
+                    seen.add(bytes(X[i]))
+                chunks.append(X[keep][: n - have])
+                have += len(chunks[-1])
+                base = np.concatenate([base, X[keep]])[-4096:]
+                if have >= n:
+                    break
+        return np.concatenate(chunks)[:n] if chunks else np.zeros((0, N_GENES), dtype=np.int64)
+
+    def describe(self) -> str:
+        parts = []
+        if self.flops is not None:
+            parts.append(f"MACs <= {format_count(self.flops)}")
+        if self.params is not None:
+            parts.append(f"params <= {format_count(self.params)}")
+        if self.latency_ms is not None:
+            parts.append(f"latency <= {self.latency_ms:g} ms on {self.device.name}")
+        return ", ".join(parts) or "no budget"

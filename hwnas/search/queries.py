@@ -1,0 +1,113 @@
+"""A run's oracle queries: the budget, the order they were made in, and what each returned.
+
+Algorithms call ``ask(X)``: rows this run has already measured cost nothing; new unique rows are
+measured until the query budget is spent (later rows read NaN and ``exhausted`` turns true). Answers
+come from the :class:`~predictors.evaluator.Evaluator`, which stores each one as it arrives; a resumed
+run replays the same decisions and finds every earlier answer in the store.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..arch import Arch
+
+
+class BudgetExhausted(Exception):
+    """Raised by adapters around third-party loops (OFA's EvolutionFinder) to stop them at the budget."""
+
+
+class Queries:
+    def __init__(self, evaluator, problem, budget: int, progress: bool = False):
+        self.evaluator, self.problem, self.budget = evaluator, problem, int(budget)
+        self.index = {}  # row bytes -> position in the log
+        self.rows, self.acc, self.phase, self.when = [], [], [], []
+        self.phase_name = "init"
+        self.overhead_start = time.perf_counter()
+        self._bar = None
+        if progress:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=self.budget, desc="search", unit="query", dynamic_ncols=True)
+
+    # -- state -------------------------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return len(self.rows)
+
+    @property
+    def remaining(self) -> int:
+        return self.budget - self.n
+
+    @property
+    def exhausted(self) -> bool:
+        return self.n >= self.budget
+
+    def X(self) -> np.ndarray:
+        return np.array(self.rows, dtype=np.int64).reshape(-1, 46)
+
+    def y(self) -> np.ndarray:
+        return np.array(self.acc, dtype=np.float64)
+
+    def measured_mask(self, X) -> np.ndarray:
+        return np.fromiter((bytes(r) in self.index for r in np.asarray(X, dtype=np.int64)), dtype=bool, count=len(X))
+
+    def best(self):
+        """(row, accuracy) of the best measured arch, or (None, nan)."""
+        y = self.y()
+        if not len(y) or np.isnan(y).all():
+            return None, float("nan")
+        i = int(np.nanargmax(y))
+        return self.rows[i], float(y[i])
+
+    # -- asking ------------------------------------------------------------------------------------
+    def ask(self, X) -> np.ndarray:
+        """Accuracy per row of ``X``; measures new rows while the budget lasts (NaN past it)."""
+        X = np.asarray(X, dtype=np.int64)
+        out = np.full(len(X), np.nan)
+        new, new_pos = [], []
+        pending = set()
+        for i, row in enumerate(X):
+            key = bytes(row)
+            if key in self.index:
+                out[i] = self.acc[self.index[key]]
+            elif key not in pending and len(new) < self.remaining:
+                pending.add(key)
+                new.append(row)
+                new_pos.append(i)
+        if new:
+            acc = self.evaluator.evaluate(np.stack(new))
+            for row, a in zip(new, acc):
+                self.index[bytes(row)] = len(self.rows)
+                self.rows.append(row.copy())
+                self.acc.append(float(a))
+                self.phase.append(self.phase_name)
+                self.when.append(time.time())
+            if self._bar is not None:
+                self._bar.update(len(new))
+                best = self.best()[1]
+                self._bar.set_postfix(best=f"{best:.4f}", refresh=False)
+        for i, row in enumerate(X):
+            if np.isnan(out[i]) and bytes(row) in self.index:
+                out[i] = self.acc[self.index[bytes(row)]]
+        return out
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def history(self) -> list:
+        """One dict per query in the order made: arch, accuracy, costs, phase."""
+        X = self.X()
+        costs = self.problem.costs(X) if len(X) else {}
+        out = []
+        for i, row in enumerate(X):
+            arch = Arch.from_array(row)
+            rec = {"query": i + 1, "arch_id": arch.id, "accuracy": self.acc[i], "phase": self.phase[i]}
+            rec.update({k: float(v[i]) for k, v in costs.items()})
+            rec["arch"] = arch.to_json()
+            out.append(rec)
+        return out

@@ -1,0 +1,223 @@
+"""``run_search``: one search from settings to a run folder.
+
+A run folder holds ``run.yaml`` (every setting, seed, versions, oracle), ``evals.sqlite`` (every oracle
+answer, committed as it arrives), ``history.csv`` (every query in order), ``pareto.csv``/``pareto.png``
+(the measured front), and ``best.json``. ``resume=True`` re-runs the same seeded decisions in the same
+folder: every answer already stored is read back instead of asked again, so the result equals an
+uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..arch import Arch
+from ..errors import HwnasError
+from ..ofa_interop import net_config
+from ..space import Space
+from .baselines import nsga2, ofa_evolution, random_search, regularized_evolution
+from .config import SearchConfig
+from .pareto import hypervolume, pareto_mask, plot_front
+from .problem import COST_LABELS, Problem
+from .queries import Queries
+from .weaknas import weaknas, weaknas_pool
+
+ALGORITHMS = {
+    "weaknas": weaknas,
+    "weaknas-pool": weaknas_pool,
+    "random": random_search,
+    "evolution": ofa_evolution,
+    "regularized": regularized_evolution,
+    "nsga2": nsga2,
+}
+
+
+@dataclass
+class Context:
+    """What an algorithm gets: the problem, the run's queries, a seeded RNG, a predictor factory."""
+
+    problem: Problem
+    queries: Queries
+    rng: np.random.Generator
+    make_predictor: object
+    options: dict = field(default_factory=dict)
+    progress: bool = False
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"hwnas": __version__, "python": platform.python_version()}
+    for pkg in ("numpy", "torch", "ofa", "xgboost", "xgboost-cpu", "pymoo", "onnxruntime"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def build_problem(config: SearchConfig) -> Problem:
+    space = Space(width=float(config.width), resolutions=tuple(config.resolutions))
+    device = None
+    if config.device is not None:
+        from latency import load_device
+
+        device = load_device(config.device, width=space.width)
+    objectives = tuple(config.objectives.split(","))
+    return Problem(space, flops=config.flops, params=config.params, latency_ms=config.latency_ms, device=device,
+                   objectives=objectives)
+
+
+def _prepare_out(config: SearchConfig, resume: bool) -> Path | None:
+    if config.out is None:
+        return None
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise HwnasError(f"--out {config.out!r} is a file; give a folder for the run")
+    if (out / "run.yaml").exists() and not resume:
+        raise HwnasError(f"--out {config.out!r} already holds a run; add --resume to continue it or choose another --out")
+    if resume and not (out / "run.yaml").exists():
+        raise HwnasError(f"--resume: {config.out!r} holds no run.yaml to resume")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def resume_config(out) -> SearchConfig:
+    """The settings a run folder was started with (its ``run.yaml``)."""
+    config = SearchConfig.load(Path(out) / "run.yaml")
+    config.out = str(out)
+    return config
+
+
+def run_search(config: SearchConfig, oracle=None, resume: bool = False, progress: bool = False, store=None) -> dict:
+    """Run one search; returns ``{"best": <best.json>, "queries": n, "out": folder, ...}``.
+
+    ``oracle`` overrides ``config.oracle`` with an Oracle object (tests, custom oracles).
+    """
+    from predictors import make_oracle, make_predictor
+    from predictors.evaluator import Evaluator
+    from predictors.store import EvalStore
+
+    from ..executor import make_executor
+
+    t0 = time.perf_counter()
+    problem = build_problem(config)
+    out = _prepare_out(config, resume)
+    if oracle is None:
+        oracle = make_oracle(config.oracle, problem.space, acc_predictor=config.acc_predictor,
+                             table=config.oracle_table, weights=config.weights, data=config.data)
+    if out is not None and not resume:
+        _write_yaml(out / "run.yaml", {"settings": config.to_dict(), "oracle": oracle.key,
+                                       "oracle_is_proxy": bool(oracle.is_proxy), "versions": _versions(),
+                                       "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    own_store = store is None
+    if store is None:
+        store = EvalStore(out / "evals.sqlite" if out is not None else ":memory:")
+    executor = make_executor(config.executor, address=config.ray_address)
+    try:
+        evaluator = Evaluator(oracle, store, executor if config.executor != "local" else None)
+        queries = Queries(evaluator, problem, config.queries, progress=progress)
+        ctx = Context(problem, queries, np.random.default_rng(config.seed),
+                      lambda: make_predictor(config.predictor, seed=config.seed, space=problem.space),
+                      dict(config.options), progress)
+        try:
+            ALGORITHMS[config.algorithm](ctx)
+        finally:
+            queries.close()
+        result = _summarise(config, problem, queries, oracle, evaluator, out, time.perf_counter() - t0)
+    finally:
+        executor.close()
+        if own_store:
+            store.close()
+    if config.export_onnx:
+        from ..export import export_onnx
+
+        arch = Arch.from_dict(result["best"]["arch"])
+        result["export"] = export_onnx(arch, problem.space, config.export_onnx, weights=config.weights,
+                                       device=config.device)
+    return result
+
+
+def _summarise(config, problem, queries, oracle, evaluator, out, seconds) -> dict:
+    history = queries.history()
+    row, acc = queries.best()
+    if row is None:
+        raise HwnasError("the oracle answered no query successfully; see the error column of evals.sqlite")
+    arch = Arch.from_array(row)
+    costs = problem.costs(row[None, :])
+    best = {
+        "arch": arch.to_dict(), "arch_id": arch.id, "accuracy": acc,
+        "mflops": float(costs["mflops"][0]), "params_m": float(costs["params_m"][0]),
+        "latency_ms": float(costs["latency_ms"][0]) if "latency_ms" in costs else None,
+        "oracle": oracle.key, "oracle_is_proxy": bool(oracle.is_proxy), "width": problem.space.width,
+        "resolution": arch.r, "net_config": net_config(problem.space, arch),
+    }
+    front = _front(problem, history)
+    result = {"best": best, "queries": queries.n, "out": str(out) if out is not None else None,
+              "algorithm": config.algorithm, "seed": config.seed, "budget": problem.describe(),
+              "oracle_asked": evaluator.n_asked, "oracle_failed": evaluator.n_failed,
+              "oracle_seconds": evaluator.oracle_seconds,
+              "overhead_seconds": max(0.0, seconds - evaluator.oracle_seconds),
+              "pareto_size": len(front["rows"]), "hypervolume": front["hv"], "pareto_cost": problem.cost_key}
+    if out is not None:
+        _write_outputs(out, config, problem, history, front, best, result)
+    return result
+
+
+def _front(problem, history) -> dict:
+    key = problem.cost_key
+    acc = np.array([h["accuracy"] for h in history], dtype=float)
+    cost = np.array([h[key] for h in history], dtype=float)
+    mask = pareto_mask(acc, cost)
+    rows = sorted((h for h, m in zip(history, mask) if m), key=lambda h: h["mflops"])
+    ref = _cost_ref(problem, key)
+    return {"rows": rows, "hv": hypervolume(acc, cost, ref), "acc": acc, "cost": cost, "ref": ref}
+
+
+def _cost_ref(problem, key) -> float:
+    limit = {"mflops": problem.flops and problem.flops / 1e6, "params_m": problem.params and problem.params / 1e6,
+             "latency_ms": problem.latency_ms}[key]
+    if limit:
+        return float(limit)
+    biggest = Arch.largest(max(problem.space.resolutions)).to_array()[None, :]
+    return float(problem.costs(biggest)[key][0])
+
+
+def _write_outputs(out: Path, config, problem, history, front, best, result) -> None:
+    cols = ["query", "arch_id", "accuracy", "mflops", "params_m", "latency_ms", "phase", "arch"]
+    with open(out / "history.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        for h in history:
+            w.writerow({**{"latency_ms": ""}, **h})
+    with open(out / "pareto.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["arch_id", "accuracy", "mflops", "params_m", "latency_ms", "arch"],
+                           extrasaction="ignore")
+        w.writeheader()
+        for h in front["rows"]:
+            w.writerow({**{"latency_ms": ""}, **h})
+    budget = _cost_ref(problem, problem.cost_key) if problem.cost_key != "params_m" else None
+    label = COST_LABELS[problem.cost_key] + (f" on {problem.device.name}" if problem.cost_key == "latency_ms" else "")
+    proxy = " (zero-cost PROXY, not accuracy)" if best["oracle_is_proxy"] else ""
+    plot_front(out / "pareto.png", front["acc"], front["cost"], label,
+               f"hwnas {config.algorithm}, {len(history)} queries, oracle {best['oracle']}{proxy}", budget)
+    (out / "best.json").write_text(json.dumps(best, indent=2) + "\n")
+    doc = {"settings": config.to_dict(), "oracle": best["oracle"], "oracle_is_proxy": best["oracle_is_proxy"],
+           "versions": _versions(), "summary": {k: v for k, v in result.items() if k not in ("best",)}}
+    _write_yaml(out / "run.yaml", doc)
+
+
+def _write_yaml(path: Path, doc: dict) -> None:
+    import yaml
+
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(yaml.safe_dump(doc, sort_keys=False))
+    tmp.replace(path)

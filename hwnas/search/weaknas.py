@@ -1,0 +1,145 @@
+"""WeakNAS: fit a weak predictor on what was measured, keep its predicted top-N, measure M of them, repeat.
+
+``weaknas_pool`` is the paper's version (Wu et al., NeurIPS 2021) on OFA: a fixed pool of 10,000 unique
+random subnets within the budget, 100 random initial queries, then per iteration XGBoost on all measured
+pairs, the predicted top N = 1000 of the pool, M = 100 drawn uniformly from its unmeasured members.
+
+``weaknas`` is hwnas's default: candidates are drawn under the budgets directly and refreshed every
+iteration by evolving the predicted top on the predictor (tens of thousands of cheap predictions per
+iteration), and epsilon = M/N moves from exploration (0.1) to exploitation (1.0) over the iterations.
+In multi-objective mode candidates are ranked by non-dominated sorting of (predicted accuracy, cost)
+and the M queries are spread along the cost axis of the front.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..arch import crossover, mutate, unique_rows
+
+
+def _fit(ctx):
+    X, y = ctx.queries.X(), ctx.queries.y()
+    ok = ~np.isnan(y)
+    return ctx.make_predictor().fit(X[ok], y[ok])
+
+
+def weaknas_pool(ctx, pool_size=10_000, n_init=100, top_n=1000, m=100):
+    q, rng = ctx.queries, ctx.rng
+    pool = ctx.problem.sample_feasible(pool_size, rng, tilt=False)
+    first = rng.choice(len(pool), size=min(n_init, len(pool)), replace=False)
+    q.ask(pool[first])
+    q.phase_name = "iter"
+    while not q.exhausted:
+        pred = _fit(ctx).predict(pool)
+        top = np.argsort(-pred, kind="stable")[:top_n]
+        todo = top[~q.measured_mask(pool[top])]
+        if len(todo) == 0:  # the predicted top is all measured: widen to the whole pool
+            todo = np.flatnonzero(~q.measured_mask(pool))
+            if len(todo) == 0:
+                break
+        pick = rng.choice(todo, size=min(m, len(todo), q.remaining), replace=False)
+        q.ask(pool[pick])
+
+
+def _schedule(budget: int):
+    """(n_init, per-iteration M, number of iterations) for a query budget."""
+    n_init = int(min(100, max(10, round(0.2 * budget))))
+    iters = max(1, min(10, (budget - n_init) // 10))
+    m = max(1, math.ceil((budget - n_init) / iters))
+    return n_init, m, iters
+
+
+def _nondominated_rank(acc, cost):
+    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+    F = np.column_stack([-acc, cost])
+    rank = np.empty(len(F), dtype=np.int64)
+    for r, front in enumerate(NonDominatedSorting().do(F)):
+        rank[front] = r
+    return rank
+
+
+class _Scorer:
+    """Score = predicted mean (+ optimism x ensemble spread); multi-objective adds front rank by cost."""
+
+    def __init__(self, ctx, predictor):
+        self.ctx, self.predictor, self.optimism = ctx, predictor, ctx.options.get("optimism", 0.0)
+
+    def __call__(self, X):
+        mean, spread = self.predictor.predict_dist(X)
+        return mean + self.optimism * spread
+
+    def order(self, X, score):
+        """Candidate indices from best to worst."""
+        if not self.ctx.problem.multi_objective:
+            return np.argsort(-score, kind="stable")
+        cost = self.ctx.problem.costs(X)[self.ctx.problem.cost_key]
+        rank = _nondominated_rank(score, cost)
+        return np.lexsort((-score, rank))
+
+
+def _evolve_on_predictor(ctx, scorer, parents, generations=6, children=4000, keep=256):
+    """Cheap evolution on the predictor around ``parents``; returns every feasible child made."""
+    problem, rng, res = ctx.problem, ctx.rng, ctx.problem.space.resolutions
+    made = []
+    P = parents
+    for _ in range(generations):
+        a = P[rng.integers(len(P), size=children // 2)]
+        b = P[rng.integers(len(P), size=children // 2)]
+        kids = np.concatenate([mutate(a, rng, 0.08, res), crossover(a, b, rng)])
+        kids = unique_rows(kids[problem.feasible(kids)])
+        if len(kids) == 0:
+            continue
+        made.append(kids)
+        union = unique_rows(np.concatenate([P, kids]))
+        P = union[scorer.order(union, scorer(union))[:keep]]
+    return np.concatenate(made) if made else parents[:0]
+
+
+def _spread_pick(ctx, X, order, m):
+    """Multi-objective: ``m`` picks spread along the cost axis, best-ranked first within each cost bin."""
+    cost = ctx.problem.costs(X)[ctx.problem.cost_key]
+    bins = np.linspace(cost.min(), cost.max() + 1e-9, m + 1)
+    which = np.digitize(cost, bins) - 1
+    picked, used = [], set()
+    for i in order:
+        if which[i] not in used:
+            used.add(which[i])
+            picked.append(i)
+            if len(picked) == m:
+                break
+    rest = [i for i in order if i not in set(picked)]
+    return np.array(picked + rest[: m - len(picked)], dtype=np.int64)
+
+
+def weaknas(ctx, pool_size=20_000):
+    q, rng, problem = ctx.queries, ctx.rng, ctx.problem
+    n_init, m, iters = _schedule(q.budget)
+    q.ask(problem.sample_feasible(n_init, rng, tilt=False))
+    q.phase_name = "iter"
+    it = 0
+    while not q.exhausted:
+        scorer = _Scorer(ctx, _fit(ctx))
+        fresh = problem.sample_feasible(pool_size, rng, tilt=True)
+        measured = q.X()
+        seeds = np.concatenate([measured, fresh])
+        seeds = seeds[scorer.order(seeds, scorer(seeds))[:256]]
+        cand = unique_rows(np.concatenate([fresh, _evolve_on_predictor(ctx, scorer, seeds)]))
+        cand = cand[~q.measured_mask(cand)]
+        if len(cand) == 0:
+            break
+        score = scorer(cand)
+        order = scorer.order(cand, score)
+        # epsilon = M/N rises geometrically from 0.1 (explore the predicted top 10M) to 1 (take the top M)
+        eps = 0.1 ** (1 - min(it, iters - 1) / max(iters - 1, 1))
+        take = min(m, q.remaining)
+        top_n = order[: max(take, int(round(take / eps)))]
+        if problem.multi_objective:
+            pick = top_n[_spread_pick(ctx, cand[top_n], np.arange(len(top_n)), take)]
+        else:
+            pick = rng.choice(top_n, size=min(take, len(top_n)), replace=False)
+        q.ask(cand[pick])
+        it += 1

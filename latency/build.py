@@ -1,0 +1,219 @@
+"""Building a device's tables: ``profile_device`` (what ``hwnas profile`` runs).
+
+For each resolution, exactly the entries ``latency.keys.table_specs`` lists (96 for OFA MobileNetV3)
+are measured as real OFA modules with one profiler, ``group_size`` entries at a time, interleaved
+round-robin (``latency.profilers.base.time_interleaved``). The table file is rewritten atomically
+after every entry, and entries already in it are skipped, so an interrupted build resumes where it
+stopped. ``device.yaml`` records how the device was measured; it refuses to mix settings in one folder.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import time
+from pathlib import Path
+
+from hwnas.errors import HwnasError
+from hwnas.space import DEFAULT_RESOLUTIONS, check_resolution, check_width, get_space
+
+from . import keys as K
+from .device import DEVICE_FILE, _named_devices, read_device_meta
+from .profilers import make_profiler
+from .profilers.base import time_interleaved
+from .table import atomic_write_yaml, load_table, save_table, table_path, table_resolutions
+
+# Settings that must be equal for two tables to belong to one device.
+SETTING_KEYS = ("backend", "execution_provider", "precision", "threads", "batch_size", "width")
+DEFAULTS = {"rounds": 21, "warmup": 5, "group_size": 32, "sample_ms": 2.0}
+
+
+def machine_info() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "logical_cpus": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version()}
+    try:
+        info["sched_affinity_cpus"] = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        pass
+    return info
+
+
+def library_versions(profiler) -> dict:
+    import importlib.metadata as md
+
+    out = {}
+    for pkg in ("hwnas", "ofa", "torch", "onnx", "onnxruntime", "numpy"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    out.update(profiler.versions())
+    return out
+
+
+def resolve_out_dir(name_or_out_dir, out=None) -> tuple:
+    """``(name, folder)`` for ``hwnas profile --device NAME [--out DIR]``."""
+    s = str(name_or_out_dir)
+    if out is not None:
+        folder = Path(out)
+    elif os.sep in s or Path(s).is_dir():
+        folder = Path(s)
+    elif s in _named_devices():
+        folder = _named_devices()[s]
+    else:
+        folder = Path("devices") / s
+    name = s if os.sep not in s else folder.name
+    meta = read_device_meta(folder) if folder.is_dir() else {}
+    return meta.get("name", name), folder
+
+
+def _check_same_settings(folder: Path, meta: dict, settings: dict) -> None:
+    if not meta or not table_resolutions(folder):
+        return
+    for k in SETTING_KEYS:
+        if k in meta and k in settings and meta[k] != settings[k]:
+            raise HwnasError(f"device folder {str(folder)!r} was measured with {k}={meta[k]!r}, not {settings[k]!r}; "
+                             f"measure into another --out DIR, or use the same settings to resume it")
+
+
+def _profile_resolution(folder, r, width, profiler, rounds, warmup, group_size, sample_ms, bar=None) -> dict:
+    """Measure the missing entries of one resolution's table; returns counts."""
+    path = table_path(folder, r)
+    table = load_table(path) if path.is_file() else {}
+    specs = K.table_specs(get_space(width), r)
+    todo = [s for s in specs if s.key not in table]
+    from .modules import build_layer
+
+    for start in range(0, len(todo), group_size):
+        group = todo[start:start + group_size]
+        runners = [profiler.prepare(build_layer(s), s.input_shape) for s in group]
+        timings = time_interleaved(runners, rounds=rounds, warmup=warmup, sample_ms=sample_ms)
+        for r_ in runners:
+            r_.close()
+        for spec, t in zip(group, timings):
+            table[spec.key] = t.entry()
+            save_table(path, table)  # saved after every entry: nothing measured is lost
+            if bar is not None:
+                bar.update(1)
+    return {"resolution": r, "measured": len(todo), "skipped": len(specs) - len(todo), "entries": len(specs)}
+
+
+def _resolution_task(item: dict) -> dict:
+    """One resolution as an executor task (top-level, picklable): builds its own profiler."""
+    profiler = make_profiler(**item["profiler"])
+    t0 = time.perf_counter()
+    out = _profile_resolution(Path(item["folder"]), item["r"], item["width"], profiler, item["rounds"], item["warmup"],
+                              item["group_size"], item["sample_ms"])
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def profile_device(name_or_out_dir, backend: str = "ort", resolutions=DEFAULT_RESOLUTIONS, width: float = 1.2,
+                   out=None, provider=None, threads: int = 1, precision: str = "fp32", batch_size: int = 1,
+                   rounds: int = DEFAULTS["rounds"], warmup: int = DEFAULTS["warmup"],
+                   group_size: int = DEFAULTS["group_size"], sample_ms: float = DEFAULTS["sample_ms"],
+                   executor=None, progress: bool = True, **options) -> dict:
+    """Build (or resume) a device's latency tables; returns a summary (entries measured, seconds, folder).
+
+    ``executor`` (from ``hwnas.executor.make_executor``): each resolution becomes one task requesting
+    the resource ``{"device:<name>": 1}``, so a cluster runs it on a node that has the device.
+    """
+    width = check_width(width)
+    resolutions = tuple(sorted({check_resolution(r) for r in resolutions}))
+    if not resolutions:
+        raise HwnasError("resolutions must not be empty; allowed: integers 128..224")
+    for v, what in ((rounds, "rounds"), (group_size, "group size")):
+        if int(v) < 1:
+            raise HwnasError(f"{what} {v!r} must be >= 1")
+    prof_args = {"backend": backend, "provider": provider, "threads": int(threads), "precision": precision,
+                 "batch_size": int(batch_size), **options}
+    profiler = make_profiler(**prof_args)  # fails early, in one line, when the backend is not installed
+    name, folder = resolve_out_dir(name_or_out_dir, out)
+    settings = {**profiler.settings(), "width": width}
+    meta = read_device_meta(folder) if folder.is_dir() else {}
+    _check_same_settings(folder, meta, settings)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    space = get_space(width)
+    todo = {}
+    for r in resolutions:
+        path = table_path(folder, r)
+        have = load_table(path) if path.is_file() else {}
+        todo[r] = sum(1 for s in K.table_specs(space, r) if s.key not in have)
+    n_new = sum(todo.values())
+
+    new_meta = {"name": name, **settings,
+                "resolutions": sorted(set(table_resolutions(folder)) | set(resolutions)),
+                "machine": machine_info(), "versions": library_versions(profiler),
+                "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "method": {"rounds": int(rounds), "warmup": int(warmup), "group_size": int(group_size),
+                           "sample_ms": float(sample_ms), "statistic": "median over rounds (table 'mean' field), ms",
+                           "order": "interleaved round-robin, rotated each round"}}
+    kept = {k: meta[k] for k in ("correction", "validation", "notes") if k in meta}
+    if n_new == 0:
+        new_meta.update(kept)
+        new_meta["date"] = meta.get("date", new_meta["date"])
+        new_meta["machine"] = meta.get("machine", new_meta["machine"])
+        new_meta["versions"] = meta.get("versions", new_meta["versions"])
+    elif "notes" in kept:
+        new_meta["notes"] = kept["notes"]
+    atomic_write_yaml(folder / DEVICE_FILE, new_meta)
+
+    t0 = time.perf_counter()
+    results = []
+    if executor is None:
+        bar = None
+        if progress and n_new:
+            from tqdm import tqdm
+
+            bar = tqdm(total=n_new, desc=f"profile {name}", unit="entry", dynamic_ncols=True)
+        try:
+            for r in resolutions:
+                if bar is not None:
+                    bar.set_postfix_str(f"r={r}")
+                t1 = time.perf_counter()
+                res = _profile_resolution(folder, r, width, profiler, rounds, warmup, group_size, sample_ms, bar)
+                res["seconds"] = time.perf_counter() - t1
+                results.append(res)
+        finally:
+            if bar is not None:
+                bar.close()
+    else:
+        items = [{"folder": str(folder.resolve()), "r": r, "width": width, "profiler": prof_args, "rounds": int(rounds),
+                  "warmup": int(warmup), "group_size": int(group_size), "sample_ms": float(sample_ms)}
+                 for r in resolutions]
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(items), desc=f"profile {name}", unit="table", dynamic_ncols=True)
+        errors = []
+        for i, res in executor.map_unordered(_resolution_task, items, resources={f"device:{name}": 1}):
+            if isinstance(res, Exception):
+                errors.append((items[i]["r"], res))
+            else:
+                results.append(res)
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        if errors:
+            r, exc = errors[0]
+            raise HwnasError(f"profiling resolution {r} failed on the executor: {str(exc).splitlines()[0][:200]}; "
+                             f"what was measured is saved; rerun the same command to resume")
+    results.sort(key=lambda d: d["resolution"])
+    return {"device": name, "folder": str(folder), "backend": settings["backend"],
+            "execution_provider": settings["execution_provider"], "threads": settings["threads"], "width": width,
+            "resolutions": list(resolutions), "measured": sum(d["measured"] for d in results),
+            "skipped": sum(d["skipped"] for d in results), "per_resolution": results,
+            "seconds": time.perf_counter() - t0,
+            "correction_dropped": bool(n_new and "correction" in meta)}

@@ -1,0 +1,49 @@
+"""Profilers behind one interface (:class:`~latency.profilers.base.Profiler`): ``ort``, ``tensorrt``, ``torch``."""
+
+from __future__ import annotations
+
+from hwnas.errors import HwnasError, allowed
+
+BACKENDS = ("ort", "tensorrt", "torch")
+DEFAULT_PROVIDER = {"ort": "cpu", "tensorrt": "cuda", "torch": "cpu"}
+
+
+def make_profiler(backend: str = "ort", provider: str | None = None, threads: int = 1, precision: str = "fp32",
+                  batch_size: int = 1, **options):
+    """A profiler for ``backend`` (import-guarded: a missing library is a one-line HwnasError naming its package)."""
+    if backend not in BACKENDS:
+        raise HwnasError(f"backend {backend!r} is unknown; allowed: {allowed(BACKENDS)}")
+    if int(batch_size) < 1:
+        raise HwnasError(f"batch size {batch_size!r} must be >= 1")
+    provider = provider or DEFAULT_PROVIDER[backend]
+    if backend == "ort":
+        from .ort import OrtProfiler
+
+        return OrtProfiler(provider=provider, threads=threads, precision=precision, batch_size=batch_size, **options)
+    if backend == "tensorrt":
+        from .tensorrt import TensorRTProfiler
+
+        return TensorRTProfiler(provider=provider, threads=threads, precision=precision, batch_size=batch_size)
+    from .torch_eager import TorchProfiler
+
+    return TorchProfiler(provider=provider, threads=threads, precision=precision, batch_size=batch_size)
+
+
+def profiler_from_settings(meta: dict):
+    """Rebuild the profiler a device was measured with, from its ``device.yaml``."""
+    backend = meta.get("backend")
+    if backend is None:
+        name = meta.get("name", "this device")
+        raise HwnasError(f"device {name!r} has no backend recorded (an OFA table folder, measured elsewhere); "
+                         f"it can only be predicted, not measured here")
+    ep = str(meta.get("execution_provider", ""))
+    provider = {"CPUExecutionProvider": "cpu", "CUDAExecutionProvider": "cuda", "TensorrtExecutionProvider": "tensorrt",
+                "torch-eager-cpu": "cpu", "torch-eager-cuda": "cuda", "TensorRT": "cuda"}.get(ep)
+    opts = {}
+    if backend == "ort":
+        o = meta.get("ort") or {}
+        level = str(o.get("graph_optimization_level", "ORT_ENABLE_ALL"))
+        opts = {"opt_level": "disable" if level == "ORT_DISABLE_ALL" else level.replace("ORT_ENABLE_", "").lower(),
+                "spinning": bool(o.get("allow_spinning", 1))}
+    return make_profiler(backend, provider=provider, threads=int(meta.get("threads", 1)),
+                         precision=meta.get("precision", "fp32"), batch_size=int(meta.get("batch_size", 1)), **opts)

@@ -1,0 +1,95 @@
+"""The profiler interface and the one timing method all backends share.
+
+A :class:`Profiler` turns an eval-mode torch module (one table entry, or a whole subnet) and an input
+shape into a :class:`Runner`; ``runner.run(n)`` executes it ``n`` times back to back and returns the
+elapsed seconds (host ``perf_counter`` on CPU, CUDA events on GPU).
+
+Method (``time_interleaved``), the same for blocks and whole subnets:
+
+1. warm-up: each runner runs ``warmup`` times (allocations, caches, lazy init, clock ramp);
+2. ``inner`` is chosen per runner so that one sample lasts about ``sample_ms`` (tiny layers are run
+   several times per sample so the timer's resolution does not matter);
+3. ``rounds`` rounds; in every round each runner gives one sample (``elapsed / inner``), and the
+   order rotates from round to round (round-robin), so slow drift of the machine hits all alike;
+4. the result per runner is the **median** over rounds (ms), with the standard deviation, the
+   inter-quartile range, min and max recorded as dispersion.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class Runner(ABC):
+    @abstractmethod
+    def run(self, n: int) -> float:
+        """Run ``n`` times back to back; return elapsed seconds."""
+
+    def close(self) -> None:
+        pass
+
+
+class Profiler(ABC):
+    """One backend (``ort``, ``tensorrt``, ``torch``) with fixed settings."""
+
+    backend = "abstract"
+
+    @abstractmethod
+    def settings(self) -> dict:
+        """How it measures (provider, precision, threads, batch size, ...), for ``device.yaml``."""
+
+    @abstractmethod
+    def prepare(self, module, input_shape) -> Runner:
+        """Export/compile ``module`` for a fixed NCHW ``input_shape`` and return a runner."""
+
+    def versions(self) -> dict:
+        return {}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Latency of one runner (ms): ``median`` over ``count`` rounds, with its dispersion."""
+
+    median: float
+    std: float
+    iqr: float
+    min: float
+    max: float
+    count: int
+    inner: int
+
+    def entry(self) -> dict:
+        """A table entry in OFA's format (``mean`` holds the median; ms) plus hwnas' extra fields."""
+        return {"mean": self.median, "std": self.std, "count": self.count, "iqr": self.iqr, "min": self.min,
+                "max": self.max, "inner": self.inner}
+
+
+def time_interleaved(runners, rounds: int = 15, warmup: int = 3, sample_ms: float = 2.0,
+                     max_inner: int = 50) -> list:
+    """Time ``runners`` interleaved round-robin; returns one :class:`Timing` per runner (ms)."""
+    runners = list(runners)
+    if not runners:
+        return []
+    inner = []
+    for r in runners:
+        r.run(max(1, warmup - 1))
+        t = r.run(1) * 1e3  # one more, timed: estimates the per-run cost
+        inner.append(int(min(max_inner, max(1, math.ceil(sample_ms / max(t, 1e-3))))))
+    samples = np.zeros((rounds, len(runners)))
+    n = len(runners)
+    for k in range(rounds):
+        for j in range(n):
+            i = (j + k) % n  # rotate the order each round
+            samples[k, i] = runners[i].run(inner[i]) * 1e3 / inner[i]
+    out = []
+    for i in range(n):
+        s = samples[:, i]
+        q1, q3 = np.percentile(s, [25, 75])
+        out.append(Timing(median=float(np.median(s)), std=float(s.std(ddof=1)) if rounds > 1 else 0.0,
+                          iqr=float(q3 - q1), min=float(s.min()), max=float(s.max()), count=int(rounds),
+                          inner=int(inner[i])))
+    return out

@@ -1,0 +1,91 @@
+"""PyTorch eager profiler: CPU (``torch.set_num_threads(threads)``, host timer) and CUDA (CUDA events).
+
+Modules run under ``torch.inference_mode()`` in eval mode; on CUDA the module and input live on the GPU
+and time is read from CUDA events around the ``n`` back-to-back runs (one synchronisation per sample).
+"""
+
+from __future__ import annotations
+
+import time
+
+from hwnas.errors import HwnasError, allowed
+
+from .base import Profiler, Runner
+
+DEVICES = ("cpu", "cuda")
+
+
+class _CpuRunner(Runner):
+    def __init__(self, module, x):
+        self.module, self.x = module, x
+
+    def run(self, n: int) -> float:
+        import torch
+
+        m, x = self.module, self.x
+        with torch.inference_mode():
+            t0 = time.perf_counter()
+            for _ in range(n):
+                m(x)
+            return time.perf_counter() - t0
+
+
+class _CudaRunner(Runner):
+    def __init__(self, module, x):
+        import torch
+
+        self.module, self.x = module, x
+        self.start, self.end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+    def run(self, n: int) -> float:
+        import torch
+
+        m, x = self.module, self.x
+        with torch.inference_mode():
+            self.start.record()
+            for _ in range(n):
+                m(x)
+            self.end.record()
+            self.end.synchronize()
+        return self.start.elapsed_time(self.end) / 1e3
+
+
+class TorchProfiler(Profiler):
+    backend = "torch"
+
+    def __init__(self, provider: str = "cpu", threads: int = 1, precision: str = "fp32", batch_size: int = 1):
+        import torch
+
+        if provider not in DEVICES:
+            raise HwnasError(f"torch device {provider!r} is unknown; allowed: {allowed(DEVICES)}")
+        if provider == "cuda" and not torch.cuda.is_available():
+            raise HwnasError("backend torch on cuda needs a CUDA build of torch and a GPU; this torch "
+                             f"({torch.__version__}) sees none; CUDA torch is provided by: pip install torch "
+                             "--index-url https://download.pytorch.org/whl/cu124")
+        if precision not in ("fp32", "fp16"):
+            raise HwnasError(f"precision {precision!r} is not supported by backend torch; allowed: fp32, fp16")
+        if precision == "fp16" and provider == "cpu":
+            raise HwnasError("precision fp16 with backend torch needs --provider cuda")
+        self.torch, self.provider, self.threads = torch, provider, int(threads)
+        self.precision, self.batch_size = precision, int(batch_size)
+        if provider == "cpu":
+            torch.set_num_threads(self.threads)
+
+    def settings(self) -> dict:
+        return {"backend": "torch", "execution_provider": f"torch-eager-{self.provider}", "precision": self.precision,
+                "threads": self.threads, "batch_size": self.batch_size,
+                "torch": {"mode": "eager", "inference_mode": True,
+                          "timer": "cuda events" if self.provider == "cuda" else "time.perf_counter"}}
+
+    def versions(self) -> dict:
+        return {"torch": self.torch.__version__}
+
+    def prepare(self, module, input_shape) -> Runner:
+        torch = self.torch
+        shape = (self.batch_size,) + tuple(input_shape[1:])
+        module = module.eval()
+        if self.provider == "cuda":
+            dtype = torch.float16 if self.precision == "fp16" else torch.float32
+            module = module.to("cuda", dtype=dtype)
+            return _CudaRunner(module, torch.randn(*shape, device="cuda", dtype=dtype))
+        return _CpuRunner(module, torch.randn(*shape))
