@@ -219,13 +219,33 @@ def validate(X) -> np.ndarray:
     return canonicalize(X)
 
 
+def row_keys(X) -> tuple:
+    """Two uint64 keys per row that identify a canonical arch exactly (for fast dedup and lookups).
+
+    The 40 kernel/expand genes are base-3 digits (3**40 < 2**64); depths and resolution fit the second key.
+    """
+    X = np.asarray(X, dtype=np.int64)
+    ks_i = (X[:, KS_COLS] - 3) // 2  # 3,5,7 -> 0,1,2
+    e_i = np.searchsorted(np.array(EXPAND_RATIOS), X[:, E_COLS])
+    digits = np.concatenate([ks_i, e_i], axis=1).astype(np.uint64)
+    k1 = (digits * _POW3[None, :]).sum(axis=1, dtype=np.uint64)
+    k2 = (((X[:, D_COLS] - 2) * _POW3[:N_STAGES].astype(np.int64)[None, :]).sum(axis=1) * 1024 + X[:, R_COL]).astype(np.uint64)
+    return k1, k2
+
+
+_POW3 = np.array([3**i for i in range(2 * N_BLOCKS)], dtype=np.uint64)
+
+
 def unique_rows(X) -> np.ndarray:
-    """Drop duplicate archs, keeping first occurrences in order."""
+    """Drop duplicate (canonical) archs, keeping first occurrences in order."""
     X = np.asarray(X)
-    if len(X) == 0:
+    if len(X) < 2:
         return X
-    _, idx = np.unique(X, axis=0, return_index=True)
-    return X[np.sort(idx)]
+    k1, k2 = row_keys(X)
+    order = np.lexsort((np.arange(len(X)), k2, k1))  # stable: first occurrence leads each group
+    first = np.ones(len(X), dtype=bool)
+    first[1:] = (k1[order][1:] != k1[order][:-1]) | (k2[order][1:] != k2[order][:-1])
+    return X[np.sort(order[first])]
 
 
 def row_ids(X) -> list:

@@ -25,7 +25,7 @@ from .profilers.base import time_interleaved
 from .table import atomic_write_yaml, load_table, save_table, table_path, table_resolutions
 
 # Settings that must be equal for two tables to belong to one device.
-SETTING_KEYS = ("backend", "execution_provider", "precision", "threads", "batch_size", "width")
+SETTING_KEYS = ("backend", "execution_provider", "precision", "threads", "batch_size", "timer", "width")
 DEFAULTS = {"rounds": 21, "warmup": 5, "group_size": 32, "sample_ms": 2.0}
 
 

@@ -300,3 +300,12 @@ class LocalRayCluster:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def where_task(_=None) -> tuple:
+    """(node id, custom resources of that node, pid) of the worker that ran this task."""
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
+    res = next((n["Resources"] for n in ray.nodes() if n["NodeID"] == node), {})
+    return node, sorted(k for k in res if ":" in k and not k.startswith("node:")), os.getpid()

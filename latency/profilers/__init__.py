@@ -23,10 +23,12 @@ def make_profiler(backend: str = "ort", provider: str | None = None, threads: in
     if backend == "tensorrt":
         from .tensorrt import TensorRTProfiler
 
-        return TensorRTProfiler(provider=provider, threads=threads, precision=precision, batch_size=batch_size)
+        return TensorRTProfiler(provider=provider, threads=threads, precision=precision, batch_size=batch_size,
+                                timer=options.get("timer", "auto"))
     from .torch_eager import TorchProfiler
 
-    return TorchProfiler(provider=provider, threads=threads, precision=precision, batch_size=batch_size)
+    return TorchProfiler(provider=provider, threads=threads, precision=precision, batch_size=batch_size,
+                         timer=options.get("timer", "auto"))
 
 
 def profiler_from_settings(meta: dict):
@@ -39,11 +41,13 @@ def profiler_from_settings(meta: dict):
     ep = str(meta.get("execution_provider", ""))
     provider = {"CPUExecutionProvider": "cpu", "CUDAExecutionProvider": "cuda", "TensorrtExecutionProvider": "tensorrt",
                 "torch-eager-cpu": "cpu", "torch-eager-cuda": "cuda", "TensorRT": "cuda"}.get(ep)
-    opts = {}
+    opts = {"timer": meta.get("timer", "auto")}
+    if opts["timer"] == "cuda_events":
+        opts["timer"] = "auto"
     if backend == "ort":
         o = meta.get("ort") or {}
         level = str(o.get("graph_optimization_level", "ORT_ENABLE_ALL"))
-        opts = {"opt_level": "disable" if level == "ORT_DISABLE_ALL" else level.replace("ORT_ENABLE_", "").lower(),
+        opts = {**opts, "opt_level": "disable" if level == "ORT_DISABLE_ALL" else level.replace("ORT_ENABLE_", "").lower(),
                 "spinning": bool(o.get("allow_spinning", 1))}
     return make_profiler(backend, provider=provider, threads=int(meta.get("threads", 1)),
                          precision=meta.get("precision", "fp32"), batch_size=int(meta.get("batch_size", 1)), **opts)

@@ -24,6 +24,35 @@ from dataclasses import dataclass
 import numpy as np
 
 
+TIMERS = ("wall", "thread_cpu")
+
+
+def resolve_timer(timer: str, provider: str, threads: int) -> str:
+    """``auto`` -> ``thread_cpu`` for single-threaded CPU inference, else ``wall``.
+
+    ``thread_cpu`` reads the calling thread's CPU time (``time.thread_time``). With one intra-op thread
+    the whole inference runs in the calling thread, so on an idle core this equals wall-clock latency,
+    while on a shared machine it leaves out the time other processes hold the core.
+    """
+    from hwnas.errors import HwnasError, allowed
+
+    if timer == "auto":
+        return "thread_cpu" if provider == "cpu" and int(threads) == 1 else "wall"
+    if timer not in TIMERS:
+        raise HwnasError(f"timer {timer!r} is unknown; allowed: auto, {allowed(TIMERS)}")
+    if timer == "thread_cpu" and (provider != "cpu" or int(threads) != 1):
+        raise HwnasError("timer thread_cpu measures latency only for single-threaded CPU inference; "
+                         "use --threads 1 on the CPU, or --timer wall")
+    return timer
+
+
+def clock(timer: str):
+    """The clock function (seconds) for a timer name."""
+    import time
+
+    return time.thread_time if timer == "thread_cpu" else time.perf_counter
+
+
 class Runner(ABC):
     @abstractmethod
     def run(self, n: int) -> float:

@@ -15,7 +15,7 @@ import numpy as np
 from hwnas.errors import HwnasError, allowed
 
 from ..modules import export_onnx
-from .base import Profiler, Runner
+from .base import Profiler, Runner, clock, resolve_timer
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
 OPT_LEVELS = ("disable", "basic", "extended", "all")
@@ -31,8 +31,8 @@ def import_ort():
 
 
 class _OrtRunner(Runner):
-    def __init__(self, session, x, device):
-        self.session = session
+    def __init__(self, session, x, device, clock):
+        self.session, self.clock = session, clock
         ort = import_ort()
         self.binding = session.io_binding()
         if device == "cpu":
@@ -42,20 +42,18 @@ class _OrtRunner(Runner):
         self.binding.bind_output("y", device)
 
     def run(self, n: int) -> float:
-        import time
-
-        s, b = self.session, self.binding
-        t0 = time.perf_counter()
+        s, b, clock = self.session, self.binding, self.clock
+        t0 = clock()
         for _ in range(n):
             s.run_with_iobinding(b)
-        return time.perf_counter() - t0
+        return clock() - t0
 
 
 class OrtProfiler(Profiler):
     backend = "ort"
 
     def __init__(self, provider: str = "cpu", threads: int = 1, precision: str = "fp32", batch_size: int = 1,
-                 opt_level: str = "all", spinning: bool = True):
+                 opt_level: str = "all", spinning: bool = True, timer: str = "auto"):
         ort = import_ort()
         if provider not in PROVIDERS:
             raise HwnasError(f"execution provider {provider!r} is unknown; allowed: {allowed(PROVIDERS)}")
@@ -75,10 +73,11 @@ class OrtProfiler(Profiler):
         self.ort, self.provider, self.ep = ort, provider, ep
         self.threads, self.precision, self.batch_size = int(threads), precision, int(batch_size)
         self.opt_level, self.spinning = opt_level, bool(spinning)
+        self.timer = resolve_timer(timer, provider, self.threads)
 
     def settings(self) -> dict:
         return {"backend": "ort", "execution_provider": self.ep, "precision": self.precision,
-                "threads": self.threads, "batch_size": self.batch_size,
+                "threads": self.threads, "batch_size": self.batch_size, "timer": self.timer,
                 "ort": {"graph_optimization_level": f"ORT_ENABLE_{self.opt_level.upper()}"
                         if self.opt_level != "disable" else "ORT_DISABLE_ALL",
                         "intra_op_num_threads": self.threads, "inter_op_num_threads": 1,
@@ -115,7 +114,7 @@ class OrtProfiler(Profiler):
     def prepare_onnx(self, onnx_bytes, input_shape) -> Runner:
         session = self.ort.InferenceSession(onnx_bytes, self.session_options(), providers=self.providers())
         x = np.random.default_rng(0).standard_normal(input_shape, dtype=np.float32)
-        return _OrtRunner(session, x, "cpu" if self.provider == "cpu" else "cuda")
+        return _OrtRunner(session, x, "cpu" if self.provider == "cpu" else "cuda", clock(self.timer))
 
     def prepare(self, module, input_shape) -> Runner:
         input_shape = (self.batch_size,) + tuple(input_shape[1:])

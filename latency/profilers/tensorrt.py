@@ -54,10 +54,12 @@ class TensorRTProfiler(Profiler):
     backend = "tensorrt"
 
     def __init__(self, provider: str = "cuda", threads: int = 1, precision: str = "fp32", batch_size: int = 1,
-                 workspace_mb: int = 1024):
+                 workspace_mb: int = 1024, timer: str = "auto"):
         trt = import_tensorrt()
         import torch
 
+        if timer not in ("auto", "cuda_events"):
+            raise HwnasError(f"timer {timer!r} is not available with backend tensorrt; allowed: cuda_events")
         if not torch.cuda.is_available():
             raise HwnasError("backend tensorrt needs an NVIDIA GPU and a CUDA build of torch; none is visible here")
         if precision not in ("fp32", "fp16"):
@@ -72,8 +74,8 @@ class TensorRTProfiler(Profiler):
 
     def settings(self) -> dict:
         return {"backend": "tensorrt", "execution_provider": "TensorRT", "precision": self.precision,
-                "threads": self.threads, "batch_size": self.batch_size,
-                "tensorrt": {"workspace_mb": self.workspace_mb, "timing_cache": True, "timer": "cuda events",
+                "threads": self.threads, "batch_size": self.batch_size, "timer": "cuda_events",
+                "tensorrt": {"workspace_mb": self.workspace_mb, "timing_cache": True,
                              "onnx_opset": 17}}
 
     def versions(self) -> dict:

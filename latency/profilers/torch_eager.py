@@ -6,28 +6,26 @@ and time is read from CUDA events around the ``n`` back-to-back runs (one synchr
 
 from __future__ import annotations
 
-import time
-
 from hwnas.errors import HwnasError, allowed
 
-from .base import Profiler, Runner
+from .base import Profiler, Runner, clock, resolve_timer
 
 DEVICES = ("cpu", "cuda")
 
 
 class _CpuRunner(Runner):
-    def __init__(self, module, x):
-        self.module, self.x = module, x
+    def __init__(self, module, x, clock):
+        self.module, self.x, self.clock = module, x, clock
 
     def run(self, n: int) -> float:
         import torch
 
-        m, x = self.module, self.x
+        m, x, clock = self.module, self.x, self.clock
         with torch.inference_mode():
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(n):
                 m(x)
-            return time.perf_counter() - t0
+            return clock() - t0
 
 
 class _CudaRunner(Runner):
@@ -53,7 +51,8 @@ class _CudaRunner(Runner):
 class TorchProfiler(Profiler):
     backend = "torch"
 
-    def __init__(self, provider: str = "cpu", threads: int = 1, precision: str = "fp32", batch_size: int = 1):
+    def __init__(self, provider: str = "cpu", threads: int = 1, precision: str = "fp32", batch_size: int = 1,
+                 timer: str = "auto"):
         import torch
 
         if provider not in DEVICES:
@@ -68,14 +67,15 @@ class TorchProfiler(Profiler):
             raise HwnasError("precision fp16 with backend torch needs --provider cuda")
         self.torch, self.provider, self.threads = torch, provider, int(threads)
         self.precision, self.batch_size = precision, int(batch_size)
+        self.timer = resolve_timer(timer, provider, self.threads)
         if provider == "cpu":
             torch.set_num_threads(self.threads)
 
     def settings(self) -> dict:
         return {"backend": "torch", "execution_provider": f"torch-eager-{self.provider}", "precision": self.precision,
                 "threads": self.threads, "batch_size": self.batch_size,
-                "torch": {"mode": "eager", "inference_mode": True,
-                          "timer": "cuda events" if self.provider == "cuda" else "time.perf_counter"}}
+                "timer": "cuda_events" if self.provider == "cuda" else self.timer,
+                "torch": {"mode": "eager", "inference_mode": True}}
 
     def versions(self) -> dict:
         return {"torch": self.torch.__version__}
@@ -88,4 +88,4 @@ class TorchProfiler(Profiler):
             dtype = torch.float16 if self.precision == "fp16" else torch.float32
             module = module.to("cuda", dtype=dtype)
             return _CudaRunner(module, torch.randn(*shape, device="cuda", dtype=dtype))
-        return _CpuRunner(module, torch.randn(*shape))
+        return _CpuRunner(module, torch.randn(*shape), clock(self.timer))

@@ -1,0 +1,71 @@
+"""``hwnas profile``: measure a device's per-block latency tables (OFA format, ms), resumably."""
+
+from __future__ import annotations
+
+from ..space import DEFAULT_RESOLUTIONS
+
+
+def add_parser(sub):
+    p = sub.add_parser("profile", help="build a device's latency lookup tables (resumable)",
+                       description="Measure every block the space can use (per resolution: each stage's first and "
+                                   "repeated blocks x kernel x expand, plus stem, first block, head and classifier: "
+                                   "96 entries) as real OFA modules, interleaved, and write {r}_lookup_table.yaml "
+                                   "files in OFA's format (ms) plus device.yaml. Saves after every entry; rerunning "
+                                   "the same command resumes where it stopped.")
+    p.add_argument("--device", required=True, metavar="NAME",
+                   help="device name (tables go to devices/NAME unless --out) or a device folder")
+    p.add_argument("--backend", default="ort", choices=("ort", "tensorrt", "torch"), help="profiler (default: ort)")
+    p.add_argument("--provider", default=None,
+                   help="ort: cpu (default), cuda, tensorrt; torch: cpu (default), cuda; tensorrt: cuda")
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16"), help="default fp32")
+    p.add_argument("--batch-size", type=int, default=1, help="default 1")
+    p.add_argument("--timer", default="auto", choices=("auto", "wall", "thread_cpu"),
+                   help="auto: thread CPU time for 1-thread CPU inference, else wall clock / CUDA events")
+    p.add_argument("--resolutions", type=int, nargs="+", default=list(DEFAULT_RESOLUTIONS), metavar="R",
+                   help="input resolutions in px (default: 160 176 192 208 224)")
+    p.add_argument("--width", type=float, default=1.2, help="width multiplier 1.2 (default) or 1.0")
+    p.add_argument("--out", default=None, metavar="DIR", help="device folder to write (default: devices/NAME)")
+    p.add_argument("--rounds", type=int, default=None, help="timed rounds per entry (default 21)")
+    p.add_argument("--group-size", type=int, default=None, help="entries measured interleaved together (default 32)")
+    p.add_argument("--executor", default="local", choices=("local", "ray"),
+                   help="local: in this process; ray: one task per resolution, resource device:NAME")
+    p.add_argument("--ray-address", default=None, metavar="ADDR", help="Ray cluster address (with --executor ray)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def run(args) -> dict:
+    from latency.build import DEFAULTS, profile_device
+
+    from ..executor import make_executor
+
+    executor = None
+    if args.executor != "local":
+        executor = make_executor(args.executor, address=args.ray_address)
+    options = {}
+    if args.timer != "auto":
+        options["timer"] = args.timer
+    try:
+        return profile_device(
+            args.device, backend=args.backend, resolutions=args.resolutions, width=args.width, out=args.out,
+            provider=args.provider, threads=args.threads, precision=args.precision, batch_size=args.batch_size,
+            rounds=args.rounds or DEFAULTS["rounds"], group_size=args.group_size or DEFAULTS["group_size"],
+            executor=executor, progress=not args.no_progress, **options)
+    finally:
+        if executor is not None:
+            executor.close()
+
+
+def human(result: dict) -> str:
+    lines = [f"device {result['device']} ({result['backend']}, {result['execution_provider']}, "
+             f"{result['threads']} thread(s), w{result['width']}): {result['measured']} entries measured, "
+             f"{result['skipped']} already there, in {result['seconds']:.1f} s -> {result['folder']}"]
+    for d in result["per_resolution"]:
+        lines.append(f"  r={d['resolution']}: {d['entries']} entries ({d['measured']} new) in {d.get('seconds', 0):.1f} s")
+    if result.get("correction_dropped"):
+        lines.append("  the old correction was dropped (tables changed); refit it with: "
+                     f"hwnas validate-latency --device {result['folder']}")
+    else:
+        lines.append(f"  next: hwnas validate-latency --device {result['folder']} --samples 100")
+    return "\n".join(lines)
