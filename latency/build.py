@@ -26,7 +26,7 @@ from .table import atomic_write_yaml, load_table, save_table, table_path, table_
 
 # Settings that must be equal for two tables to belong to one device.
 SETTING_KEYS = ("backend", "execution_provider", "precision", "threads", "batch_size", "timer", "width")
-DEFAULTS = {"rounds": 21, "warmup": 5, "group_size": 32, "sample_ms": 2.0}
+DEFAULTS = {"rounds": 21, "warmup": 5, "group_size": 32, "sample_ms": 2.0, "max_dispersion": 0.08, "retries": 2}
 
 
 def machine_info() -> dict:
@@ -77,8 +77,11 @@ def resolve_out_dir(name_or_out_dir, out=None) -> tuple:
 
 
 def _check_same_settings(folder: Path, meta: dict, settings: dict) -> None:
-    if not meta or not table_resolutions(folder):
+    if not table_resolutions(folder):
         return
+    if not meta.get("backend"):
+        raise HwnasError(f"device folder {str(folder)!r} holds latency tables hwnas did not measure (no device.yaml "
+                         f"with a backend); measure into another --out DIR")
     for k in SETTING_KEYS:
         if k in meta and k in settings and meta[k] != settings[k]:
             raise HwnasError(f"device folder {str(folder)!r} was measured with {k}={meta[k]!r}, not {settings[k]!r}; "
@@ -96,7 +99,8 @@ def _profile_resolution(folder, r, width, profiler, rounds, warmup, group_size, 
     for start in range(0, len(todo), group_size):
         group = todo[start:start + group_size]
         runners = [profiler.prepare(build_layer(s), s.input_shape) for s in group]
-        timings = time_interleaved(runners, rounds=rounds, warmup=warmup, sample_ms=sample_ms)
+        timings = time_interleaved(runners, rounds=rounds, warmup=warmup, sample_ms=sample_ms,
+                                   max_dispersion=DEFAULTS["max_dispersion"], retries=DEFAULTS["retries"])
         for r_ in runners:
             r_.close()
         for spec, t in zip(group, timings):
@@ -157,6 +161,8 @@ def profile_device(name_or_out_dir, backend: str = "ort", resolutions=DEFAULT_RE
                 "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "method": {"rounds": int(rounds), "warmup": int(warmup), "group_size": int(group_size),
                            "sample_ms": float(sample_ms), "statistic": "median over rounds (table 'mean' field), ms",
+                           "retry": f"IQR/median > {DEFAULTS['max_dispersion']}: timed again up to "
+                                    f"{DEFAULTS['retries']} times, least dispersed kept",
                            "order": "interleaved round-robin, rotated each round"}}
     kept = {k: meta[k] for k in ("correction", "validation", "notes") if k in meta}
     if n_new == 0:

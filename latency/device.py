@@ -161,6 +161,9 @@ class Device:
         return {"slope": self.slope, "intercept": self.intercept}
 
     def rebuild_command(self, resolution) -> str:
+        if not self.backend:  # OFA tables measured elsewhere: hwnas cannot complete them in place
+            return (f"hwnas profile --device NAME --out NEW_DIR --resolutions {resolution} "
+                    f"(a new device: {self.folder} holds tables hwnas did not measure)")
         return f"hwnas profile --device {self.name} --out {self.folder} --resolutions {resolution}"
 
     # -- prediction ----------------------------------------------------------------------------------

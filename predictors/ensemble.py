@@ -30,7 +30,19 @@ class EnsemblePredictor(Predictor):
         return self
 
     def _all(self, X) -> np.ndarray:
-        return np.stack([m.predict(X) for m in self.members])
+        from .features import features
+
+        feats = {}  # computed once per feature set, shared by the members
+        out = []
+        for m in self.members:
+            if not hasattr(m, "predict_features"):
+                out.append(m.predict(X))
+                continue
+            k = (m.space.width, m.with_cost)
+            if k not in feats:
+                feats[k] = features(X, m.space, with_cost=m.with_cost)
+            out.append(m.predict_features(feats[k]))
+        return np.stack(out)
 
     def predict(self, X) -> np.ndarray:
         return self._all(X).mean(axis=0)

@@ -63,16 +63,19 @@ class MLPPredictor(Predictor):
         return self
 
     def predict(self, X) -> np.ndarray:
+        return self.predict_features(self._features(np.asarray(X)))
+
+    def predict_features(self, F) -> np.ndarray:
+        """Predict from precomputed :func:`features` (lets an ensemble compute them once)."""
         import torch
 
         if self._net is None:
             from hwnas.errors import HwnasError
 
             raise HwnasError("predictor mlp is not fitted; call fit(X, y) first")
-        X = np.asarray(X)
-        out = np.empty(len(X), dtype=np.float64)
+        out = np.empty(len(F), dtype=np.float64)
         with torch.inference_mode():
-            for s in range(0, len(X), self.batch_size):
-                f = torch.from_numpy((self._features(X[s:s + self.batch_size]) - self._mu) / self._sd)
+            for s in range(0, len(F), self.batch_size):
+                f = torch.from_numpy((F[s:s + self.batch_size] - self._mu) / self._sd)
                 out[s:s + self.batch_size] = self._net(f)[:, 0].double().numpy()
         return out * self._y_std + self._y_mean

@@ -24,7 +24,9 @@ PAPER = dict(n_estimators=1000, max_depth=20, learning_rate=0.3, subsample=1.0, 
 class XGBPredictor(Predictor):
     name = "xgb"
 
-    def __init__(self, seed: int = 0, space=None, with_cost: bool = False, n_jobs: int = 2, **params):
+    # One thread: on a few hundred rows threads gain nothing, and on a busy 2-core machine OpenMP's
+    # spin-waiting made a 0.1 s fit take 10-60 s (measured by the lead, 2026-11-24).
+    def __init__(self, seed: int = 0, space=None, with_cost: bool = False, n_jobs: int = 1, **params):
         self.seed = int(seed)
         self.space = get_space(1.2 if space is None else space)
         self.with_cost = with_cost
@@ -61,8 +63,12 @@ class XGBPredictor(Predictor):
         return self
 
     def predict(self, X) -> np.ndarray:
+        return self.predict_features(self._features(X))
+
+    def predict_features(self, F) -> np.ndarray:
+        """Predict from precomputed :func:`features` (lets an ensemble compute them once)."""
         if self._booster is None:
             from hwnas.errors import HwnasError
 
             raise HwnasError("predictor xgb is not fitted; call fit(X, y) first")
-        return self._booster.inplace_predict(self._features(X)).astype(np.float64) + self._y_mean
+        return self._booster.inplace_predict(F).astype(np.float64) + self._y_mean

@@ -30,7 +30,7 @@ from .base import Answer, Oracle
 PROXIES = ("flops", "params", "zen", "synflow")
 DEFAULT_PROXY = "flops"
 # score -> (0, 1): logistic around a centre, with a scale, per proxy (chosen from the observed score range)
-_SQUASH = {"flops": (8.7, 0.25), "params": (6.9, 0.15), "zen": (100.0, 20.0), "synflow": (100.0, 20.0)}
+_SQUASH = {"flops": (8.5, 0.2), "params": (6.8, 0.15), "zen": (90.0, 15.0), "synflow": (80.0, 15.0)}
 
 
 def _squash(score: float, proxy: str) -> float:
@@ -136,7 +136,8 @@ class ZeroCostOracle(Oracle):
         net.zero_grad()
         x = torch.ones(1, 3, arch.r, arch.r, dtype=torch.float64, device=self.device)
         net(x).sum().backward()
-        total = sum(float((p * p.grad).abs().sum()) for p in net.parameters() if p.grad is not None)
+        with torch.no_grad():
+            total = sum(float((p * p.grad).abs().sum()) for p in net.parameters() if p.grad is not None)
         return math.log(total + 1e-300)
 
     def evaluate(self, X) -> list:

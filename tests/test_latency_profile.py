@@ -216,3 +216,34 @@ def test_cli_bad_input_is_one_line_exit_2(built, tmp_path, capsys):
         assert code == 2 and out == "", argv
         assert err.startswith("hwnas: error: ") and err.count("\n") == 1 and msg in err, (argv, err)
     assert not (tmp_path / "t").exists()  # nothing half-made for a refused command
+
+
+def test_foreign_tables_are_not_mixed(tmp_path):
+    from latency.table import save_table
+
+    save_table(table_path(tmp_path, 128), {"Conv-input:128x128x3-output:64x64x16": {"mean": 1.0, "std": 0, "count": 1}})
+    with pytest.raises(HwnasError, match="tables hwnas did not measure"):
+        latency.profile_device(str(tmp_path), **FAST)
+    dev = latency.load_device(tmp_path, width=1.0)
+    with pytest.raises(HwnasError, match="NEW_DIR"):
+        dev.predict_ms(encode([Arch.smallest(128)]))
+
+
+def test_dispersed_timings_are_retried():
+    from latency.profilers.base import Runner
+
+    class Scripted(Runner):
+        """Returns scripted seconds per call (a stand-in clock: the retry rule is what is tested)."""
+
+        def __init__(self, values):
+            self.values = list(values)
+
+        def run(self, n):
+            return self.values.pop(0) * n if self.values else 0.001 * n
+
+    noisy = [0.001] * 3 + [0.001, 0.003] * 5 + [0.001] * 20  # warm-up, 10 disagreeing rounds, then calm
+    calm = [0.002] * 50
+    t = time_interleaved([Scripted(noisy), Scripted(calm)], rounds=10, warmup=2, sample_ms=0.0, max_inner=1,
+                         max_dispersion=0.05, retries=2)
+    assert t[0].iqr == 0 and t[0].median == pytest.approx(1.0)  # the calm retry replaced the noisy timing
+    assert t[1].median == pytest.approx(2.0)

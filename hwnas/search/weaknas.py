@@ -52,13 +52,25 @@ def _schedule(budget: int):
     return n_init, m, iters
 
 
-def _nondominated_rank(acc, cost):
-    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+def nondominated_rank(acc, cost, limit=None) -> np.ndarray:
+    """Front number of each point (0 = Pareto front) for maximising ``acc`` and minimising ``cost``.
 
-    F = np.column_stack([-acc, cost])
-    rank = np.empty(len(F), dtype=np.int64)
-    for r, front in enumerate(NonDominatedSorting().do(F)):
-        rank[front] = r
+    Two objectives allow peeling fronts in O(N log N) each: sorted by cost, a point is on the current
+    front when it beats the accuracy of every cheaper remaining point. Peeling stops once ``limit``
+    points are ranked; the rest get rank ``len(acc)``.
+    """
+    acc, cost = np.asarray(acc, float), np.asarray(cost, float)
+    order = np.lexsort((-acc, cost))
+    rank = np.full(len(acc), len(acc), dtype=np.int64)
+    remaining, r, ranked = order, 0, 0
+    while len(remaining) and (limit is None or ranked < limit):
+        a = acc[remaining]
+        prev_best = np.concatenate([[-np.inf], np.maximum.accumulate(a)[:-1]])
+        on_front = a > prev_best
+        rank[remaining[on_front]] = r
+        ranked += int(on_front.sum())
+        remaining = remaining[~on_front]
+        r += 1
     return rank
 
 
@@ -72,12 +84,12 @@ class _Scorer:
         mean, spread = self.predictor.predict_dist(X)
         return mean + self.optimism * spread
 
-    def order(self, X, score):
-        """Candidate indices from best to worst."""
+    def order(self, X, score, limit=None):
+        """Candidate indices from best to worst (multi-objective: exact for the first ``limit``)."""
         if not self.ctx.problem.multi_objective:
             return np.argsort(-score, kind="stable")
         cost = self.ctx.problem.costs(X)[self.ctx.problem.cost_key]
-        rank = _nondominated_rank(score, cost)
+        rank = nondominated_rank(score, cost, limit=limit)
         return np.lexsort((-score, rank))
 
 
@@ -95,7 +107,7 @@ def _evolve_on_predictor(ctx, scorer, parents, generations=6, children=4000, kee
             continue
         made.append(kids)
         union = unique_rows(np.concatenate([P, kids]))
-        P = union[scorer.order(union, scorer(union))[:keep]]
+        P = union[scorer.order(union, scorer(union), keep)[:keep]]
     return np.concatenate(made) if made else parents[:0]
 
 
@@ -111,7 +123,8 @@ def _spread_pick(ctx, X, order, m):
             picked.append(i)
             if len(picked) == m:
                 break
-    rest = [i for i in order if i not in set(picked)]
+    chosen = set(picked)
+    rest = [i for i in order if i not in chosen]
     return np.array(picked + rest[: m - len(picked)], dtype=np.int64)
 
 
@@ -126,16 +139,16 @@ def weaknas(ctx, pool_size=20_000):
         fresh = problem.sample_feasible(pool_size, rng, tilt=True)
         measured = q.X()
         seeds = np.concatenate([measured, fresh])
-        seeds = seeds[scorer.order(seeds, scorer(seeds))[:256]]
+        seeds = seeds[scorer.order(seeds, scorer(seeds), 256)[:256]]
         cand = unique_rows(np.concatenate([fresh, _evolve_on_predictor(ctx, scorer, seeds)]))
         cand = cand[~q.measured_mask(cand)]
         if len(cand) == 0:
             break
         score = scorer(cand)
-        order = scorer.order(cand, score)
+        take = min(m, q.remaining)
         # epsilon = M/N rises geometrically from 0.1 (explore the predicted top 10M) to 1 (take the top M)
         eps = 0.1 ** (1 - min(it, iters - 1) / max(iters - 1, 1))
-        take = min(m, q.remaining)
+        order = scorer.order(cand, score, limit=int(round(take / eps)))
         top_n = order[: max(take, int(round(take / eps)))]
         if problem.multi_objective:
             pick = top_n[_spread_pick(ctx, cand[top_n], np.arange(len(top_n)), take)]

@@ -1,0 +1,259 @@
+"""Benchmark: WeakNAS vs the paper's version vs baselines, same oracle (ofa-mlp), same query budgets.
+
+For each FLOPs budget: a reference optimum from a long search on the oracle itself (evolution with a
+large population + an exhaustive single-gene local-search polish; its query count is recorded); then
+every algorithm x seed x query budget: best accuracy, regret to the reference, and the queries needed
+to come within 0.002 of it. Algorithms whose trajectory does not depend on the budget (random, OFA
+evolution, regularized evolution, NSGA-II) run once at the largest budget and are read at each smaller
+one from their query history; WeakNAS variants plan by their budget, so each budget is its own run.
+Also OFA's evolution at its own default (about 50,000 queries) and a multi-objective comparison.
+
+Results are appended to scripts/results/search_runs.jsonl as they finish (the script resumes: rows
+already there are not run again), then summarised into search.json, search.md and search.png.
+
+Usage: HWNAS_ASSETS=../shared/assets python scripts/bench_search.py [--seeds 10] [--budgets 100,200,300,500,1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results"
+BUDGET_FREE = ("random", "evolution", "regularized", "nsga2")
+PLANNED = ("weaknas", "weaknas-pool")
+
+
+def oracle_fn(space):
+    from predictors import make_oracle
+
+    oracle = make_oracle("ofa-mlp", space)
+    return oracle, lambda X: np.array([a.accuracy for a in oracle.evaluate(X)])
+
+
+def reference_optimum(space, flops, seed=0, pop=2000, gens=150):
+    """Long search on the oracle: evolution (pop x gens children) then single-gene hill climbing."""
+    from hwnas.arch import crossover, mutate, unique_rows
+    from hwnas.search.problem import Problem
+
+    problem = Problem(space, flops=flops)
+    _, f = oracle_fn(space)
+    rng = np.random.default_rng(seed)
+    n = 0
+    P = problem.sample_feasible(20000, rng, tilt=False)
+    y = f(P)
+    n += len(P)
+    allX, ally = [P], [y]
+    keep = np.argsort(-y)[:pop]
+    P, y = P[keep], y[keep]
+    for _ in range(gens):
+        a = P[rng.integers(len(P), size=pop)]
+        b = P[rng.integers(len(P), size=pop)]
+        kids = unique_rows(np.concatenate([mutate(a, rng, 0.05, space.resolutions), crossover(a, b, rng)]))
+        kids = kids[problem.feasible(kids)]
+        ky = f(kids)
+        n += len(kids)
+        allX.append(kids)
+        ally.append(ky)
+        U = np.concatenate([P, kids])
+        uy = np.concatenate([y, ky])
+        U, idx = np.unique(U, axis=0, return_index=True)
+        uy = uy[idx]
+        keep = np.argsort(-uy)[:pop]
+        P, y = U[keep], uy[keep]
+    best, best_y = P[0].copy(), float(y[0])
+    from hwnas.space import D_COLS, DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, R_COL
+    from hwnas.arch import canonicalize
+
+    cols = [(c, KERNEL_SIZES) for c in range(KS_COLS.start, KS_COLS.stop)] + \
+           [(c, EXPAND_RATIOS) for c in range(E_COLS.start, E_COLS.stop)] + \
+           [(c, DEPTHS) for c in range(D_COLS.start, D_COLS.stop)] + [(R_COL, space.resolutions)]
+    improved = True
+    while improved:  # polish: every single-gene change of the best, until none helps
+        nb = []
+        for c, vals in cols:
+            for v in vals:
+                if v != best[c]:
+                    x = best.copy()
+                    x[c] = v
+                    nb.append(x)
+        nb = canonicalize(np.array(nb))
+        nb = nb[problem.feasible(nb)]
+        ny = f(nb)
+        n += len(nb)
+        allX.append(nb)
+        ally.append(ny)
+        improved = ny.max() > best_y + 1e-12
+        if improved:
+            best, best_y = nb[int(np.argmax(ny))].copy(), float(ny.max())
+    allX, ally = np.concatenate(allX), np.concatenate(ally)
+    return best, best_y, n, allX, ally
+
+
+def run_one(space, flops, algorithm, seed, queries, objectives="acc"):
+    from hwnas.search import SearchConfig, run_search
+    from predictors.store import EvalStore
+
+    cfg = SearchConfig(flops=flops, queries=queries, algorithm=algorithm, seed=seed, objectives=objectives)
+    oracle, _ = oracle_fn(space)
+    t = time.perf_counter()
+    with EvalStore(":memory:") as store:
+        r = run_search(cfg, oracle=oracle, store=store, progress=False)
+        hist = [row["accuracy"] for row in store.rows(oracle.key)]
+    return {"algorithm": algorithm, "seed": seed, "queries": queries, "flops": flops, "objectives": objectives,
+            "best": r["best"]["accuracy"], "n": r["queries"], "curve": np.fmax.accumulate(np.nan_to_num(hist)).tolist(),
+            "overhead_s": r["overhead_seconds"], "oracle_s": r["oracle_seconds"], "wall_s": time.perf_counter() - t,
+            "hv": r["hypervolume"], "mflops": r["best"]["mflops"]}
+
+
+def main():
+    global RESULTS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--budgets", default="100,200,300,500,1000")
+    ap.add_argument("--flops", default="600M,400M")
+    ap.add_argument("--algorithms", default="weaknas,weaknas-pool,random,evolution,regularized,nsga2")
+    ap.add_argument("--ofa-default-seeds", type=int, default=3, help="seeds of OFA evolution at its own ~50k queries")
+    ap.add_argument("--mo-seeds", type=int, default=3)
+    ap.add_argument("--ref-gens", type=int, default=150, help="generations of the reference search (x2000 children)")
+    ap.add_argument("--out", default=None, help="results folder (default scripts/results)")
+    args = ap.parse_args()
+    from hwnas import get_space
+    from hwnas.units import parse_count
+
+    RESULTS = Path(args.out) if args.out else RESULTS
+    space = get_space(1.2)
+    budgets = [int(b) for b in args.budgets.split(",")]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    log = RESULTS / "search_runs.jsonl"
+    done = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    have = {(d["kind"], d.get("algorithm"), d.get("seed"), d.get("queries"), d["flops"], d.get("objectives", "acc"))
+            for d in done}
+
+    def record(row):
+        done.append(row)
+        with open(log, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        print(json.dumps({k: v for k, v in row.items() if k not in ("curve",)}), flush=True)
+
+    for flops_text in args.flops.split(","):
+        flops = parse_count(flops_text)
+        if ("ref", None, None, None, flops, "acc") not in have:
+            t = time.perf_counter()
+            best, best_y, n, allX, ally = reference_optimum(space, flops, gens=args.ref_gens)
+            from hwnas.cost import mflops
+            from hwnas.search.pareto import hypervolume
+
+            ref_hv = hypervolume(ally, mflops(space, allX), flops / 1e6)
+            record({"kind": "ref", "flops": flops, "best": best_y, "n": n, "arch": best.tolist(),
+                    "ref_hv": ref_hv, "wall_s": time.perf_counter() - t})
+        for algorithm in args.algorithms.split(","):
+            for seed in range(args.seeds):
+                for q in ([max(budgets)] if algorithm in BUDGET_FREE else budgets):
+                    if ("run", algorithm, seed, q, flops, "acc") in have:
+                        continue
+                    record({"kind": "run", **run_one(space, flops, algorithm, seed, q)})
+        for seed in range(args.ofa_default_seeds):
+            if ("run", "evolution", seed, 10**6, flops, "acc") not in have:
+                record({"kind": "run", **run_one(space, flops, "evolution", seed, 10**6)})
+        for algorithm in ("weaknas", "nsga2", "random"):
+            for seed in range(args.mo_seeds):
+                if ("run", algorithm, seed, 1000, flops, "acc,flops") not in have:
+                    record({"kind": "run", **run_one(space, flops, algorithm, seed, 1000, "acc,flops")})
+    summarise(done, budgets)
+
+
+def summarise(done, budgets):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    refs = {d["flops"]: d for d in done if d["kind"] == "ref"}
+    runs = [d for d in done if d["kind"] == "run"]
+    summary, lines = {}, []
+    for flops, ref in sorted(refs.items(), reverse=True):
+        tag = f"{flops / 1e6:g}M"
+        lines += [f"#### Budget {tag} MACs, oracle ofa-mlp; reference optimum {ref['best']:.4f} "
+                  f"({ref['n']:,} oracle queries: evolution + single-gene polish)", "",
+                  "| algorithm | queries | mean best | worst best | mean regret | seeds |", "|---|---|---|---|---|---|"]
+        algos = sorted({r["algorithm"] for r in runs if r["flops"] == flops and r["objectives"] == "acc"})
+        for algo in algos:
+            for q in budgets:
+                bests = []
+                for r in runs:
+                    if r["flops"] != flops or r["algorithm"] != algo or r["objectives"] != "acc":
+                        continue
+                    if algo in PLANNED and r["queries"] == q:
+                        bests.append(r["best"])
+                    elif algo in BUDGET_FREE and r["queries"] == max(budgets) and len(r["curve"]) >= q:
+                        bests.append(r["curve"][q - 1])
+                if bests:
+                    regret = ref["best"] - np.array(bests)
+                    summary[f"{tag}/{algo}/{q}"] = {"mean": float(np.mean(bests)), "worst": float(np.min(bests)),
+                                                    "mean_regret": float(regret.mean()), "seeds": len(bests)}
+                    lines.append(f"| {algo} | {q} | {np.mean(bests):.4f} | {np.min(bests):.4f} | "
+                                 f"{regret.mean():.4f} | {len(bests)} |")
+        # queries to come within 0.002 of the reference, from the largest-budget run's history
+        lines += ["", "| algorithm | queries to within 0.002 of the reference (median over seeds; '>' = not reached) |",
+                  "|---|---|"]
+        for algo in algos:
+            need = []
+            for r in runs:
+                if r["flops"] == flops and r["algorithm"] == algo and r["objectives"] == "acc" and r["queries"] == max(budgets):
+                    hit = np.flatnonzero(np.array(r["curve"]) >= ref["best"] - 0.002)
+                    need.append(int(hit[0]) + 1 if len(hit) else np.inf)
+            if need:
+                med = float(np.median(need))
+                summary[f"{tag}/{algo}/queries_to_0.002"] = med
+                lines.append(f"| {algo} | {'>' + str(max(budgets)) if np.isinf(med) else int(med)} |")
+        ofa = [r for r in runs if r["flops"] == flops and r["algorithm"] == "evolution" and r["queries"] == 10**6]
+        if ofa:
+            summary[f"{tag}/ofa-evolution-default"] = {"mean": float(np.mean([r["best"] for r in ofa])),
+                                                       "queries": float(np.mean([r["n"] for r in ofa]))}
+            lines += ["", f"OFA's evolution at its own default (population 100 x 500 generations): mean best "
+                          f"{np.mean([r['best'] for r in ofa]):.4f} with {np.mean([r['n'] for r in ofa]):,.0f} unique "
+                          f"oracle queries ({len(ofa)} seeds)."]
+        wn = [r for r in runs if r["flops"] == flops and r["algorithm"] == "weaknas" and r["queries"] == 1000
+              and r["objectives"] == "acc"]
+        if wn:
+            summary[f"{tag}/weaknas/overhead_s_1000"] = float(np.median([r["overhead_s"] for r in wn]))
+            lines += [f"Search overhead of weaknas at 1000 queries (everything but the oracle): median "
+                      f"{np.median([r['overhead_s'] for r in wn]):.1f} s."]
+        mo = [r for r in runs if r["flops"] == flops and r["objectives"] == "acc,flops"]
+        if mo:
+            lines += ["", "| multi-objective (acc, MACs), 1000 queries | mean hypervolume |", "|---|---|"]
+            for algo in sorted({r["algorithm"] for r in mo}):
+                hv = [r["hv"] for r in mo if r["algorithm"] == algo]
+                summary[f"{tag}/mo/{algo}/hv"] = float(np.mean(hv))
+                lines.append(f"| {algo} | {np.mean(hv):.4f} ({len(hv)} seeds) |")
+            if "ref_hv" in ref:
+                lines.append(f"| reference front (long search) | {ref['ref_hv']:.4f} |")
+        lines.append("")
+        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+        for algo in algos:
+            ys = [summary.get(f"{tag}/{algo}/{q}", {}).get("mean_regret") for q in budgets]
+            if any(v is not None for v in ys):
+                ax.plot(budgets, [np.nan if v is None else max(v, 1e-5) for v in ys], marker="o", label=algo)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("oracle queries")
+        ax.set_ylabel("mean regret to reference (top-1, fraction)")
+        ax.set_title(f"OFA w1.2 under {tag} MACs, oracle ofa-mlp")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(RESULTS / f"search_{tag}.png")
+        plt.close(fig)
+    (RESULTS / "search.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (RESULTS / "search.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

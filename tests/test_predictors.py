@@ -1,0 +1,110 @@
+"""Weak predictors and their features: correctness, determinism, from-scratch refits, speed."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from scipy.stats import kendalltau
+
+import predictors
+from hwnas.arch import active_mask, sample
+from hwnas.cost import macs_params
+from hwnas.errors import HwnasError
+from hwnas.space import get_space
+from predictors.features import features
+
+SPACE = get_space(1.2)
+
+
+def _X(n, seed):
+    return sample(n, np.random.default_rng(seed), SPACE.resolutions)
+
+
+def _target(X):
+    """A synthetic accuracy: log-MACs trend plus additive per-gene effects plus an interaction."""
+    rng = np.random.default_rng(42)
+    F = features(X, SPACE)
+    w = rng.normal(0, 0.004, F.shape[1])
+    macs = macs_params(SPACE, X)[0]
+    return 0.6 + 0.05 * np.log(macs / 1e8) + F @ w + 0.01 * F[:, 0] * F[:, -1]
+
+
+def test_features_layout():
+    X = _X(500, 0)
+    F = features(X, SPACE)
+    assert F.dtype == np.float32 and F.shape == (500, 136)
+    act = active_mask(X)
+    ks, e, d = F[:, :60].reshape(500, 20, 3), F[:, 60:120].reshape(500, 20, 3), F[:, 120:135].reshape(500, 5, 3)
+    np.testing.assert_array_equal(ks.sum(axis=2), act)  # one-hot on active blocks, zero on inactive
+    np.testing.assert_array_equal(e.sum(axis=2), act)
+    np.testing.assert_array_equal(np.array([3, 5, 7])[ks.argmax(axis=2)][act], X[:, :20][act])
+    np.testing.assert_array_equal(np.array([2, 3, 4])[d.argmax(axis=2)], X[:, 40:45])
+    np.testing.assert_allclose(F[:, 135], (X[:, 45] - 128) / 96, rtol=1e-6)
+    Fc = features(X, SPACE, with_cost=True)
+    assert Fc.shape == (500, 138)
+    macs, params = macs_params(SPACE, X)
+    np.testing.assert_allclose(Fc[:, 136], np.log10(macs), rtol=1e-6)
+    np.testing.assert_allclose(Fc[:, 137], np.log10(params), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", predictors.PREDICTORS)
+def test_predictor_learns_deterministic_and_refits_from_scratch(name):
+    Xa, Xb, Xt = _X(200, 1), _X(200, 2), _X(500, 3)
+    ya, yb, yt = _target(Xa), _target(Xb), _target(Xt)
+    p = predictors.make_predictor(name, seed=3)
+    pred = p.fit(Xb, yb).predict(Xt)
+    assert pred.dtype == np.float64 and pred.shape == (500,)
+    assert kendalltau(pred, yt)[0] > 0.4  # it learned the ranking (chance: 0)
+    q = predictors.make_predictor(name, seed=3)
+    np.testing.assert_array_equal(q.fit(Xb, yb).predict(Xt), pred)  # deterministic for a seed
+    r = predictors.make_predictor(name, seed=3).fit(Xa, ya).fit(Xb, yb)  # fit trains from scratch
+    np.testing.assert_allclose(r.predict(Xt), pred, rtol=0, atol=1e-12)
+    mean, spread = p.predict_dist(Xt)
+    np.testing.assert_allclose(mean, pred, atol=1e-12)
+    if name == "ensemble":
+        assert (spread > 0).all() and spread.mean() < 0.5 * yt.std()
+    else:
+        assert (spread == 0).all()
+
+
+def test_cost_features_and_space_argument():
+    X, Xt = _X(200, 4), _X(300, 5)
+    p = predictors.make_predictor("xgb", seed=0, with_cost=True, space=get_space(1.0))
+    pred = p.fit(X, _target(X)).predict(Xt)
+    assert pred.shape == (300,) and np.isfinite(pred).all()
+
+
+@pytest.mark.parametrize("name", ["xgb", "mlp", "ensemble"])
+def test_prediction_throughput(name):
+    X = _X(300, 6)
+    p = predictors.make_predictor(name, seed=0).fit(X, _target(X))
+    big = _X(200_000, 7)
+    p.predict(big[:1000])
+    best = min(_timed(lambda: p.predict(big)) for _ in range(3))
+    rate = len(big) / best
+    assert rate >= 100_000, f"{name} predicts {rate:.0f} archs/s"
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def test_xgb_refits_are_fast():
+    X = _X(1000, 8)
+    y = _target(X)
+    p = predictors.make_predictor("xgb", seed=0)
+    t = min(_timed(lambda: [p.fit(X[:n], y[:n]) for n in range(100, 1001, 100)]) for _ in range(2))
+    assert t < 10.0, f"10 refits took {t:.1f} s"
+
+
+def test_errors():
+    with pytest.raises(HwnasError, match="allowed: xgb, mlp, ensemble"):
+        predictors.make_predictor("forest")
+    with pytest.raises(HwnasError, match="not fitted"):
+        predictors.make_predictor("xgb").predict(_X(2, 0))
+    with pytest.raises(HwnasError, match="unknown"):
+        predictors.make_predictor("xgb", depth=3)
