@@ -3,7 +3,8 @@
 ``export_onnx(arch, space, "net.onnx")`` materialises the subnet with OFA (weights inherited from a
 supernet state dict when given, BN statistics recalibrated on images when given, random weights
 otherwise), exports it with PyTorch's TorchScript-based ONNX exporter (``dynamo=False``: measured
-6x faster than the dynamo exporter on the largest w1.2 subnet, see ``docs/export.md``), and checks it:
+faster than the dynamo exporter on the largest w1.2 subnet, and it honours ``opset``; numbers in
+``docs/export.md``, from ``scripts/bench_export.py``), and checks it:
 
 - ``onnx.checker`` on the written file;
 - ONNX Runtime vs PyTorch on the same random input, max abs difference of the logits; above
@@ -23,6 +24,7 @@ weights are random: fine for latency work, meaningless for accuracy).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -50,7 +52,7 @@ _SOURCE_FORMS = "an arch JSON file, a best.json, or a search run folder (with be
 # ---- SOURCE -> (Arch, Space) ------------------------------------------------------------------------------
 
 def _run_space(folder: Path, fallback_width=None):
-    """The space a run folder was searched in: ``run.yaml`` ``space: {width, resolutions}``."""
+    """The space a run folder was searched in: ``run.yaml`` ``space:`` (or ``settings:``) ``{width, resolutions}``."""
     width, resolutions = fallback_width, None
     run_yaml = folder / "run.yaml"
     if run_yaml.is_file():
@@ -60,10 +62,12 @@ def _run_space(folder: Path, fallback_width=None):
             cfg = yaml.safe_load(run_yaml.read_text()) or {}
         except yaml.YAMLError as exc:
             raise HwnasError(f"run file {str(run_yaml)!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
-        sp = cfg.get("space") if isinstance(cfg, dict) else None
-        if isinstance(sp, dict):
-            width = sp.get("width", width)
-            resolutions = sp.get("resolutions")
+        for key in ("space", "settings"):  # run.yaml: space: {width, resolutions} (or the search settings)
+            sp = cfg.get(key) if isinstance(cfg, dict) else None
+            if isinstance(sp, dict) and (sp.get("width") is not None or sp.get("resolutions")):
+                width = sp.get("width") if sp.get("width") is not None else width
+                resolutions = sp.get("resolutions")
+                break
     width = 1.2 if width is None else check_width(width)
     if resolutions:
         return get_space(width, tuple(int(r) for r in resolutions))
@@ -132,7 +136,7 @@ def resolve_source(source, pick="best", width=None) -> tuple:
     except HwnasError as exc:
         raise HwnasError(f"SOURCE {str(source)!r} is none of: {_SOURCE_FORMS} ({exc})") from None
     if not isinstance(obj, dict):
-        raise HwnasError(f"SOURCE {str(source)!r} is a JSON {type(obj).__name__}; allowed: {_SOURCE_FORMS}")
+        raise HwnasError(f"SOURCE {str(source)!r} is a JSON {type(obj).__name__}, none of the accepted forms; allowed: {_SOURCE_FORMS}")
     if isinstance(obj.get("arch"), dict):  # best.json
         arch = Arch.from_dict(obj["arch"])
         found = obj.get("width")
@@ -268,8 +272,23 @@ def calibrate(net, arch: Arch, calib_data, calib_images: int) -> int:
     return int(images.shape[0])
 
 
+@contextlib.contextmanager
+def torch_threads(n: int = 1):
+    """Run torch with ``n`` intra-op threads inside the block. Tracing for export runs one forward pass; on a
+    busy 2-core machine a thread pool makes it ~6x slower (measured: 7.3 s vs 1.2 s, docs/export.md)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def torch_export(net, resolution: int, opset: int, dynamic_batch: bool):
-    """The module as an ``onnx.ModelProto``, from the TorchScript ONNX exporter (exported in memory)."""
+    """The module as an ``onnx.ModelProto``, from the TorchScript ONNX exporter (exported in memory, traced
+    on one thread)."""
     import io
 
     import onnx
@@ -278,7 +297,7 @@ def torch_export(net, resolution: int, opset: int, dynamic_batch: bool):
     x = torch.zeros(1, 3, resolution, resolution)
     axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic_batch else None
     buf = io.BytesIO()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), torch_threads(1):
         warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation on every call
         with torch.no_grad():
             torch.onnx.export(net, (x,), buf, dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
@@ -339,7 +358,7 @@ def parity(net, session, resolution: int, batch: int, seed: int = 0) -> dict:
 
     g = torch.Generator().manual_seed(seed + batch)
     x = torch.randn(batch, 3, resolution, resolution, generator=g)
-    with torch.no_grad():
+    with torch.no_grad(), torch_threads(1):  # one thread: see torch_threads
         ref = net(x).numpy()
     out = session.run(None, {INPUT_NAME: x.numpy()})[0]
     if out.shape != ref.shape:
@@ -467,7 +486,7 @@ class _Steps:
 
 def export_onnx(arch: Arch, space: Space, onnx_path, *, weights=None, calib_data=None, calib_images=2000, opset=17,
                 dynamic_batch=False, simplify=False, trt_engine=None, fp16=False, device=None, progress=False,
-                latency_runs=30) -> dict:
+                latency_runs=30, ort_threads=None) -> dict:
     """Export ``arch`` of ``space`` to ``onnx_path`` and verify it; returns the result dict (``--json``).
 
     Keys: ``onnx`` (path), ``max_abs_diff`` (worst over the parity checks), ``ort_latency_ms`` (batch 1,
@@ -475,6 +494,9 @@ def export_onnx(arch: Arch, space: Space, onnx_path, *, weights=None, calib_data
     ``resolution`` (px), ``opset``, ``exporter``, ``export_s`` (build + export + metadata, s), ``weights``,
     ``random_init``, ``bn_calibrated_images``, ``parity`` (per batch), ``simplify``, ``predicted_ms`` and
     ``device`` (with ``device``), ``trt_*`` (with ``trt_engine``), ``files``, ``warnings``.
+    ``ort_threads``: intra-op threads of the timed ONNX Runtime session; default: the ``threads`` of an
+    ``ort``-backend ``device`` (so measurement and table describe the same setup), else ONNX Runtime's
+    default (all cores). The parity sessions always use the default.
     Bad input raises :class:`HwnasError` before any heavy work.
     """
     import numpy as np
@@ -512,6 +534,11 @@ def export_onnx(arch: Arch, space: Space, onnx_path, *, weights=None, calib_data
         except ImportError as exc:
             raise HwnasError(f"--device needs the latency package (latency.load_device), not importable here: {exc}") from None
         dev = load_device(device, space.width)
+        meta = getattr(dev, "meta", None) or {}
+        if ort_threads is None and meta.get("backend") == "ort" and isinstance(meta.get("threads"), int):
+            ort_threads = meta["threads"]
+    if ort_threads is not None and (isinstance(ort_threads, bool) or not isinstance(ort_threads, int) or ort_threads < 0):
+        raise HwnasError(f"ORT threads {ort_threads!r} is not allowed; allowed: 0 (ONNX Runtime's default) or a positive integer")
 
     files = companion_paths(out)
     warn = []
@@ -604,7 +631,10 @@ def export_onnx(arch: Arch, space: Space, onnx_path, *, weights=None, calib_data
                              f"{PARITY_TOL:g}; the file is kept at {str(out)!r}, report {files['report']!r}")
         # -- latency --------------------------------------------------------------------------------------
         bar("latency")
+        if ort_threads:
+            session = ort_session(out, threads=ort_threads)
         result["ort_latency_ms"] = ort_latency_ms(session, arch.r, runs=latency_runs)
+        result["ort_threads"] = int(ort_threads or 0)  # 0: ONNX Runtime's default (all cores)
         result["ort_version"] = _ort_version()
         if dev is not None:
             result["device"] = getattr(dev, "name", str(device))

@@ -44,9 +44,12 @@ def task_options(resources: dict | None, max_retries: int) -> dict:
     """Ray task options from an executor resource request.
 
     ``num_cpus`` (default 1), ``num_gpus`` and ``memory`` (bytes) are Ray's own; every other key is a
-    custom resource (``"device:note10"``). Amounts must be non-negative numbers.
+    custom resource (``"device:note10"``). Amounts must be non-negative numbers. Tasks are spread
+    over the nodes (Ray's ``SPREAD`` strategy).
     """
-    opts = {"num_cpus": 1, "max_retries": int(max_retries), "retry_exceptions": False}
+    # SPREAD: independent, long tasks go round the nodes instead of queueing on the driver's own
+    # node first (measured: a more even split and a shorter batch; see docs/ray.md)
+    opts = {"num_cpus": 1, "max_retries": int(max_retries), "retry_exceptions": False, "scheduling_strategy": "SPREAD"}
     custom = {}
     for key, amount in (resources or {}).items():
         if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:

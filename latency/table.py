@@ -21,6 +21,7 @@ import yaml
 from hwnas.errors import HwnasError
 
 TABLE_SUFFIX = "_lookup_table.yaml"
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def table_path(folder, resolution: int) -> Path:
@@ -47,7 +48,7 @@ def read_yaml(path) -> object:
     except UnicodeDecodeError:
         raise HwnasError(f"{str(p)!r} is not UTF-8 text YAML") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SAFE_LOADER)  # the safe loader (its C version when available)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""

@@ -16,7 +16,7 @@ from hwnas.space import get_space
 from .base import Answer, Oracle, Predictor
 
 ORACLES = ("auto", "ofa-mlp", "supernet", "table", "zerocost")
-PREDICTORS = ("xgb", "mlp", "ensemble")
+PREDICTORS = ("linear", "xgb", "mlp", "ensemble")
 
 __all__ = ["Answer", "Oracle", "Predictor", "ORACLES", "PREDICTORS", "make_oracle", "make_predictor"]
 
@@ -61,6 +61,10 @@ def make_oracle(name, space=None, *, acc_predictor=None, table=None, weights=Non
 
 def make_predictor(name, seed: int = 0, **kw) -> Predictor:
     """A fresh weak predictor by name; ``kw`` go to its constructor (e.g. ``space``, ``with_cost``)."""
+    if name == "linear":
+        from .linear import LinearPredictor
+
+        return LinearPredictor(seed=seed, **kw)
     if name == "xgb":
         from .xgb import XGBPredictor
 

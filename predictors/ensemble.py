@@ -8,13 +8,13 @@ import numpy as np
 
 from .base import Predictor
 
-DEFAULT_MEMBERS = ("xgb", "xgb", "xgb", "mlp", "mlp")
+DEFAULT_MEMBERS = ("xgb", "xgb", "xgb", "mlp")
 
 
 class EnsemblePredictor(Predictor):
     name = "ensemble"
 
-    def __init__(self, seed: int = 0, space=None, members=DEFAULT_MEMBERS, with_cost: bool = False):
+    def __init__(self, seed: int = 0, space=None, members=DEFAULT_MEMBERS, with_cost: bool = True):
         from . import make_predictor
 
         self.seed = int(seed)

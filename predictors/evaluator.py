@@ -2,7 +2,9 @@
 
 Each answer is committed the moment it arrives, so an interrupted batch keeps everything already
 measured, and a re-run asks only for the rest. One failing or NaN answer is stored with its error
-and the batch goes on; failed archs are not asked again (their accuracy reads as NaN).
+and the batch goes on; failed archs are not asked again (their accuracy reads as NaN). An
+:class:`HwnasError` (bad setup or input: a missing file, an arch not in a table) is raised instead,
+after committing every answer that came before it, so it never poisons the store.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import math
 
 import numpy as np
 
-from hwnas.arch import Arch, unique_rows, validate
+from hwnas.arch import Arch, validate
+from hwnas.errors import HwnasError
 
 from .base import Answer
 
@@ -45,6 +48,8 @@ class OracleTask:
     def __call__(self, row) -> Answer:
         try:
             return self.oracle.evaluate(np.asarray(row, dtype=np.int64)[None, :])[0]
+        except HwnasError:
+            raise  # bad setup or input (missing file, arch not in table): the caller must see it
         except Exception as exc:
             return Answer(float("nan"), 0.0, f"{type(exc).__name__}: {exc}"[:2000])
 
@@ -101,6 +106,8 @@ class Evaluator:
             stream = self.executor.map_unordered(OracleTask(self.oracle), list(rows), self.resources)
         try:
             for j, answer in stream:
+                if isinstance(answer, HwnasError):  # not the arch's fault: stop, store nothing for it
+                    raise answer
                 answer = _checked(answer)
                 self.store.put(self.key, ids[j], archs[j].to_json(), answer)  # committed before going on
                 known[ids[j]] = answer

@@ -4,6 +4,8 @@ Layout (float32): kernel-size one-hot (20 blocks x 3, order 3,5,7), expand-ratio
 order 3,4,6) -- both all-zero for blocks beyond their stage's depth --, depth one-hot (5 stages x 3,
 order 2,3,4), and the resolution scaled to 0..1 over 128..224 px: 136 columns. ``with_cost=True``
 appends log10 MACs and log10 params of the subnet (exact, from :mod:`hwnas.cost`): 138 columns.
+The predictors use ``with_cost=True`` by default: it ranks better at every training size measured
+(docs/predictors.md).
 """
 
 from __future__ import annotations
@@ -38,16 +40,21 @@ def one_hot(idx: np.ndarray, n: int, mask=None) -> np.ndarray:
 def features(X, space_or_width=1.2, with_cost: bool = False) -> np.ndarray:
     """Float32 ``(N, 136)`` (or ``(N, 138)`` with cost) features of an ``(N, 46)`` int batch."""
     X = np.asarray(X, dtype=np.int64)
+    n = len(X)
+    width = N_BASE_FEATURES + (2 if with_cost else 0)
+    out = np.zeros((n, width), dtype=np.float32)
     active = active_mask(X)
-    parts = [
-        one_hot(_KS_IDX[X[:, KS_COLS]], 3, active),
-        one_hot(_E_IDX[X[:, E_COLS]], 3, active),
-        one_hot(_D_IDX[X[:, D_COLS]], 3),
-        ((X[:, R_COL:R_COL + 1] - MIN_RESOLUTION) / (MAX_RESOLUTION - MIN_RESOLUTION)).astype(np.float32),
-    ]
+    base = np.arange(n, dtype=np.int64)[:, None] * width
+    blocks3 = np.arange(20, dtype=np.int64)[None, :] * 3
+    flat = out.reshape(-1)
+    flat[(base + blocks3 + _KS_IDX[X[:, KS_COLS]])[active]] = 1.0  # kernel one-hot, active blocks only
+    flat[(base + 60 + blocks3 + _E_IDX[X[:, E_COLS]])[active]] = 1.0  # expand one-hot
+    flat[(base + 120 + np.arange(5)[None, :] * 3 + _D_IDX[X[:, D_COLS]]).ravel()] = 1.0  # depth one-hot
+    out[:, 135] = (X[:, R_COL] - MIN_RESOLUTION) / (MAX_RESOLUTION - MIN_RESOLUTION)
     if with_cost:
         from hwnas.cost import macs_params
 
         macs, params = macs_params(get_space(space_or_width), X)
-        parts.append(np.stack([np.log10(macs), np.log10(params)], axis=1).astype(np.float32))
-    return np.concatenate(parts, axis=1)
+        out[:, 136] = np.log10(macs)
+        out[:, 137] = np.log10(params)
+    return out

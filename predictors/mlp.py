@@ -1,7 +1,9 @@
 """``mlp``: a small fully-connected regressor (torch, CPU) as a weak predictor.
 
-136 features -> 256 -> 256 -> 1 with ReLU, Adam, full-batch, targets standardised; trained from
-scratch by each ``fit``; deterministic for a seed (its own torch generator, fixed thread count).
+138 features (136 + log MACs/params) -> 128 -> 128 -> 1 with ReLU; Adam (lr 1e-2, L2 0.1, cosine
+schedule), 300 full-batch epochs; features and targets standardised; trained from scratch by each
+``fit``; deterministic for a seed (its own torch generator). Settings chosen by measurement
+(docs/predictors.md): strong L2 matters most on a few hundred points.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from .features import features
 class MLPPredictor(Predictor):
     name = "mlp"
 
-    def __init__(self, seed: int = 0, space=None, with_cost: bool = False, hidden: int = 128, epochs: int = 300,
-                 lr: float = 1e-2, weight_decay: float = 0.1, batch_size: int = 65536):
+    def __init__(self, seed: int = 0, space=None, with_cost: bool = True, hidden: int = 128, epochs: int = 300,
+                 lr: float = 1e-2, weight_decay: float = 0.1, batch_size: int = 65536, threads: int = 1):
         self.seed = int(seed)
         self.space = get_space(1.2 if space is None else space)
         self.with_cost = with_cost
         self.hidden, self.epochs, self.lr, self.weight_decay = hidden, epochs, lr, weight_decay
         self.batch_size = batch_size
+        self.threads = threads  # torch threads while fitting/predicting (small matrices: 1 is fastest and robust)
         self._net = None
         self._mu = self._sd = None
 
@@ -31,6 +34,16 @@ class MLPPredictor(Predictor):
         return features(X, self.space, with_cost=self.with_cost)
 
     def fit(self, X, y) -> "MLPPredictor":
+        import torch
+
+        n = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            return self._fit(X, y)
+        finally:
+            torch.set_num_threads(n)
+
+    def _fit(self, X, y) -> "MLPPredictor":
         import torch
         from torch import nn
 
@@ -74,8 +87,11 @@ class MLPPredictor(Predictor):
 
             raise HwnasError("predictor mlp is not fitted; call fit(X, y) first")
         out = np.empty(len(F), dtype=np.float64)
+        n = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
         with torch.inference_mode():
             for s in range(0, len(F), self.batch_size):
                 f = torch.from_numpy((F[s:s + self.batch_size] - self._mu) / self._sd)
                 out[s:s + self.batch_size] = self._net(f)[:, 0].double().numpy()
+        torch.set_num_threads(n)
         return out * self._y_std + self._y_mean

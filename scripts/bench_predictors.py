@@ -30,11 +30,11 @@ from predictors import make_oracle, make_predictor  # noqa: E402
 
 RESULTS = ROOT / "scripts" / "results"
 VARIANTS = {  # label -> (predictor name, kwargs)
-    "xgb": ("xgb", {}),
-    "xgb+cost": ("xgb", {"with_cost": True}),
-    "xgb-paper": ("xgb-paper", {}),
+    "xgb": ("xgb", {}),  # defaults: with MACs/params features
+    "xgb-nocost": ("xgb", {"with_cost": False}),
+    "xgb-paper": ("xgb-paper", {"with_cost": False}),  # the WeakNAS paper's setting: depth 20, 1000 rounds
     "mlp": ("mlp", {}),
-    "mlp+cost": ("mlp", {"with_cost": True}),
+    "mlp-nocost": ("mlp", {"with_cost": False}),
     "ensemble": ("ensemble", {}),
 }
 
@@ -119,11 +119,11 @@ def speed(oracle, space, variants, repeats=3):
     return res
 
 
-def zerocost(oracle, space, n_all, n_slow):
+def zerocost(oracle, space, n_all, n_slow, proxies=("flops", "params", "zen", "synflow")):
     X = sample(n_all, np.random.default_rng(2024), space.resolutions)
     y = oracle.predict(X)
     res = {"n_all": n_all, "n_slow": n_slow, "proxies": {}}
-    for proxy in ("flops", "params", "zen", "synflow"):
+    for proxy in proxies:
         z = make_oracle("zerocost", space, proxy=proxy)
         n = n_all if proxy in ("flops", "params") else n_slow
         t0 = time.perf_counter()
@@ -131,10 +131,61 @@ def zerocost(oracle, space, n_all, n_slow):
         dt = time.perf_counter() - t0
         res["proxies"][proxy] = {"n": n, "spearman": float(spearmanr(s, y[:n])[0]),
                                  "kendall_tau": float(kendalltau(s, y[:n])[0]),
-                                 "spearman_on_first_n_slow": float(spearmanr(s[:n_slow], y[:n_slow])[0]),
+                                 "spearman_first": {str(k): float(spearmanr(s[:k], y[:k])[0])
+                                                    for k in (30, 100) if k <= n},
                                  "seconds_per_arch": dt / n}
         print(proxy, res["proxies"][proxy], flush=True)
     return res
+
+
+def render() -> str:
+    """Markdown tables from the result files (pasted into docs/predictors.md)."""
+    out = []
+    q = RESULTS / "predictors.json"
+    if q.exists():
+        data = json.loads(q.read_text())
+        summ = data["summary"]
+        labels = list(dict.fromkeys(r["predictor"] for r in summ))
+        sizes = sorted({r["n_train"] for r in summ})
+        by = {(r["predictor"], r["n_train"]): r for r in summ}
+        for metric, title in (("kendall_tau", "Kendall tau"), ("spearman", "Spearman rho"),
+                              ("top1pct_precision", "precision of predicted top-1% (20 of 2,000) among the true top-1%"),
+                              ("fit_s", "fit seconds (wall)")):
+            out.append(f"\n{title}, mean +- std over {len(set(r['seed'] for r in data['runs']))} seeds:\n")
+            out.append("| predictor | " + " | ".join(f"n={n}" for n in sizes) + " |")
+            out.append("|---" * (len(sizes) + 1) + "|")
+            for lab in labels:
+                cells = []
+                for n in sizes:
+                    r = by.get((lab, n))
+                    fmt = "{:.3f} +- {:.3f}" if metric != "fit_s" else "{:.2f} +- {:.2f}"
+                    cells.append(fmt.format(r[metric + "_mean"], r[metric + "_std"]) if r else "")
+                out.append(f"| {lab} | " + " | ".join(cells) + " |")
+    sp = RESULTS / "predictors_speed.json"
+    if sp.exists():
+        d = json.loads(sp.read_text())
+        out.append(f"\nThroughput (wall clock, median of 3, {d['n_archs']:,} archs):\n")
+        out.append("| what | archs/s |\n|---|---|")
+        for k in ("ofa_encode_archs_per_s", "ofa_mlp_predict_archs_per_s", "features_archs_per_s",
+                  "features_with_cost_archs_per_s"):
+            out.append(f"| {k.replace('_archs_per_s', '')} | {d[k]:,.0f} |")
+        out.append("\n| predictor | fit on 1,000 (s) | predict (archs/s) |\n|---|---|---|")
+        for lab, r in d["predictors"].items():
+            out.append(f"| {lab} | {r['fit_s_n1000']:.3f} | {r['predict_archs_per_s']:,.0f} |")
+        out.append(f"\n10 refits of the default xgb on 100, 200, ..., 1000 points: {d['xgb_10_refits_100_to_1000_s']:.2f} s in total.")
+    zc = RESULTS / "predictors_zerocost.json"
+    if zc.exists():
+        d = json.loads(zc.read_text())
+        firsts = sorted({int(k) for r in d["proxies"].values() for k in r.get("spearman_first", {})})
+        out.append("\n| proxy | archs | Spearman vs ofa-mlp | Kendall tau | "
+                   + " | ".join(f"Spearman, first {k} archs" for k in firsts)
+                   + " | seconds/arch (CPU, shared) |\n" + "|---" * (5 + len(firsts)) + "|")
+        for k, r in d["proxies"].items():
+            sf = r.get("spearman_first", {})
+            cells = [format(sf[str(f)], ".3f") if str(f) in sf else "" for f in firsts]
+            out.append(f"| {k} | {r['n']} | {r['spearman']:.3f} | {r['kendall_tau']:.3f} | " + " | ".join(cells)
+                       + f" | {r['seconds_per_arch']:.2g} |")
+    return "\n".join(out)
 
 
 def main():
@@ -142,8 +193,15 @@ def main():
     ap.add_argument("--quick", action="store_true", help="2 seeds, sizes 50/200/1000 (smoke run)")
     ap.add_argument("--zerocost-only", action="store_true")
     ap.add_argument("--no-zerocost", action="store_true")
+    ap.add_argument("--speed-only", action="store_true", help="only the throughput part")
+    ap.add_argument("--render", action="store_true", help="only print markdown tables from existing results")
     ap.add_argument("--zerocost-slow-n", type=int, default=100, help="archs for the slow proxies zen/synflow")
+    ap.add_argument("--proxies", default="flops,params,zen,synflow", help="zero-cost proxies to measure "
+                    "(results merge into predictors_zerocost.json)")
     args = ap.parse_args()
+    if args.render:
+        print(render())
+        return
     import torch
 
     space = get_space(1.2)
@@ -151,6 +209,10 @@ def main():
     meta = {"machine": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "oracle": oracle.key, "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.speed_only:
+        sp = speed(oracle, space, list(VARIANTS))
+        (RESULTS / "predictors_speed.json").write_text(json.dumps({"meta": meta, **sp}, indent=1))
+        return
     if not args.zerocost_only:
         sizes = (50, 200, 1000) if args.quick else (50, 100, 200, 500, 1000)
         seeds = range(2) if args.quick else range(5)
@@ -164,8 +226,14 @@ def main():
         sp = speed(oracle, space, list(VARIANTS))
         (RESULTS / "predictors_speed.json").write_text(json.dumps({"meta": meta, **sp}, indent=1))
     if not args.no_zerocost:
-        zc = zerocost(oracle, space, 1000, args.zerocost_slow_n)
-        (RESULTS / "predictors_zerocost.json").write_text(json.dumps({"meta": meta, **zc}, indent=1))
+        zc = zerocost(oracle, space, 1000, args.zerocost_slow_n, args.proxies.split(","))
+        path = RESULTS / "predictors_zerocost.json"
+        old = json.loads(path.read_text()) if path.exists() else {"proxies": {}}
+        for k, v in zc["proxies"].items():
+            v["meta"] = meta
+            old["proxies"][k] = v
+        old["n_all"] = zc["n_all"]
+        path.write_text(json.dumps(old, indent=1))
 
 
 if __name__ == "__main__":

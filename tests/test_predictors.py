@@ -76,21 +76,33 @@ def test_cost_features_and_space_argument():
     assert pred.shape == (300,) and np.isfinite(pred).all()
 
 
+@pytest.fixture
+def one_thread():
+    """Timings as CPU seconds of one thread: robust on a shared machine (wall-clock figures are in
+    docs/predictors.md, measured by scripts/bench_predictors.py)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.mark.parametrize("name", ["xgb", "mlp", "ensemble"])
-def test_prediction_throughput(name):
+def test_prediction_throughput(name, one_thread):
     X = _X(300, 6)
     p = predictors.make_predictor(name, seed=0).fit(X, _target(X))
-    big = _X(200_000, 7)
+    big = _X(100_000, 7)
     p.predict(big[:1000])
     best = min(_timed(lambda: p.predict(big)) for _ in range(3))
     rate = len(big) / best
-    assert rate >= 100_000, f"{name} predicts {rate:.0f} archs/s"
+    assert rate >= 100_000, f"{name} predicts {rate:.0f} archs per CPU-second"
 
 
 def _timed(fn):
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     fn()
-    return time.perf_counter() - t0
+    return time.process_time() - t0
 
 
 def test_xgb_refits_are_fast():

@@ -227,3 +227,25 @@ def test_cli_search_with_executor_ray(cluster, local_search, tmp_path):
     result = json.loads(r.stdout)  # exactly one JSON object: worker output does not leak into stdout
     assert result["best"]["arch_id"] == res_local["best"]["arch_id"]
     assert result["queries"] == SEARCH["queries"]
+
+
+# -- profiling through Ray -------------------------------------------------------------------------
+
+
+def test_profile_device_runs_on_the_node_holding_the_device_resource(ex, tmp_path):
+    """``hwnas profile --executor ray --device test``: one task per resolution, resource ``device:test``."""
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    build = pytest.importorskip("latency.build", reason="latency.build is not there yet")
+    from latency.table import load_table, table_path
+
+    out = tmp_path / "test"
+    res = build.profile_device("test", out=out, resolutions=[160], rounds=1, warmup=0, sample_ms=0.05,
+                               executor=ex, progress=False)
+    assert res["device"] == "test" and res["measured"] == 96 and res["resolutions"] == [160]
+    table = load_table(table_path(out, 160))
+    assert len(table) == 96 and all(v["mean"] > 0 for v in table.values())
+    # a device no node declares is refused at once, nothing is measured
+    with pytest.raises(HwnasError, match="device:elsewhere"):
+        build.profile_device("elsewhere", out=tmp_path / "elsewhere", resolutions=[160], rounds=1, warmup=0,
+                             executor=ex, progress=False)
+    assert not table_path(tmp_path / "elsewhere", 160).exists()

@@ -61,6 +61,7 @@ def test_unknown_executor_names_the_allowed_ones():
 def test_bad_resource_amount_is_a_clear_error():
     ray_executor = pytest.importorskip("hwnas.ray_executor", reason="Ray is not installed (pip install 'hwnas[ray]')")
     assert ray_executor.task_options({"num_gpus": 1, "device:note10": 1}, 3) == {
-        "num_cpus": 1, "num_gpus": 1, "max_retries": 3, "retry_exceptions": False, "resources": {"device:note10": 1.0}}
+        "num_cpus": 1, "num_gpus": 1, "max_retries": 3, "retry_exceptions": False, "resources": {"device:note10": 1.0},
+        "scheduling_strategy": "SPREAD"}
     with pytest.raises(HwnasError, match="device:x"):
         ray_executor.task_options({"device:x": "one"}, 3)

@@ -140,12 +140,20 @@ def test_evaluator_with_process_pool_executor(tmp_path):
         acc = ev.evaluate(X[:5])
         np.testing.assert_allclose(acc, np.linspace(0.7, 0.8, 5))
         assert ev.n_asked == 5
-        # an arch the table lacks: the task fails in the worker, is recorded, the batch goes on
-        acc = Evaluator(oracle, store, executor=LocalExecutor(workers=0)).evaluate(X)
-        assert np.isnan(acc[5]) and not np.isnan(acc[:5]).any()
-        err = store.rows(oracle.key)[-1]["error"]
-        assert "not in accuracy table" in err
+        # an arch the table lacks is a user error: raised, not stored as a failed answer
+        with pytest.raises(HwnasError, match="not in accuracy table"):
+            Evaluator(oracle, store, executor=LocalExecutor(workers=2)).evaluate(X)
+        assert store.count(oracle.key) == 5 and store.get_many(oracle.key, row_ids(X[5:])) == {}
     assert isinstance(OracleTask(oracle)(X[0]), Answer)
+
+
+def test_evaluator_executor_records_crashing_tasks(tmp_path):
+    X = _X(6)
+    oracle = MacsOracle(SPACE, fail_every=3)  # in-process: asked 3 and 6 fail
+    with EvalStore(tmp_path / "e.sqlite") as store:
+        ev = Evaluator(oracle, store, executor=LocalExecutor(workers=0))
+        acc = ev.evaluate(X)
+        assert ev.n_asked == 6 and ev.n_failed == 2 and np.isnan(acc).sum() == 2
 
 
 def test_kill_9_loses_no_committed_answer(tmp_path):

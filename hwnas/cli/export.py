@@ -30,6 +30,9 @@ def add_parser(sub):
     p.add_argument("--device", metavar="NAME", help="a latency-table device: its predicted latency is shown beside ORT's")
     p.add_argument("--latency-runs", type=int, default=30, metavar="N",
                    help="timed ONNX Runtime runs (batch 1; the median is reported; default 30)")
+    p.add_argument("--ort-threads", type=int, default=None, metavar="N",
+                   help="intra-op threads of the timed ONNX Runtime session (default: the --device's threads for an "
+                        "ORT device, else ONNX Runtime's default, all cores)")
     return p
 
 
@@ -43,7 +46,8 @@ def run(args) -> dict:
     result = export_onnx(
         arch, space, args.onnx, weights=args.weights, calib_data=args.calib_data, calib_images=args.calib_images,
         opset=args.opset, dynamic_batch=args.dynamic_batch, simplify=args.simplify, trt_engine=args.trt_engine,
-        fp16=args.fp16, device=args.device, progress=sys.stderr.isatty(), latency_runs=args.latency_runs)
+        fp16=args.fp16, device=args.device, progress=sys.stderr.isatty(), latency_runs=args.latency_runs,
+        ort_threads=args.ort_threads)
     for line in result.get("warnings", []):
         print(f"hwnas: warning: {line}", file=sys.stderr)
     return result
@@ -57,13 +61,15 @@ def human(r: dict) -> str:
     lines.append(f"  weights: {'RANDOM (not for accuracy)' if r['random_init'] else r['weights']}"
                  + (f"; BN recalibrated on {r['bn_calibrated_images']} images" if r.get("bn_calibrated_images") else ""))
     lines.append("  onnx.checker: ok")
+    weak = " (random weights give tiny logits: a weak check)" if r["random_init"] else ""
     for c in r["parity"]:
         lines.append(f"  parity batch {c['batch']}: max abs diff {c['max_abs_diff']:.3g} (tolerance {r['parity_tol']:g}, "
-                     f"logits up to {c['output_abs_max']:.3g}) ok")
+                     f"logits up to {c['output_abs_max']:.3g}) ok{weak}")
     if "simplify" in r:
         s = r["simplify"]
         lines.append(f"  onnxslim: {s['nodes_before']} -> {s['nodes_after']} nodes, parity re-checked")
-    lat = f"  ONNX Runtime latency (CPU, batch 1, median): {r['ort_latency_ms']:.2f} ms"
+    threads = f"{r['ort_threads']} thread(s)" if r.get("ort_threads") else "default threads"
+    lat = f"  ONNX Runtime latency (CPU, {threads}, batch 1, median): {r['ort_latency_ms']:.2f} ms"
     if r.get("predicted_ms") is not None:
         lat += f"; table prediction for {r['device']}: {r['predicted_ms']:.2f} ms"
     lines.append(lat)

@@ -29,7 +29,7 @@ class SearchConfig:
     data: str | None = None
     queries: int = 300
     algorithm: str = "weaknas"
-    predictor: str = "xgb"
+    predictor: str = "linear"
     seed: int = 0
     width: float = 1.2
     resolutions: list = field(default_factory=lambda: list(DEFAULT_RESOLUTIONS))

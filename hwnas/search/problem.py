@@ -140,6 +140,49 @@ class Problem:
                     break
         return np.concatenate(chunks)[:n] if chunks else np.zeros((0, N_GENES), dtype=np.int64)
 
+    def repair(self, X, rng: np.random.Generator, max_rounds: int = 80) -> np.ndarray:
+        """Shrink infeasible archs until they meet the budgets: each round lowers one random active
+        kernel size or expand ratio by one step (or, when none is left, a depth or the resolution).
+
+        Evolution can then walk along the budget boundary instead of having every larger move rejected.
+        Rows still infeasible after ``max_rounds`` are dropped.
+        """
+        X = canonicalize(X)
+        res = np.asarray(self.space.resolutions)
+        for _ in range(max_rounds):
+            bad = np.flatnonzero(~self.feasible(X))
+            if len(bad) == 0:
+                return X
+            B = X[bad]
+            from ..arch import active_mask
+
+            act = active_mask(B)
+            genes = np.concatenate([B[:, KS_COLS], B[:, E_COLS]], axis=1)
+            reducible = np.concatenate([act, act], axis=1) & (genes > 3)
+            score = np.where(reducible, rng.random(reducible.shape), -1.0)
+            col = score.argmax(axis=1)
+            has = score.max(axis=1) >= 0
+            rows = np.flatnonzero(has)
+            c = col[rows]
+            is_ks = c < N_BLOCKS
+            ks_rows, ks_cols = rows[is_ks], c[is_ks]
+            B[ks_rows, ks_cols] -= 2  # 7 -> 5 -> 3
+            e_rows, e_cols = rows[~is_ks], c[~is_ks]  # expand: 6 -> 4 -> 3
+            cur = B[e_rows, e_cols]
+            B[e_rows, e_cols] = np.where(cur == 6, 4, 3)
+            stuck = np.flatnonzero(~has)
+            if len(stuck):
+                d = B[stuck][:, D_COLS]
+                deep = np.where(d > 2, rng.random(d.shape), -1.0)
+                st = deep.argmax(axis=1)
+                can = deep.max(axis=1) >= 0
+                B[stuck[can], D_COLS.start + st[can]] -= 1
+                low = stuck[~can]
+                ri = np.searchsorted(res, B[low, R_COL])
+                B[low, R_COL] = res[np.maximum(ri - 1, 0)]
+            X[bad] = canonicalize(B)
+        return X[self.feasible(X)]
+
     def describe(self) -> str:
         parts = []
         if self.flops is not None:

@@ -126,7 +126,8 @@ def run_search(config: SearchConfig, oracle=None, resume: bool = False, progress
         evaluator = Evaluator(oracle, store, executor if config.executor != "local" else None)
         queries = Queries(evaluator, problem, config.queries, progress=progress)
         ctx = Context(problem, queries, np.random.default_rng(config.seed),
-                      lambda: make_predictor(config.predictor, seed=config.seed, space=problem.space),
+                      lambda name=None: make_predictor(name or config.predictor, seed=config.seed,
+                                                       space=problem.space),
                       dict(config.options), progress)
         try:
             ALGORITHMS[config.algorithm](ctx)

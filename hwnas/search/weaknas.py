@@ -1,8 +1,8 @@
 """WeakNAS: fit a weak predictor on what was measured, keep its predicted top-N, measure M of them, repeat.
 
 ``weaknas_pool`` is the paper's version (Wu et al., NeurIPS 2021) on OFA: a fixed pool of 10,000 unique
-random subnets within the budget, 100 random initial queries, then per iteration XGBoost on all measured
-pairs, the predicted top N = 1000 of the pool, M = 100 drawn uniformly from its unmeasured members.
+random subnets within the budget, 100 random initial queries, then per iteration XGBoost (the paper's
+settings, whatever ``--predictor`` says) on all measured pairs, the predicted top N = 1000 of the pool, M = 100 drawn uniformly from its unmeasured members.
 
 ``weaknas`` is hwnas's default: candidates are drawn under the budgets directly and refreshed every
 iteration by evolving the predicted top on the predictor (tens of thousands of cheap predictions per
@@ -20,10 +20,10 @@ import numpy as np
 from ..arch import crossover, mutate, unique_rows
 
 
-def _fit(ctx):
+def _fit(ctx, predictor=None):
     X, y = ctx.queries.X(), ctx.queries.y()
     ok = ~np.isnan(y)
-    return ctx.make_predictor().fit(X[ok], y[ok])
+    return ctx.make_predictor(predictor).fit(X[ok], y[ok])
 
 
 def weaknas_pool(ctx, pool_size=10_000, n_init=100, top_n=1000, m=100):
@@ -33,7 +33,7 @@ def weaknas_pool(ctx, pool_size=10_000, n_init=100, top_n=1000, m=100):
     q.ask(pool[first])
     q.phase_name = "iter"
     while not q.exhausted:
-        pred = _fit(ctx).predict(pool)
+        pred = _fit(ctx, "xgb-paper").predict(pool)  # the paper's XGBoost: gbtree, depth 20, 1000 rounds
         top = np.argsort(-pred, kind="stable")[:top_n]
         todo = top[~q.measured_mask(pool[top])]
         if len(todo) == 0:  # the predicted top is all measured: widen to the whole pool
@@ -44,10 +44,10 @@ def weaknas_pool(ctx, pool_size=10_000, n_init=100, top_n=1000, m=100):
         q.ask(pool[pick])
 
 
-def _schedule(budget: int):
+def _schedule(budget: int, max_iters: int = 10, init_frac: float = 0.2):
     """(n_init, per-iteration M, number of iterations) for a query budget."""
-    n_init = int(min(100, max(10, round(0.2 * budget))))
-    iters = max(1, min(10, (budget - n_init) // 10))
+    n_init = int(min(100, max(10, round(init_frac * budget))))
+    iters = max(1, min(max_iters, (budget - n_init) // 5))
     m = max(1, math.ceil((budget - n_init) / iters))
     return n_init, m, iters
 
@@ -93,7 +93,7 @@ class _Scorer:
         return np.lexsort((-score, rank))
 
 
-def _evolve_on_predictor(ctx, scorer, parents, generations=6, children=4000, keep=256):
+def _evolve_on_predictor(ctx, scorer, parents, generations=6, children=4000, keep=256, mutate_prob=0.08):
     """Cheap evolution on the predictor around ``parents``; returns every feasible child made."""
     problem, rng, res = ctx.problem, ctx.rng, ctx.problem.space.resolutions
     made = []
@@ -101,8 +101,8 @@ def _evolve_on_predictor(ctx, scorer, parents, generations=6, children=4000, kee
     for _ in range(generations):
         a = P[rng.integers(len(P), size=children // 2)]
         b = P[rng.integers(len(P), size=children // 2)]
-        kids = np.concatenate([mutate(a, rng, 0.08, res), crossover(a, b, rng)])
-        kids = unique_rows(kids[problem.feasible(kids)])
+        kids = np.concatenate([mutate(a, rng, mutate_prob, res), crossover(a, b, rng)])
+        kids = unique_rows(problem.repair(kids, rng) if ctx.options.get("repair", True) else kids[problem.feasible(kids)])
         if len(kids) == 0:
             continue
         made.append(kids)
@@ -130,7 +130,7 @@ def _spread_pick(ctx, X, order, m):
 
 def weaknas(ctx, pool_size=20_000):
     q, rng, problem = ctx.queries, ctx.rng, ctx.problem
-    n_init, m, iters = _schedule(q.budget)
+    n_init, m, iters = _schedule(q.budget, ctx.options.get('iters', 10), ctx.options.get('init_frac', 0.2))
     q.ask(problem.sample_feasible(n_init, rng, tilt=False))
     q.phase_name = "iter"
     it = 0
@@ -140,14 +140,15 @@ def weaknas(ctx, pool_size=20_000):
         measured = q.X()
         seeds = np.concatenate([measured, fresh])
         seeds = seeds[scorer.order(seeds, scorer(seeds), 256)[:256]]
-        cand = unique_rows(np.concatenate([fresh, _evolve_on_predictor(ctx, scorer, seeds)]))
+        cand = unique_rows(np.concatenate([fresh, _evolve_on_predictor(ctx, scorer, seeds, generations=ctx.options.get('generations', 6), children=ctx.options.get('children', 4000), mutate_prob=ctx.options.get('mutate_prob', 0.08))]))
         cand = cand[~q.measured_mask(cand)]
         if len(cand) == 0:
             break
         score = scorer(cand)
         take = min(m, q.remaining)
         # epsilon = M/N rises geometrically from 0.1 (explore the predicted top 10M) to 1 (take the top M)
-        eps = 0.1 ** (1 - min(it, iters - 1) / max(iters - 1, 1))
+        eps0 = ctx.options.get('eps_start', 0.1)
+        eps = eps0 ** (1 - min(it, iters - 1) / max(iters - 1, 1))
         order = scorer.order(cand, score, limit=int(round(take / eps)))
         top_n = order[: max(take, int(round(take / eps)))]
         if problem.multi_objective:

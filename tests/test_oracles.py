@@ -1,0 +1,321 @@
+"""Oracles: ofa-mlp (needs HWNAS_ASSETS), table, zerocost, supernet end to end; data loading; assets fetch."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import predictors
+from hwnas.arch import Arch, encode, sample
+from hwnas.errors import HwnasError
+from hwnas.space import get_space
+from predictors import assets
+from predictors.evaluator import Evaluator
+from predictors.store import EvalStore
+
+W12, W10 = get_space(1.2), get_space(1.0)
+ASSETS = os.environ.get("HWNAS_ASSETS")
+ACC = Path(ASSETS or "/nonexistent") / assets.ACC_PREDICTOR
+needs_assets = pytest.mark.skipif(not ACC.is_file(), reason="OFA's acc_predictor.pth not found: set HWNAS_ASSETS "
+                                  "to the shared assets folder (e.g. HWNAS_ASSETS=../shared/assets)")
+
+
+@pytest.fixture
+def no_assets(tmp_path, monkeypatch):
+    monkeypatch.setenv("HWNAS_ASSETS", str(tmp_path / "empty-assets"))
+    monkeypatch.setenv("HWNAS_CACHE", str(tmp_path / "empty-cache"))
+
+
+# ---- ofa-mlp -------------------------------------------------------------------------------------
+
+@needs_assets
+def test_ofa_mlp_reproduces_published_numbers():
+    o = predictors.make_oracle("ofa-mlp", W12)
+    assert o.name == "ofa-mlp" and not o.is_proxy and o.key.startswith("ofa-mlp@1+48685122/")
+    big, small = o.evaluate(encode([Arch.largest(224), Arch.smallest(160)]))
+    assert abs(big.accuracy - 0.836) < 0.001 and abs(small.accuracy - 0.753) < 0.001
+    assert big.ok and big.seconds >= 0
+
+
+@needs_assets
+def test_ofa_encoding_matches_ofa_reference():
+    from hwnas.ofa_compat import _install_torchvision_stand_in
+    from predictors.ofa_mlp import ofa_encode
+
+    import importlib.util
+
+    import ofa
+
+    _install_torchvision_stand_in()
+    # load the file alone: ofa.tutorial's __init__ imports gdown, which hwnas does not install
+    spec = importlib.util.spec_from_file_location(
+        "ofa_acc_ref", Path(ofa.__file__).parent / "tutorial" / "accuracy_predictor.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    AccuracyPredictor = mod.AccuracyPredictor
+
+    X = sample(50, np.random.default_rng(0), range(128, 225))
+    mine = ofa_encode(X)
+    for row, enc in zip(X, mine):
+        a = Arch.from_array(row)
+        ref = AccuracyPredictor.spec2feats(list(a.ks), list(a.e), list(a.d), a.r).numpy()
+        np.testing.assert_array_equal(enc, ref)
+
+
+def test_ofa_encoding_speed_and_range():
+    from predictors.ofa_mlp import ofa_encode
+
+    X = sample(200_000, np.random.default_rng(1), W12.resolutions)
+    ofa_encode(X[:100])
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.process_time()
+        ofa_encode(X)
+        best = min(best, time.process_time() - t0)
+    assert len(X) / best >= 200_000, f"{len(X) / best:.0f} archs per CPU-second"
+    for r in (111, 240, 100):
+        bad = X[:3].copy()
+        bad[1, -1] = r
+        with pytest.raises(HwnasError, match=f"resolution {r} is outside .* allowed: 112..239"):
+            ofa_encode(bad)
+
+
+@needs_assets
+def test_ofa_mlp_refuses_width_1_0_and_finds_files(tmp_path, monkeypatch):
+    with pytest.raises(HwnasError, match="w1.2 space; width 1.0 is not allowed"):
+        predictors.make_oracle("ofa-mlp", W10)
+    # explicit path works without the env var; the cache dir is searched too
+    monkeypatch.setenv("HWNAS_ASSETS", str(tmp_path / "none"))
+    monkeypatch.setenv("HWNAS_CACHE", str(tmp_path / "cache"))
+    assert predictors.make_oracle("ofa-mlp", W12, acc_predictor=ACC).path == str(ACC)
+    (tmp_path / "cache" / "ofa").mkdir(parents=True)
+    shutil.copy(ACC, tmp_path / "cache" / "ofa" / "acc_predictor.pth")
+    o = predictors.make_oracle("auto", W12)
+    assert o.name == "ofa-mlp" and o.path.startswith(str(tmp_path / "cache"))
+    assert predictors.make_oracle("auto", W10).name == "zerocost"  # ofa-mlp cannot serve width 1.0
+
+
+def test_missing_predictor_is_a_clear_error_and_auto_falls_back(no_assets, tmp_path):
+    with pytest.raises(HwnasError) as exc:
+        predictors.make_oracle("ofa-mlp", W12)
+    msg = str(exc.value)
+    assert "empty-assets" in msg and "empty-cache" in msg and "hwnas assets fetch" in msg
+    with pytest.raises(HwnasError, match="does not exist"):
+        predictors.make_oracle("ofa-mlp", W12, acc_predictor=tmp_path / "nope.pth")
+    o = predictors.make_oracle("auto", W12)
+    assert o.name == "zerocost" and o.is_proxy
+    with pytest.raises(HwnasError, match="allowed: auto, ofa-mlp, supernet, table, zerocost"):
+        predictors.make_oracle("magic", W12)
+
+
+# ---- table -----------------------------------------------------------------------------------------
+
+def test_table_oracle(tmp_path):
+    from predictors.table import write_table
+
+    X = sample(5, np.random.default_rng(2), W12.resolutions)
+    acc = np.array([0.71, 0.72, 0.73, 0.74, 0.75])
+    path = tmp_path / "acc.csv"
+    write_table(path, X, acc, seconds=np.full(5, 60.0))
+    o = predictors.make_oracle("table", W12, table=path)
+    ans = o.evaluate(X[::-1])
+    assert [a.accuracy for a in ans] == list(acc[::-1]) and ans[0].seconds == 60.0
+    other = sample(1, np.random.default_rng(99), W12.resolutions)
+    with pytest.raises(HwnasError, match=r"is not in accuracy table .* 5 archs"):
+        o.evaluate(np.concatenate([X[:2], other]))
+    bad = tmp_path / "pct.csv"
+    bad.write_text(path.read_text().replace(",0.71,", ",71.0,"))
+    with pytest.raises(HwnasError, match="line 2: accuracy 71.0 is out of range; allowed: fractions 0..1"):
+        predictors.make_oracle("table", W12, table=bad)
+    cols = tmp_path / "cols.csv"
+    cols.write_text("genes,acc\nx,0.5\n")
+    with pytest.raises(HwnasError, match="required: arch, accuracy"):
+        predictors.make_oracle("table", W12, table=cols)
+    with pytest.raises(HwnasError, match="needs a CSV"):
+        predictors.make_oracle("table", W12)
+
+
+# ---- zerocost ----------------------------------------------------------------------------------------
+
+def test_zerocost_flops_proxy_orders_by_macs():
+    from hwnas.cost import macs_params
+
+    o = predictors.make_oracle("zerocost", W12)
+    assert o.is_proxy and o.proxy == "flops" and o.key.startswith("zerocost-flops@")
+    X = sample(200, np.random.default_rng(3), W12.resolutions)
+    acc = np.array([a.accuracy for a in o.evaluate(X)])
+    assert ((acc > 0) & (acc < 1)).all()
+    macs = macs_params(W12, X)[0]
+    assert (np.argsort(acc, kind="stable") == np.argsort(macs, kind="stable")).mean() > 0.99
+
+
+def test_zerocost_zen_runs_and_is_deterministic():
+    o = predictors.make_oracle("zerocost", W10, proxy="zen", batch=1)
+    X = encode([Arch.smallest(128)])
+    a, b = o.evaluate(X)[0], predictors.make_oracle("zerocost", W10, proxy="zen", batch=1).evaluate(X)[0]
+    assert a.ok and 0 < a.accuracy < 1 and a.accuracy == b.accuracy
+    with pytest.raises(HwnasError, match="allowed: flops, params, zen, synflow"):
+        predictors.make_oracle("zerocost", W12, proxy="magic")
+
+
+# ---- images, BN recalibration, supernet oracle ---------------------------------------------------------
+
+def _image_folder(root: Path, classes=3, per_class=4, size=(150, 120)):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in range(classes):
+        (root / f"class{c}").mkdir(parents=True)
+        for i in range(per_class):
+            base = np.zeros((size[1], size[0], 3), np.uint8)
+            base[..., c % 3] = 120 + 40 * i
+            noise = rng.integers(0, 60, base.shape, dtype=np.uint8)
+            Image.fromarray(base + noise).save(root / f"class{c}" / f"img{i}.png")
+    return root
+
+
+def test_load_image_folder(tmp_path):
+    from PIL import Image
+
+    from hwnas.data import IMAGENET_MEAN, IMAGENET_STD, load_image_folder
+
+    root = _image_folder(tmp_path / "imgs")
+    x, y = load_image_folder(root, 128)
+    assert x.dtype.is_floating_point and str(x.dtype) == "torch.float32" and tuple(x.shape) == (12, 3, 128, 128)
+    assert y.tolist() == [0, 1, 2] * 4 and str(y.dtype) == "torch.int64"  # round-robin across classes
+    x2, y2 = load_image_folder(root, 128, limit=5, offset=3)
+    assert y2.tolist() == [0, 1, 2, 0, 1] and np.allclose(x2.numpy(), x[3:8].numpy())
+    # a solid-colour image normalises to (v/255 - mean)/std everywhere, whatever the resize
+    solid = tmp_path / "solid" / "a"
+    solid.mkdir(parents=True)
+    Image.new("RGB", (300, 200), (255, 128, 0)).save(solid / "x.png")
+    s, _ = load_image_folder(tmp_path / "solid", 160)
+    want = (np.array([255, 128, 0]) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    np.testing.assert_allclose(s[0].numpy().reshape(3, -1).mean(axis=1), want, atol=2e-3)  # < 1/10 grey level
+    with pytest.raises(HwnasError, match="no class sub-folders"):
+        load_image_folder(tmp_path / "solid" / "a", 128)
+
+
+def test_recalibrate_bn_sets_exact_statistics():
+    import torch
+
+    from hwnas.data import recalibrate_bn
+    from hwnas.ofa_interop import build_subnet
+
+    torch.manual_seed(0)
+    net = build_subnet(W10, Arch.smallest(128))
+    images = torch.randn(10, 3, 128, 128)
+    recalibrate_bn(net, images, batch_size=4)
+    assert not net.training
+    conv, bn = net.first_conv.conv, net.first_conv.bn
+    with torch.no_grad():
+        out = conv(images)
+    np.testing.assert_allclose(bn.running_mean.numpy(), out.mean(dim=(0, 2, 3)).numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(bn.running_var.numpy(), out.var(dim=(0, 2, 3), unbiased=False).numpy(), rtol=1e-3)
+
+
+def test_official_checkpoint_keys_load(tmp_path):
+    import torch
+
+    from hwnas.ofa_interop import build_supernet, load_supernet
+
+    net = build_supernet(W10)
+    state = net.state_dict()
+    torch.save(state, tmp_path / "plain.pth")
+    torch.save({"state_dict": {"module." + k: v for k, v in state.items()}}, tmp_path / "wrapped.pth")
+    for name in ("plain.pth", "wrapped.pth"):
+        loaded = load_supernet(W10, tmp_path / name).state_dict()
+        assert loaded.keys() == state.keys()
+        assert all(torch.equal(loaded[k], state[k]) for k in state)
+    with pytest.raises(HwnasError, match="differ in shape|not an OFA MobileNetV3"):
+        load_supernet(W12, tmp_path / "plain.pth")
+
+
+def test_supernet_oracle_end_to_end(tmp_path):
+    import torch
+
+    from hwnas.ofa_interop import build_supernet
+
+    torch.manual_seed(0)
+    torch.save(build_supernet(W10).state_dict(), tmp_path / "ofa_w10.pth")
+    data = _image_folder(tmp_path / "imgs")
+    o = predictors.make_oracle("supernet", W10, weights=tmp_path / "ofa_w10.pth", data=data, calib_images=6,
+                               batch_size=4)
+    assert o.name == "supernet" and not o.is_proxy
+    X = encode([Arch.smallest(128), Arch(ks=[5] * 20, e=[4] * 20, d=[2, 3, 2, 2, 2], r=128)])
+    with EvalStore(tmp_path / "evals.sqlite") as store:
+        ev = Evaluator(o, store)
+        acc = ev.evaluate(X)
+        assert ev.n_asked == 2 and ev.oracle_seconds > 0
+        assert np.isfinite(acc).all() and ((acc >= 0) & (acc <= 1)).all()
+        assert all(v * 6 == round(v * 6) for v in acc)  # k correct of the 6 held-out images
+        assert [r["error"] for r in store.rows(o.key)] == [None, None]
+    again = o.measure(Arch.smallest(128))
+    assert again == acc[0]  # deterministic
+    with pytest.raises(HwnasError, match="needs --weights"):
+        predictors.make_oracle("supernet", W10)
+    with pytest.raises(HwnasError, match="not available|allowed: cpu"):
+        predictors.make_oracle("supernet", W10, weights=tmp_path / "ofa_w10.pth", data=data, device="tpu")
+
+
+# ---- assets fetch --------------------------------------------------------------------------------------
+
+@pytest.fixture
+def http_root(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@needs_assets
+def test_assets_fetch_from_local_server(http_root, tmp_path, monkeypatch):
+    from hwnas.cli import main
+
+    root, url = http_root
+    shutil.copytree(Path(ASSETS) / "ofa", root / "ofa")
+    monkeypatch.setenv("HWNAS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HWNAS_ASSETS", str(tmp_path / "none"))
+    files = assets.fetch(base_url=url, progress=False)
+    assert [f["status"] for f in files] == ["downloaded"] * 6
+    for name, sha in assets.MANIFEST.items():
+        assert hashlib.sha256((tmp_path / "cache" / name).read_bytes()).hexdigest() == sha
+    assert predictors.make_oracle("auto", W12).name == "ofa-mlp"  # found in the cache dir
+    assert main(["assets", "fetch", "--base-url", url, "--json"]) == 0  # second time: nothing to download
+    assert [f["status"] for f in assets.fetch(base_url=url, progress=False)] == ["present"] * 6
+
+
+def test_assets_fetch_rejects_bad_bytes_and_http_errors(http_root, tmp_path, monkeypatch, capsys):
+    from hwnas.cli import main
+
+    root, url = http_root
+    (root / "ofa").mkdir()
+    (root / "ofa" / "acc_predictor.pth").write_bytes(b"not the predictor")
+    dest = tmp_path / "dest"
+    with pytest.raises(HwnasError, match="sha256 .* expected 48685122"):
+        assets.fetch([assets.ACC_PREDICTOR], base_url=url, dest=dest, progress=False)
+    assert not (dest / assets.ACC_PREDICTOR).exists() and list((dest / "ofa").iterdir()) == []  # nothing left
+    with pytest.raises(HwnasError, match="HTTP 404"):
+        assets.fetch(["ofa/note10/160_lookup_table.yaml"], base_url=url, dest=dest, progress=False)
+    assert main(["assets", "fetch", "--only", "acc-predictor", "--base-url", url, "--dest", str(dest)]) == 2
+    assert "hwnas: error: download of" in capsys.readouterr().err
+    monkeypatch.setenv("HWNAS_CACHE", str(dest))
+    monkeypatch.setenv("HWNAS_ASSETS", str(tmp_path / "none"))
+    assert main(["assets", "list", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["action"] == "list" and not any(f["found"] for f in out["files"])
