@@ -15,6 +15,7 @@ Needs the optional extra: ``pip install 'hwnas[ray]'``. See docs/ray.md.
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Callable, Iterable, Iterator
 
 import ray
@@ -63,12 +64,30 @@ def task_options(resources: dict | None, max_retries: int) -> dict:
     return opts
 
 
+def _probe(address: str | None, timeout: float = 5.0) -> None:
+    """Fail in seconds, in one line, when ``HOST:PORT`` does not answer (Ray itself retries for minutes)."""
+    if not address or address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        raise HwnasError(f"Ray address {address!r} is not HOST:PORT; allowed: the HOST:PORT printed by "
+                         "`ray start --head` (e.g. 10.0.0.5:6379), 'auto', or ray://HOST:PORT")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise HwnasError(f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one with "
+                         "`ray start --head --port PORT`, or pass the address it printed") from None
+
+
 class RayExecutor(Executor):
     """Run tasks on a Ray cluster.
 
     ``address``: ``"HOST:PORT"`` of a running cluster's head (``ray start --head`` prints it), or
-    ``"auto"`` for the cluster started on this machine; ``None`` uses ``$RAY_ADDRESS`` when set and
-    otherwise starts a private single-node Ray for this process. ``max_retries``: how many times a task
+    ``"auto"`` for the cluster this machine belongs to, or ``"ray://HOST:PORT"`` (Ray Client); ``None``
+    follows Ray's rules: ``$RAY_ADDRESS``, else the cluster last started on this machine, else a private
+    single-node Ray started for this process. ``max_retries``: how many times a task
     whose worker died is re-run before its item is reported failed. ``runtime_env``: passed to
     ``ray.init`` (e.g. ``{"working_dir": "."}`` when workers lack this code). If Ray is already
     initialised in this process (by the caller), that connection is used and left open on close.
@@ -88,6 +107,7 @@ class RayExecutor(Executor):
         kwargs = dict(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
         if runtime_env:
             kwargs["runtime_env"] = runtime_env
+        _probe(self.address)
         try:
             ray.init(**kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -112,12 +112,31 @@ def _profile_resolution(folder, r, width, profiler, rounds, warmup, group_size, 
 
 
 def _resolution_task(item: dict) -> dict:
-    """One resolution as an executor task (top-level, picklable): builds its own profiler."""
+    """One resolution as an executor task (top-level, picklable): builds its own profiler.
+
+    On a node that shares the driver's filesystem it saves into the device folder after every entry,
+    as a local build does; elsewhere into a scratch folder seeded with the entries the driver already
+    has. Either way the finished table travels back in the result and the driver saves it.
+    """
+    import tempfile
+
     profiler = make_profiler(**item["profiler"])
+    folder = Path(item["folder"])
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError:
+        folder = Path(tempfile.mkdtemp(prefix="hwnas-profile-"))
+    path = table_path(folder, item["r"])
+    if not path.is_file() and item.get("existing"):
+        save_table(path, item["existing"])
     t0 = time.perf_counter()
-    out = _profile_resolution(Path(item["folder"]), item["r"], item["width"], profiler, item["rounds"], item["warmup"],
+    out = _profile_resolution(folder, item["r"], item["width"], profiler, item["rounds"], item["warmup"],
                               item["group_size"], item["sample_ms"])
     out["seconds"] = time.perf_counter() - t0
+    out["table"] = load_table(path)
     return out
 
 
@@ -194,9 +213,12 @@ def profile_device(name_or_out_dir, backend: str = "ort", resolutions=DEFAULT_RE
             if bar is not None:
                 bar.close()
     else:
-        items = [{"folder": str(folder.resolve()), "r": r, "width": width, "profiler": prof_args, "rounds": int(rounds),
-                  "warmup": int(warmup), "group_size": int(group_size), "sample_ms": float(sample_ms)}
-                 for r in resolutions]
+        items = []
+        for r in resolutions:
+            path = table_path(folder, r)
+            items.append({"folder": str(folder.resolve()), "r": r, "width": width, "profiler": prof_args,
+                          "rounds": int(rounds), "warmup": int(warmup), "group_size": int(group_size),
+                          "sample_ms": float(sample_ms), "existing": load_table(path) if path.is_file() else {}})
         bar = None
         if progress:
             from tqdm import tqdm
@@ -207,6 +229,10 @@ def profile_device(name_or_out_dir, backend: str = "ort", resolutions=DEFAULT_RE
             if isinstance(res, Exception):
                 errors.append((items[i]["r"], res))
             else:
+                path = table_path(folder, res["resolution"])
+                table = load_table(path) if path.is_file() else {}
+                table.update(res.pop("table"))
+                save_table(path, table)
                 results.append(res)
             if bar is not None:
                 bar.update(1)

@@ -148,8 +148,14 @@ class Device:
                         if key in t:
                             self._blocks[i, b, k, e] = float(t[key]["mean"])
         corr = self.meta.get("correction") or {}
-        self.slope = float(corr.get("slope", 1.0))
-        self.intercept = float(corr.get("intercept", 0.0))
+        try:
+            self.slope = float(corr.get("slope", 1.0))
+            self.intercept = float(corr.get("intercept", 0.0))
+        except (AttributeError, TypeError, ValueError):
+            raise HwnasError(f"corrupt device file {str(Path(self.folder) / DEVICE_FILE)!r}: correction must be "
+                             f"{{slope: number, intercept: number}} (ms), got {corr!r}") from None
+        if not (np.isfinite(self.slope) and np.isfinite(self.intercept)):
+            raise HwnasError(f"corrupt device file {str(Path(self.folder) / DEVICE_FILE)!r}: correction {corr!r} is not finite")
 
     # -- descriptions ------------------------------------------------------------------------------
     @property
@@ -279,7 +285,7 @@ def load_device(name_or_path, width: float = 1.2, resolutions=None) -> Device:
     meta = read_device_meta(folder)
     s = str(name_or_path)
     name = meta.get("name") or (s if os.sep not in s else folder.name)
-    if "width" in meta and float(meta["width"]) != width:
+    if "width" in meta and meta["width"] != width:
         raise HwnasError(f"device {name!r} was measured for width {meta['width']}, not {width}; "
                          f"build a table for width {width} with: hwnas profile --device NAME --width {width}")
     have = table_resolutions(folder)

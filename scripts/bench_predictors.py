@@ -36,6 +36,7 @@ VARIANTS = {  # label -> (predictor name, kwargs)
     "mlp": ("mlp", {}),
     "mlp-nocost": ("mlp", {"with_cost": False}),
     "ensemble": ("ensemble", {}),
+    "linear": ("linear", {}),  # ridge on one-hots + depth x resolution (the lead's search default)
 }
 
 
@@ -188,12 +189,26 @@ def render() -> str:
     return "\n".join(out)
 
 
+def _write_speed(sp, meta, partial):
+    path = RESULTS / "predictors_speed.json"
+    if partial and path.exists():  # keep the other predictors' and the encoders' figures
+        old = json.loads(path.read_text())
+        old["predictors"].update(sp["predictors"])
+        old.setdefault("meta_partial", []).append({"meta": meta, "predictors": list(sp["predictors"])})
+        sp, meta = old, old["meta"]
+    else:
+        sp = {"meta": meta, **sp}
+    path.write_text(json.dumps(sp, indent=1))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="2 seeds, sizes 50/200/1000 (smoke run)")
     ap.add_argument("--zerocost-only", action="store_true")
     ap.add_argument("--no-zerocost", action="store_true")
     ap.add_argument("--speed-only", action="store_true", help="only the throughput part")
+    ap.add_argument("--variants", default=None, help="comma-separated predictor labels to (re)run; their results "
+                    f"replace theirs in the existing files (default: all of {', '.join(VARIANTS)})")
     ap.add_argument("--render", action="store_true", help="only print markdown tables from existing results")
     ap.add_argument("--zerocost-slow-n", type=int, default=100, help="archs for the slow proxies zen/synflow")
     ap.add_argument("--proxies", default="flops,params,zen,synflow", help="zero-cost proxies to measure "
@@ -209,22 +224,27 @@ def main():
     meta = {"machine": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "oracle": oracle.key, "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
     RESULTS.mkdir(parents=True, exist_ok=True)
+    variants = list(VARIANTS) if args.variants is None else args.variants.split(",")
+    partial = args.variants is not None
     if args.speed_only:
-        sp = speed(oracle, space, list(VARIANTS))
-        (RESULTS / "predictors_speed.json").write_text(json.dumps({"meta": meta, **sp}, indent=1))
+        sp = speed(oracle, space, variants)
+        _write_speed(sp, meta, partial)
         return
     if not args.zerocost_only:
         sizes = (50, 200, 1000) if args.quick else (50, 100, 200, 500, 1000)
         seeds = range(2) if args.quick else range(5)
-        rows = quality(oracle, space, sizes, seeds, list(VARIANTS), 2000)
+        rows = quality(oracle, space, sizes, seeds, variants, 2000)
+        if partial and (RESULTS / "predictors.json").exists():
+            old = json.loads((RESULTS / "predictors.json").read_text())["runs"]
+            rows = [r for r in old if r["predictor"] not in variants] + rows
         table = summarize(rows)
         (RESULTS / "predictors.json").write_text(json.dumps({"meta": meta, "summary": table, "runs": rows}, indent=1))
         with open(RESULTS / "predictors.csv", "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(table[0]))
             w.writeheader()
             w.writerows(table)
-        sp = speed(oracle, space, list(VARIANTS))
-        (RESULTS / "predictors_speed.json").write_text(json.dumps({"meta": meta, **sp}, indent=1))
+        sp = speed(oracle, space, variants)
+        _write_speed(sp, meta, partial)
     if not args.no_zerocost:
         zc = zerocost(oracle, space, 1000, args.zerocost_slow_n, args.proxies.split(","))
         path = RESULTS / "predictors_zerocost.json"

@@ -196,3 +196,10 @@ def test_corrupt_yaml(tmp_path):
 def test_not_a_device_folder(tmp_path):
     with pytest.raises(HwnasError, match="has no device.yaml"):
         load_device(tmp_path)
+
+
+def test_corrupt_correction(tmp_path):
+    _synthetic_device(tmp_path, resolutions=(160,))
+    (tmp_path / "device.yaml").write_text("name: x\ncorrection: {slope: fast, intercept: 0}\n")
+    with pytest.raises(HwnasError, match="correction must be"):
+        load_device(tmp_path)

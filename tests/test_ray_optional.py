@@ -65,3 +65,19 @@ def test_bad_resource_amount_is_a_clear_error():
         "scheduling_strategy": "SPREAD"}
     with pytest.raises(HwnasError, match="device:x"):
         ray_executor.task_options({"device:x": "one"}, 3)
+
+
+def test_unreachable_or_malformed_ray_address_is_a_quick_clear_error(tmp_path):
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'hwnas[ray]')")
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(HwnasError, match=f"no Ray cluster answers at 127.0.0.1:{port}"):
+        make_executor("ray", address=f"127.0.0.1:{port}")
+    with pytest.raises(HwnasError, match="not HOST:PORT"):
+        make_executor("ray", address="headnode")
+    r = run_cli("profile", "--executor", "ray", "--ray-address", f"127.0.0.1:{port}", "--device", "x",
+                "--out", tmp_path / "x", "--no-progress", timeout=120)
+    assert r.returncode == 2 and "hwnas: error: no Ray cluster answers" in r.stderr, r.stderr[-2000:]

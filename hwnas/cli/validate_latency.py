@@ -36,6 +36,7 @@ def human(result: dict) -> str:
              f"({result['backend']}, {result['seconds']:.0f} s; measured {result['measured_ms']['min']:.2f}.."
              f"{result['measured_ms']['max']:.2f} ms)",
              _fmt("table sum", result["table_sum"]),
+             _fmt("stored correction", result["previous_correction_accuracy"]),
              _fmt("corrected (in-sample)", result["corrected"]),
              _fmt("corrected (leave-one-out)", result["corrected_leave_one_out"]),
              f"  correction: measured = {c['slope']:.4f} x table + {c['intercept']:.3f} ms"

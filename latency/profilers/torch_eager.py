@@ -1,4 +1,4 @@
-"""PyTorch eager profiler: CPU (``torch.set_num_threads(threads)``, host timer) and CUDA (CUDA events).
+"""PyTorch eager profiler: CPU (``torch.set_num_threads(threads)`` while timing, then restored) and CUDA (CUDA events).
 
 Modules run under ``torch.inference_mode()`` in eval mode; on CUDA the module and input live on the GPU
 and time is read from CUDA events around the ``n`` back-to-back runs (one synchronisation per sample).
@@ -14,18 +14,25 @@ DEVICES = ("cpu", "cuda")
 
 
 class _CpuRunner(Runner):
-    def __init__(self, module, x, clock):
-        self.module, self.x, self.clock = module, x, clock
+    def __init__(self, module, x, clock, threads):
+        self.module, self.x, self.clock, self.threads = module, x, clock, threads
 
     def run(self, n: int) -> float:
         import torch
 
         m, x, clock = self.module, self.x, self.clock
-        with torch.inference_mode():
-            t0 = clock()
-            for _ in range(n):
-                m(x)
-            return clock() - t0
+        before = torch.get_num_threads()
+        if before != self.threads:  # the process' setting is restored after timing
+            torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                t0 = clock()
+                for _ in range(n):
+                    m(x)
+                return clock() - t0
+        finally:
+            if before != self.threads:
+                torch.set_num_threads(before)
 
 
 class _CudaRunner(Runner):
@@ -68,8 +75,6 @@ class TorchProfiler(Profiler):
         self.torch, self.provider, self.threads = torch, provider, int(threads)
         self.precision, self.batch_size = precision, int(batch_size)
         self.timer = resolve_timer(timer, provider, self.threads)
-        if provider == "cpu":
-            torch.set_num_threads(self.threads)
 
     def settings(self) -> dict:
         return {"backend": "torch", "execution_provider": f"torch-eager-{self.provider}", "precision": self.precision,
@@ -88,4 +93,4 @@ class TorchProfiler(Profiler):
             dtype = torch.float16 if self.precision == "fp16" else torch.float32
             module = module.to("cuda", dtype=dtype)
             return _CudaRunner(module, torch.randn(*shape, device="cuda", dtype=dtype))
-        return _CpuRunner(module, torch.randn(*shape), clock(self.timer))
+        return _CpuRunner(module, torch.randn(*shape), clock(self.timer), self.threads)
