@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 import ray
 

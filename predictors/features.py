@@ -4,8 +4,8 @@ Layout (float32): kernel-size one-hot (20 blocks x 3, order 3,5,7), expand-ratio
 order 3,4,6) -- both all-zero for blocks beyond their stage's depth --, depth one-hot (5 stages x 3,
 order 2,3,4), and the resolution scaled to 0..1 over 128..224 px: 136 columns. ``with_cost=True``
 appends log10 MACs and log10 params of the subnet (exact, from :mod:`hwnas.cost`): 138 columns.
-The predictors use ``with_cost=True`` by default: it ranks better at every training size measured
-(docs/predictors.md).
+The predictors use ``with_cost=True`` by default: it ranks better at small training sizes and never
+worse (docs/predictors.md).
 """
 
 from __future__ import annotations

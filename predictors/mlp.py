@@ -26,7 +26,7 @@ class MLPPredictor(Predictor):
         self.with_cost = with_cost
         self.hidden, self.epochs, self.lr, self.weight_decay = hidden, epochs, lr, weight_decay
         self.batch_size = batch_size
-        self.threads = threads  # torch threads while fitting/predicting (small matrices: 1 is fastest and robust)
+        self.threads = threads  # torch threads while fitting/predicting (1: robust on a shared machine)
         self._net = None
         self._mu = self._sd = None
 

@@ -262,6 +262,14 @@ def test_supernet_oracle_end_to_end(tmp_path):
         assert [r["error"] for r in store.rows(o.key)] == [None, None]
     again = o.measure(Arch.smallest(128))
     assert again == acc[0]  # deterministic
+    # DATA/train + DATA/val layout: calibrate on train, measure all of val
+    split = tmp_path / "split"
+    _image_folder(split / "train", per_class=2)
+    _image_folder(split / "val", per_class=3)
+    o2 = predictors.make_oracle("supernet", W10, weights=tmp_path / "ofa_w10.pth", data=split, calib_images=6)
+    assert o2.version != o.version and o2._split
+    v = o2.measure(Arch.smallest(128))
+    assert 0 <= v <= 1 and v * 9 == round(v * 9)  # k correct of the 9 val images
     with pytest.raises(HwnasError, match="needs --weights"):
         predictors.make_oracle("supernet", W10)
     with pytest.raises(HwnasError, match="not available|allowed: cpu"):
