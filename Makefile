@@ -14,11 +14,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,ray]'
 	@if $(BIN)/python -m pip list 2>/dev/null | grep -i '^nvidia-'; then echo "error: CPU install pulled nvidia-* packages" >&2; exit 1; fi
 	touch $@
 
 demo: venv
+	rm -rf runs/demo-600M
 	$(BIN)/hwnas search --flops 600M --oracle auto --queries 300 --out runs/demo-600M
 
 test: venv

@@ -41,6 +41,8 @@ class SupernetOracle(Oracle):
             raise HwnasError(f"data folder {self.data!r} does not exist")
         if self.device != "cpu" and not self.device.startswith("cuda"):
             raise HwnasError(f"device {self.device!r} is not supported; allowed: cpu, cuda, cuda:N")
+        # what a remote executor must reserve for one query of this oracle
+        self.resources = {"num_gpus": 1} if self.device.startswith("cuda") else {"num_cpus": 1}
         if self.calib_images < 1:
             raise HwnasError(f"calib_images {self.calib_images} must be at least 1")
         from .assets import sha256_file

@@ -126,10 +126,18 @@ def sleep_task(seconds: float) -> int:
 # ----------------------------------------------------------------------------------------------
 
 
+_HANDED_OUT: set = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port free right now, never the same one twice in this process (Ray needs ~8 distinct ones)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def _wait_port(port: int, proc, timeout: float) -> None:
@@ -182,9 +190,20 @@ class LocalRayCluster:
         self.procs.append(proc)
         return proc
 
-    def start(self) -> "LocalRayCluster":
+    def start(self, attempts: int = 2) -> "LocalRayCluster":
+        """Start the cluster; a failed start (e.g. a port taken meanwhile) is retried on fresh ports."""
         if not RAY_BIN.exists():
             raise RuntimeError(f"no `ray` command next to {sys.executable}")
+        for attempt in range(attempts):
+            try:
+                return self._start_once()
+            except RuntimeError as exc:
+                if attempt == attempts - 1:
+                    raise
+                sys.stderr.write(f"ray test cluster did not start, retrying on fresh ports: {str(exc)[-1500:]}\n")
+        return self
+
+    def _start_once(self) -> "LocalRayCluster":
         # Short path: Ray's unix socket paths must stay under ~100 characters.
         self.temp_dir = tempfile.mkdtemp(prefix="hwnas-ray-", dir="/tmp")
         self.log = open(os.path.join(self.temp_dir, "ray-start.log"), "ab")
@@ -192,7 +211,7 @@ class LocalRayCluster:
         self.address = f"127.0.0.1:{port}"
         try:
             head = self._start(["--head", "--node-ip-address=127.0.0.1", f"--port={port}", f"--num-cpus={self.head_cpus}",
-                                "--include-dashboard=false",
+                                "--include-dashboard=false", f"--dashboard-port={free_port()}",
                                 f"--ray-client-server-port={free_port()}", f"--temp-dir={self.temp_dir}"])
             _wait_port(port, head, self.timeout)
             for _ in range(self.workers):

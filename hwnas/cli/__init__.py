@@ -9,6 +9,7 @@ otherwise the module's ``human(result)`` text is printed. Modules import heavy l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import sys
@@ -53,8 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # With --json, stdout carries exactly one JSON object: anything else printed while the command runs
+    # (libraries' notices, e.g. Ray's worker messages) goes to stderr instead.
+    real_stdout = sys.stdout
     try:
-        result = args._module.run(args)
+        with contextlib.redirect_stdout(sys.stderr if args.json else real_stdout):
+            result = args._module.run(args)
     except HwnasError as exc:
         print(f"hwnas: error: {exc}", file=sys.stderr)
         return 2
@@ -62,7 +67,7 @@ def main(argv=None) -> int:
         print("hwnas: interrupted; everything measured so far is saved", file=sys.stderr)
         return 130
     if args.json:
-        print(json.dumps(result, default=_jsonable))
+        print(json.dumps(result, default=_jsonable), file=real_stdout)
     else:
         print(args._module.human(result))
     return 0

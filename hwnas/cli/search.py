@@ -23,6 +23,7 @@ def add_parser(sub):
     p.add_argument("--table", dest="oracle_table", help="CSV of measured accuracies (table oracle)")
     p.add_argument("--weights", help="OFA supernet state dict (supernet oracle; also used by --export-onnx)")
     p.add_argument("--data", help="ImageFolder-style images (supernet oracle)")
+    p.add_argument("--oracle-device", help="where the supernet oracle runs: cpu (default), cuda, cuda:N")
     p.add_argument("--queries", type=int, help="oracle query budget (default 300)")
     p.add_argument("--algorithm", help="weaknas (default) | weaknas-pool | random | evolution | regularized | nsga2")
     p.add_argument("--predictor", help="weak predictor: linear (default) | xgb | mlp | ensemble")
@@ -45,7 +46,8 @@ def config_from_args(args):
 
     flags = {"flops": args.flops, "latency_ms": args.latency, "device": args.device, "params": args.params,
              "objectives": args.objectives, "oracle": args.oracle, "acc_predictor": args.acc_predictor,
-             "oracle_table": args.oracle_table, "weights": args.weights, "data": args.data, "queries": args.queries,
+             "oracle_table": args.oracle_table, "weights": args.weights, "data": args.data,
+             "oracle_device": args.oracle_device, "queries": args.queries,
              "algorithm": args.algorithm, "predictor": args.predictor, "seed": args.seed, "width": args.width,
              "resolutions": args.resolutions, "out": args.out, "executor": args.executor,
              "ray_address": args.ray_address, "export_onnx": args.export_onnx}
@@ -71,7 +73,7 @@ def run(args) -> dict:
     from ..search import run_search
 
     config = config_from_args(args)
-    progress = not args.no_progress and not args.json and sys.stderr.isatty() or (not args.no_progress and not args.json)
+    progress = not (args.no_progress or args.json)  # the bar goes to stderr; --json keeps the console quiet
     result = run_search(config, resume=args.resume, progress=progress)
     if result["best"]["oracle_is_proxy"]:
         print("hwnas: note: no accuracy oracle was found, so a zero-cost PROXY ranked the subnets; "

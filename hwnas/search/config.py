@@ -27,6 +27,7 @@ class SearchConfig:
     oracle_table: str | None = None
     weights: str | None = None
     data: str | None = None
+    oracle_device: str = "cpu"  # where the supernet oracle evaluates: cpu, cuda, cuda:N
     queries: int = 300
     algorithm: str = "weaknas"
     predictor: str = "linear"

@@ -113,7 +113,8 @@ def run_search(config: SearchConfig, oracle=None, resume: bool = False, progress
     out = _prepare_out(config, resume)
     if oracle is None:
         oracle = make_oracle(config.oracle, problem.space, acc_predictor=config.acc_predictor,
-                             table=config.oracle_table, weights=config.weights, data=config.data)
+                             table=config.oracle_table, weights=config.weights, data=config.data,
+                             device=config.oracle_device)
     if out is not None and not resume:
         _write_yaml(out / "run.yaml", {"settings": config.to_dict(), "oracle": oracle.key,
                                        "oracle_is_proxy": bool(oracle.is_proxy), "versions": _versions(),
@@ -123,7 +124,9 @@ def run_search(config: SearchConfig, oracle=None, resume: bool = False, progress
         store = EvalStore(out / "evals.sqlite" if out is not None else ":memory:")
     executor = make_executor(config.executor, address=config.ray_address)
     try:
-        evaluator = Evaluator(oracle, store, executor if config.executor != "local" else None)
+        # remote executors place each query where the oracle can run (an oracle may ask for {"num_gpus": 1})
+        evaluator = Evaluator(oracle, store, executor if config.executor != "local" else None,
+                              resources=getattr(oracle, "resources", None))
         queries = Queries(evaluator, problem, config.queries, progress=progress)
         ctx = Context(problem, queries, np.random.default_rng(config.seed),
                       lambda name=None: make_predictor(name or config.predictor, seed=config.seed,
