@@ -12,32 +12,27 @@ _TIME = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|us)\s*$")
 _TIME_SCALE = {"ms": 1.0, "s": 1e3, "us": 1e-3}
 
 
-def parse_count(text, what: str = "--flops") -> float:
-    """``"600M"`` -> 600e6. Suffixes K/k (1e3), M (1e6), G (1e9); a bare number is a plain count."""
+def _parse(text, what, pattern, scales, kind, example) -> float:
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         value = float(text)
     else:
-        m = _COUNT.match(str(text))
+        m = pattern.match(str(text))
         if not m:
-            raise HwnasError(f"{what} {text!r} is not a count; write it like 600M, 0.6G or 600000000")
-        value = float(m.group(1)) * _SCALE[m.group(2)]
+            raise HwnasError(f"{what} {text!r} is not a {kind}; write it like {example}")
+        value = float(m.group(1)) * scales[m.group(2)]
     if value <= 0:
-        raise HwnasError(f"{what} {text!r} must be positive; write it like 600M or 0.6G")
+        raise HwnasError(f"{what} {text!r} must be positive; write it like {example}")
     return value
+
+
+def parse_count(text, what: str = "--flops") -> float:
+    """``"600M"`` -> 600e6. Suffixes K/k (1e3), M (1e6), G (1e9); a bare number is a plain count."""
+    return _parse(text, what, _COUNT, _SCALE, "count", "600M, 0.6G or 600000000")
 
 
 def parse_ms(text, what: str = "--latency") -> float:
     """``"25ms"`` -> 25.0 (milliseconds). Units ms, s or us are required."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        value = float(text)
-    else:
-        m = _TIME.match(str(text))
-        if not m:
-            raise HwnasError(f"{what} {text!r} is not a duration; write it like 25ms, 0.025s or 25000us")
-        value = float(m.group(1)) * _TIME_SCALE[m.group(2)]
-    if value <= 0:
-        raise HwnasError(f"{what} {text!r} must be positive; write it like 25ms")
-    return value
+    return _parse(text, what, _TIME, _TIME_SCALE, "duration", "25ms, 0.025s or 25000us")
 
 
 def format_count(value: float) -> str:
