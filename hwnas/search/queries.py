@@ -8,8 +8,6 @@ run replays the same decisions and finds every earlier answer in the store.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from ..arch import Arch
@@ -23,9 +21,8 @@ class Queries:
     def __init__(self, evaluator, problem, budget: int, progress: bool = False):
         self.evaluator, self.problem, self.budget = evaluator, problem, int(budget)
         self.index = {}  # row bytes -> position in the log
-        self.rows, self.acc, self.phase, self.when = [], [], [], []
+        self.rows, self.acc, self.phase = [], [], []
         self.phase_name = "init"
-        self.overhead_start = time.perf_counter()
         self._bar = None
         if progress:
             from tqdm import tqdm
@@ -66,17 +63,12 @@ class Queries:
     def ask(self, X) -> np.ndarray:
         """Accuracy per row of ``X``; measures new rows while the budget lasts (NaN past it)."""
         X = np.asarray(X, dtype=np.int64)
-        out = np.full(len(X), np.nan)
-        new, new_pos = [], []
-        pending = set()
-        for i, row in enumerate(X):
-            key = bytes(row)
-            if key in self.index:
-                out[i] = self.acc[self.index[key]]
-            elif key not in pending and len(new) < self.remaining:
-                pending.add(key)
+        keys = [bytes(row) for row in X]
+        new, seen = [], set()
+        for key, row in zip(keys, X):
+            if key not in self.index and key not in seen and len(new) < self.remaining:
+                seen.add(key)
                 new.append(row)
-                new_pos.append(i)
         if new:
             acc = self.evaluator.evaluate(np.stack(new))
             for row, a in zip(new, acc):
@@ -84,15 +76,10 @@ class Queries:
                 self.rows.append(row.copy())
                 self.acc.append(float(a))
                 self.phase.append(self.phase_name)
-                self.when.append(time.time())
             if self._bar is not None:
                 self._bar.update(len(new))
-                best = self.best()[1]
-                self._bar.set_postfix(best=f"{best:.4f}", refresh=False)
-        for i, row in enumerate(X):
-            if np.isnan(out[i]) and bytes(row) in self.index:
-                out[i] = self.acc[self.index[bytes(row)]]
-        return out
+                self._bar.set_postfix(best=f"{self.best()[1]:.4f}", refresh=False)
+        return np.array([self.acc[self.index[k]] if k in self.index else np.nan for k in keys])
 
     def close(self):
         if self._bar is not None:
