@@ -196,8 +196,9 @@ def summarise(done, budgets):
                         continue
                     if algo in PLANNED and r["queries"] == q:
                         bests.append(r["best"])
-                    elif algo in BUDGET_FREE and r["queries"] == max(budgets) and len(r["curve"]) >= q:
-                        bests.append(r["curve"][q - 1])
+                    elif algo in BUDGET_FREE and r["queries"] == max(budgets) and r["curve"]:
+                        # a run that stopped early (a converged population) keeps its final best
+                        bests.append(r["curve"][min(q, len(r["curve"])) - 1])
                 if bests:
                     regret = ref["best"] - np.array(bests)
                     summary[f"{tag}/{algo}/{q}"] = {"mean": float(np.mean(bests)), "worst": float(np.min(bests)),

@@ -144,7 +144,9 @@ def nsga2(ctx, pop_size=50):
     algorithm.setup(pp, termination=NoTermination(), seed=int(ctx.rng.integers(2**31)), verbose=False)
     from ..arch import canonicalize
 
-    while not q.exhausted:
+    stalled = 0
+    while not q.exhausted and stalled < 200:  # a converged population may only re-propose measured archs
+        before = q.n
         pop = algorithm.ask()
         V = np.clip(np.rint(pop.get("X")).astype(np.int64), 0, xu)
         rows = canonicalize(np.column_stack([lookup[j][V[:, j]] for j in range(len(values))]))
@@ -157,6 +159,7 @@ def nsga2(ctx, pop_size=50):
         G = _constraint_matrix(problem, costs, n_constr)
         Evaluator().eval(StaticProblem(pp, F=F, G=G), pop)
         algorithm.tell(infills=pop)
+        stalled = stalled + 1 if q.n == before else 0
 
 
 def _constraint_matrix(problem, costs, n_constr):
