@@ -256,6 +256,27 @@ def summarise(done, budgets):
         fig.tight_layout()
         fig.savefig(RESULTS / f"search_{tag}.png")
         plt.close(fig)
+    compact = []
+    for flops, ref in sorted(refs.items(), reverse=True):
+        tag = f"{flops / 1e6:g}M"
+        algos = sorted({k.split("/")[1] for k in summary if k.startswith(tag + "/") and k.count("/") == 2
+                        and k.split("/")[2].isdigit()})
+        compact += [f"Under {tag} MACs (reference optimum {ref['best']:.4f}): mean best top-1 over seeds "
+                    f"(worst in brackets) after N oracle queries", "",
+                    "| algorithm | " + " | ".join(f"N={q}" for q in budgets) + " |",
+                    "|---|" + "---|" * len(budgets)]
+        for algo in algos:
+            cells = []
+            for q in budgets:
+                v = summary.get(f"{tag}/{algo}/{q}")
+                cells.append(f"{v['mean']:.4f} ({v['worst']:.4f})" if v else "")
+            compact.append(f"| {algo} | " + " | ".join(cells) + " |")
+        ofa = summary.get(f"{tag}/ofa-evolution-default")
+        if ofa:
+            compact.append(f"| OFA evolution, own default | {ofa['mean']:.4f} with {ofa['queries']:,.0f} queries |" +
+                           " |" * (len(budgets) - 1))
+        compact.append("")
+    (RESULTS / "search_compact.md").write_text("\n".join(compact) + "\n")
     (RESULTS / "search.json").write_text(json.dumps(summary, indent=2) + "\n")
     (RESULTS / "search.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
