@@ -25,7 +25,6 @@ weights are random: fine for latency work, meaningless for accuracy).
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
 import json
 import math
@@ -36,9 +35,11 @@ import warnings
 from pathlib import Path
 
 from . import __version__
-from .arch import Arch, load_json
+from .arch import Arch
 from .errors import HwnasError
-from .space import Space, check_width, get_space
+from .export_source import resolve_source  # noqa: F401  (part of this module's API)
+from .export_trt import build_trt_engine, tensorrt_missing
+from .space import Space, get_space
 
 PARITY_TOL = 1e-4  # max abs difference of fp32 logits, ONNX Runtime vs PyTorch
 MIN_OPSET = 13
@@ -46,111 +47,6 @@ EXPORTER = "torchscript"  # torch.onnx.export(..., dynamo=False); chosen by meas
 INPUT_NAME, OUTPUT_NAME = "input", "logits"
 DYNAMIC_BATCH_CHECK = 8  # the second batch size the parity check runs with --dynamic-batch
 RANDOM_INIT = "random-init"
-_SOURCE_FORMS = "an arch JSON file, a best.json, or a search run folder (with best.json / pareto.csv)"
-
-
-# ---- SOURCE -> (Arch, Space) ------------------------------------------------------------------------------
-
-def _run_space(folder: Path, fallback_width=None):
-    """The space a run folder was searched in: ``run.yaml`` ``space:`` (or ``settings:``) ``{width, resolutions}``."""
-    width, resolutions = fallback_width, None
-    run_yaml = folder / "run.yaml"
-    if run_yaml.is_file():
-        import yaml
-
-        try:
-            cfg = yaml.safe_load(run_yaml.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise HwnasError(f"run file {str(run_yaml)!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
-        for key in ("space", "settings"):  # run.yaml: space: {width, resolutions} (or the search settings)
-            sp = cfg.get(key) if isinstance(cfg, dict) else None
-            if isinstance(sp, dict) and (sp.get("width") is not None or sp.get("resolutions")):
-                width = sp.get("width") if sp.get("width") is not None else width
-                resolutions = sp.get("resolutions")
-                break
-    width = 1.2 if width is None else check_width(width)
-    if resolutions:
-        return get_space(width, tuple(int(r) for r in resolutions))
-    return get_space(width)
-
-
-def _pick_index(pick) -> int:
-    try:
-        n = int(pick)
-    except (TypeError, ValueError):
-        raise HwnasError(f"--pick {pick!r} is not allowed; allowed: best, or a row number 0, 1, ... of pareto.csv") from None
-    if n < 0 or str(pick).strip().startswith("-"):
-        raise HwnasError(f"--pick {pick!r} is negative; allowed: best, or a row number 0, 1, ... of pareto.csv")
-    return n
-
-
-def _read_pareto(path: Path, n: int) -> Arch:
-    with path.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows or "arch" not in rows[0]:
-        raise HwnasError(f"{str(path)!r} has no 'arch' column; expected header arch_id,accuracy,mflops,params_m,latency_ms,arch")
-    if n >= len(rows):
-        raise HwnasError(f"--pick {n} is past the end of {str(path)!r}; allowed: best, or 0..{len(rows) - 1}")
-    return Arch.from_json(rows[n]["arch"])
-
-
-def resolve_source(source, pick="best", width=None) -> tuple:
-    """``(Arch, Space)`` from SOURCE: an arch JSON file, a ``best.json`` or a search run folder.
-
-    ``pick`` is ``"best"`` (the run's ``best.json``) or ``N``: row N (0-based) of the run's
-    ``pareto.csv`` (rows sorted by MFLOPs ascending); a row number needs a run folder. The width
-    comes from the run (``run.yaml``, ``best.json``'s ``"width"``), else from ``width``, else 1.2;
-    an explicit ``width`` that contradicts the run is an error.
-    """
-    p = Path(source)
-    want = None if width is None else check_width(width)
-    if p.is_dir():
-        best = p / "best.json"
-        if str(pick) == "best":
-            if not best.is_file():
-                raise HwnasError(f"run folder {str(source)!r} has no best.json; pass --pick N to take row N of pareto.csv")
-            obj = load_json(best)
-            if not isinstance(obj, dict) or not isinstance(obj.get("arch"), dict):
-                raise HwnasError(f"{str(best)!r} has no \"arch\" object; it is not a hwnas best.json")
-            arch = Arch.from_dict(obj["arch"])
-            space = _run_space(p, obj.get("width"))
-        else:
-            n = _pick_index(pick)
-            pareto = p / "pareto.csv"
-            if not pareto.is_file():
-                raise HwnasError(f"run folder {str(source)!r} has no pareto.csv for --pick {pick}")
-            arch = _read_pareto(pareto, n)
-            width_hint = load_json(best).get("width") if best.is_file() else None
-            space = _run_space(p, width_hint)
-        if want is not None and want != space.width:
-            raise HwnasError(f"--width {want} contradicts the run's width {space.width}; allowed here: {space.width}")
-        return arch, space
-    if not p.exists():
-        raise HwnasError(f"SOURCE {str(source)!r} does not exist; allowed: {_SOURCE_FORMS}")
-    if not p.is_file():
-        raise HwnasError(f"SOURCE {str(source)!r} is none of: {_SOURCE_FORMS}")
-    if str(pick) != "best":
-        raise HwnasError(f"--pick {pick} needs a search run folder as SOURCE, got the file {str(source)!r}")
-    try:
-        obj = load_json(p)
-    except HwnasError as exc:
-        raise HwnasError(f"SOURCE {str(source)!r} is none of: {_SOURCE_FORMS} ({exc})") from None
-    if not isinstance(obj, dict):
-        raise HwnasError(f"SOURCE {str(source)!r} is a JSON {type(obj).__name__}, none of the accepted forms; allowed: {_SOURCE_FORMS}")
-    if isinstance(obj.get("arch"), dict):  # best.json
-        arch = Arch.from_dict(obj["arch"])
-        found = obj.get("width")
-    elif all(k in obj for k in ("ks", "e", "d")):  # arch JSON
-        arch = Arch.from_dict(obj)
-        found = obj.get("width")
-    else:
-        raise HwnasError(f"SOURCE {str(source)!r} has neither ks/e/d nor an \"arch\" object; allowed: {_SOURCE_FORMS}")
-    if found is not None:
-        found = check_width(found)
-        if want is not None and want != found:
-            raise HwnasError(f"--width {want} contradicts SOURCE's width {found}; allowed here: {found}")
-    w = found if found is not None else (want if want is not None else 1.2)
-    return arch, get_space(w)
 
 
 # ---- checks done before any heavy work ---------------------------------------------------------------------
@@ -213,16 +109,6 @@ def _check_out_path(path, what) -> Path:
     if not parent.is_dir():
         raise HwnasError(f"{what} {str(path)!r} is in a folder that does not exist: {str(parent)!r}")
     return p
-
-
-def tensorrt_missing():
-    """None when ``tensorrt`` imports; else one line naming what is missing."""
-    try:
-        import tensorrt  # noqa: F401
-    except ImportError as exc:
-        return (f"--trt-engine needs NVIDIA TensorRT, but the Python package 'tensorrt' is not importable here "
-                f"({exc}); install it on a machine with an NVIDIA GPU: pip install 'hwnas[tensorrt]'")
-    return None
 
 
 def companion_paths(onnx_path) -> dict:
@@ -403,60 +289,6 @@ def simplify_onnx(path) -> dict:
             slim.metadata_props.add(key=k, value=v)
     _save(slim, path)
     return {"nodes_before": before, "nodes_after": len(slim.graph.node)}
-
-
-def build_trt_engine(onnx_path, plan_path, resolution: int, *, fp16=False, dynamic_batch=False,
-                     max_batch=DYNAMIC_BATCH_CHECK, runs=50) -> dict:
-    """Build a TensorRT engine from the ONNX file, write it, and time it (ms, batch 1, median) on CUDA."""
-    import tensorrt as trt
-
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse_from_file(str(onnx_path)):
-        errs = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise HwnasError(f"TensorRT could not parse {str(onnx_path)!r}: {errs[:300]}")
-    config = builder.create_builder_config()
-    if fp16:
-        config.set_flag(trt.BuilderFlag.FP16)
-    if dynamic_batch:
-        profile = builder.create_optimization_profile()
-        shape = (3, resolution, resolution)
-        profile.set_shape(INPUT_NAME, (1, *shape), (1, *shape), (max_batch, *shape))
-        config.add_optimization_profile(profile)
-    t = time.perf_counter()
-    plan = builder.build_serialized_network(network, config)
-    build_s = time.perf_counter() - t
-    if plan is None:
-        raise HwnasError(f"TensorRT failed to build an engine from {str(onnx_path)!r} (see its log above)")
-    Path(plan_path).write_bytes(bytes(plan))
-    out = {"trt_engine": str(plan_path), "trt_fp16": bool(fp16), "trt_build_s": round(build_s, 3), "trt_latency_ms": None}
-    import torch
-
-    if not torch.cuda.is_available():
-        out["trt_note"] = "engine written; not timed: this torch has no CUDA device for the buffers"
-        return out
-    engine = trt.Runtime(logger).deserialize_cuda_engine(bytes(plan))
-    context = engine.create_execution_context()
-    x = torch.randn(1, 3, resolution, resolution, device="cuda")
-    y = torch.empty(1, 1000, device="cuda")
-    context.set_input_shape(INPUT_NAME, tuple(x.shape))
-    context.set_tensor_address(INPUT_NAME, x.data_ptr())
-    context.set_tensor_address(OUTPUT_NAME, y.data_ptr())
-    stream = torch.cuda.current_stream()
-    for _ in range(10):
-        context.execute_async_v3(stream.cuda_stream)
-    times = []
-    for _ in range(runs):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record(stream)
-        context.execute_async_v3(stream.cuda_stream)
-        end.record(stream)
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    out["trt_latency_ms"] = float(statistics.median(times))
-    return out
 
 
 # ---- the whole export -------------------------------------------------------------------------------------
