@@ -112,30 +112,28 @@ class Problem:
         ``tilt=False`` is plain uniform sampling with rejection (the paper's pool).
         """
         seen = set() if exclude is None else set(map(bytes, np.asarray(exclude, dtype=np.int64)))
-        chunks, have = [], 0
-        for _ in range(max_rounds):
-            X = self.sample(max(2 * (n - have), 1024), rng, tilt)
+
+        def fresh(X):
+            """The feasible rows of ``X`` not seen before (all of them join ``seen``)."""
             X = unique_rows(X[self.feasible(X)])
             keep = [i for i, row in enumerate(X) if bytes(row) not in seen]
-            for i in keep:
-                seen.add(bytes(X[i]))
-            X = X[keep][: n - have]
-            chunks.append(X)
-            have += len(X)
+            seen.update(bytes(X[i]) for i in keep)
+            return X[keep]
+
+        chunks, have = [], 0
+        for _ in range(max_rounds):
+            chunks.append(fresh(self.sample(max(2 * (n - have), 1024), rng, tilt))[: n - have])
+            have += len(chunks[-1])
             if have >= n:
                 break
         if have < n:  # a very tight budget: grow outward from the smallest feasible nets
             base = self._smallest_candidates()
             base = base[self.feasible(base)]
             for _ in range(max_rounds):
-                X = mutate(np.repeat(base, 64, axis=0), rng, 0.15, self.space.resolutions)
-                X = unique_rows(X[self.feasible(X)])
-                keep = [i for i, row in enumerate(X) if bytes(row) not in seen]
-                for i in keep:
-                    seen.add(bytes(X[i]))
-                chunks.append(X[keep][: n - have])
+                X = fresh(mutate(np.repeat(base, 64, axis=0), rng, 0.15, self.space.resolutions))
+                chunks.append(X[: n - have])
                 have += len(chunks[-1])
-                base = np.concatenate([base, X[keep]])[-4096:]
+                base = np.concatenate([base, X])[-4096:]
                 if have >= n:
                     break
         return np.concatenate(chunks)[:n] if chunks else np.zeros((0, N_GENES), dtype=np.int64)
