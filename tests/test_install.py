@@ -1,28 +1,110 @@
-"""A non-editable install carries the packages of the user's layout and the shipped device data."""
+"""A plain (non-editable) install works: every package and the shipped data are in it, and the three
+jobs (search, profile, validate-latency) run from it, outside the checkout.
 
+The project is copied to a scratch folder first and built there (without build isolation, so no
+network), so the test neither reads a stale ``build/`` folder nor writes into the checkout.
+"""
+
+import json
 import os
+import shutil
 import subprocess
 import sys
+import tomllib
+from fnmatch import fnmatch
+from pathlib import Path
 
-from .conftest import ROOT
+import pytest
+
+from .conftest import ROOT, assets_dir
+
+_NOT_SHIPPED = (".git", ".venv", "build", "dist", "*.egg-info", "runs", "__pycache__", ".pytest_cache")
 
 
-def test_non_editable_install_finds_devices(tmp_path):
-    target = tmp_path / "site"
-    build = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                            "--target", str(target), str(ROOT)], capture_output=True, text=True,
-                           cwd=tmp_path, timeout=300)
-    assert build.returncode == 0, build.stderr[-2000:]
-    for pkg in ("hwnas", "latency", "predictors"):
-        assert (target / pkg / "__init__.py").is_file(), pkg
-    assert not (target / "devices").exists()  # shipped as hwnas.devices, not a stray top-level package
-    code = ("import hwnas, latency, importlib.resources as r;"
-            "assert 'site' in hwnas.__file__, hwnas.__file__;"
-            "print(sorted(p.name for p in r.files('hwnas.devices').iterdir() if p.is_dir()));"
-            "print(latency.known_devices())")
+def _source_packages() -> dict:
+    """``{package name: source folder}`` of every package the project ships, from the checkout."""
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = cfg["packages"]["find"]["include"]
+    found = {}
+    for folder, dirs, files in os.walk(ROOT, followlinks=True):  # hwnas/devices links to devices/
+        dirs[:] = [d for d in dirs if not any(fnmatch(d, pat) for pat in _NOT_SHIPPED)]
+        name = ".".join(Path(folder).relative_to(ROOT).parts)
+        if "__init__.py" in files and any(fnmatch(name, pat) for pat in patterns):
+            found[name] = Path(folder)
+    return found
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """``(target folder, pip output)``: the project installed non-editable into a fresh target."""
+    tmp = tmp_path_factory.mktemp("install")
+    src, target = tmp / "src", tmp / "site"
+    shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(*_NOT_SHIPPED))
+    build = subprocess.run([sys.executable, "-m", "pip", "install", "-v", "--no-deps", "--no-build-isolation",
+                            "--target", str(target), str(src)], capture_output=True, text=True, cwd=tmp,
+                           timeout=300)
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
+    return target, build.stdout + build.stderr
+
+
+def _env(target, assets: bool) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HWNAS_ASSETS")}
     env["PYTHONPATH"] = str(target)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    if assets and assets_dir() is not None:
+        env["HWNAS_ASSETS"] = str(assets_dir())
+    return env
+
+
+def _hwnas(target, cwd, *args, assets=False):
+    """The installed console script, run from ``cwd`` with only ``target`` (and the venv) importable."""
+    out = subprocess.run([str(target / "bin" / "hwnas"), *map(str, args), "--json"], capture_output=True,
+                         text=True, cwd=cwd, env=_env(target, assets), timeout=600)
+    assert out.returncode == 0, f"hwnas {' '.join(map(str, args))}: {out.stderr[-2000:]}"
+    return json.loads(out.stdout)
+
+
+def test_install_prints_no_deprecation_warning(installed):
+    _, log = installed
+    assert "Successfully installed hwnas" in log
+    assert "deprecat" not in log.lower(), [line for line in log.splitlines() if "eprecat" in line][:5]
+
+
+def test_every_package_and_module_is_installed_and_imports(installed, tmp_path):
+    target, _ = installed
+    packages = _source_packages()
+    assert {"hwnas", "hwnas.cli", "hwnas.search", "hwnas.devices", "latency", "latency.profilers",
+            "predictors"} <= set(packages)
+    missing = [f"{name}/{py.name}" for name, folder in packages.items() for py in folder.glob("*.py")
+               if not (target / name.replace(".", "/") / py.name).is_file()]
+    assert not missing, f"modules missing from the install: {missing}"
+    assert not (target / "devices").exists()  # shipped as hwnas.devices, not a stray top-level package
+    code = ("import importlib, json, sys\n"
+            "names = json.loads(sys.argv[1])\n"
+            "files = {n: importlib.import_module(n).__file__ for n in names}\n"
+            "import latency, importlib.resources as r\n"
+            "print(json.dumps({'files': files, 'known': latency.known_devices(),\n"
+            "    'shipped': sorted(p.name for p in r.files('hwnas.devices').iterdir() if p.is_dir())}))\n")
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(sorted(packages))], capture_output=True,
+                         text=True, cwd=tmp_path, env=_env(target, assets=False))
     assert out.returncode == 0, out.stderr[-2000:]
-    shipped, known = out.stdout.splitlines()
-    assert "cpu-ort" in shipped and "cpu-ort" in known
+    got = json.loads(out.stdout)
+    outside = {n: f for n, f in got["files"].items() if not Path(f).resolve().is_relative_to(target.resolve())}
+    assert not outside, f"imported from outside the install: {outside}"
+    assert "cpu-ort" in got["shipped"] and "cpu-ort" in got["known"]
+
+
+def test_search_profile_validate_from_the_install(installed, tmp_path):
+    target, _ = installed
+    # --oracle auto: OFA's predictor when HWNAS_ASSETS reaches it, else the zero-cost proxy
+    res = _hwnas(target, tmp_path, "search", "--flops", "400M", "--queries", "12", "--out", "run", "--no-progress",
+                 assets=True)
+    assert res["queries"] == 12 and res["best"]["mflops"] <= 400
+    assert (tmp_path / "run" / "best.json").is_file()
+
+    res = _hwnas(target, tmp_path, "profile", "--device", "mine", "--out", "dev", "--resolutions", "128",
+                 "--rounds", "3", "--group-size", "96", "--no-progress")
+    assert res["measured"] == 96 and res["backend"] == "ort"
+    res = _hwnas(target, tmp_path, "validate-latency", "--device", "dev", "--samples", "3", "--rounds", "3",
+                 "--no-write", "--no-progress")
+    assert res["samples"] == 3 and res["written"] is False and res["measured_ms"]["min"] > 0
+    assert sorted(p.name for p in (tmp_path / "dev").iterdir()) == ["128_lookup_table.yaml", "device.yaml"]
