@@ -30,6 +30,7 @@ from .space import (
     N_BLOCKS,
     N_GENES,
     N_STAGES,
+    NET_RESOLUTIONS_TEXT,
     R_COL,
     check_resolution,
 )
@@ -112,7 +113,7 @@ class Arch:
             raise HwnasError("arch has no resolution; give \"r\": 224 (or \"image_size\": 224)")
         if isinstance(r, (list, tuple)):
             if len(r) != 1:
-                raise HwnasError(f"resolution {r!r} must be one integer; allowed: integers 128..224")
+                raise HwnasError(f"resolution {r!r} must be one integer; allowed: {NET_RESOLUTIONS_TEXT}")
             r = r[0]
         return cls(ks=obj["ks"], e=obj["e"], d=obj["d"], r=r)
 

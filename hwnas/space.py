@@ -23,8 +23,13 @@ N_STAGES = 5
 MAX_DEPTH = 4
 N_BLOCKS = N_STAGES * MAX_DEPTH  # 20 elastic blocks
 N_GENES = 2 * N_BLOCKS + N_STAGES + 1  # ks[20] + e[20] + d[5] + r = 46
-# OFA's supernets were trained with input resolutions 128..224; outside that the weights mean little.
+# Input resolutions (px). OFA's supernets were trained at 128..224: a search samples only there, and
+# predictor features scale the resolution over that range.
 MIN_RESOLUTION, MAX_RESOLUTION = 128, 224
+# Any subnet runs at any input size. Counting, net.configs, latency tables and export accept 128..256,
+# which holds every net OFA published (they run at up to 236 px; OFA's accuracy predictor encodes
+# 112..239).
+MIN_NET_RESOLUTION, MAX_NET_RESOLUTION = 128, 256
 DEFAULT_RESOLUTIONS = (160, 176, 192, 208, 224)
 WIDTHS = (1.0, 1.2)
 
@@ -85,8 +90,8 @@ class Block:
 class Space:
     """The OFA MobileNetV3 space at one width multiplier.
 
-    ``resolutions`` are the input sizes (pixels) that sampling and search use; any integer in
-    128..224 is a valid resolution of an :class:`~hwnas.arch.Arch`.
+    ``resolutions`` are the input sizes (pixels) that sampling and search use, integers in 128..224
+    (OFA's training range); an :class:`~hwnas.arch.Arch` may have any resolution in 128..256.
     """
 
     width: float = 1.2
@@ -96,7 +101,7 @@ class Space:
     def __post_init__(self):
         if self.width not in WIDTHS:
             raise HwnasError(f"width {self.width!r} is not supported; allowed: {allowed(WIDTHS)}")
-        res = tuple(sorted({check_resolution(r) for r in self.resolutions}))
+        res = tuple(sorted({check_search_range(r) for r in self.resolutions}))
         if not res:
             raise HwnasError("resolutions must not be empty")
         object.__setattr__(self, "resolutions", res)
@@ -191,18 +196,29 @@ class Space:
         return cls(width=float(d.get("width", 1.2)), resolutions=tuple(d.get("resolutions", DEFAULT_RESOLUTIONS)))
 
 
+NET_RESOLUTIONS_TEXT = f"integers {MIN_NET_RESOLUTION}..{MAX_NET_RESOLUTION}"
+
+
 def check_resolution(r) -> int:
-    """An input resolution in pixels: an integer in 128..224 (OFA's training range)."""
+    """An input resolution of a subnet in pixels: an integer in 128..256."""
     if isinstance(r, bool) or not isinstance(r, (int, np.integer)):
         if isinstance(r, float) and r.is_integer():
             r = int(r)
         else:
-            raise HwnasError(
-                f"resolution {r!r} is not an integer; allowed: integers {MIN_RESOLUTION}..{MAX_RESOLUTION}"
-            )
+            raise HwnasError(f"resolution {r!r} is not an integer; allowed: {NET_RESOLUTIONS_TEXT}")
     r = int(r)
+    if not MIN_NET_RESOLUTION <= r <= MAX_NET_RESOLUTION:
+        raise HwnasError(f"resolution {r} is out of range; allowed: {NET_RESOLUTIONS_TEXT}")
+    return r
+
+
+def check_search_range(r) -> int:
+    """A resolution a search may sample (pixels): an integer in 128..224, OFA's training range."""
+    r = check_resolution(r)
     if not MIN_RESOLUTION <= r <= MAX_RESOLUTION:
-        raise HwnasError(f"resolution {r} is out of range; allowed: integers {MIN_RESOLUTION}..{MAX_RESOLUTION}")
+        raise HwnasError(f"search resolution {r} is outside OFA's training range; allowed: integers "
+                         f"{MIN_RESOLUTION}..{MAX_RESOLUTION} (a single net may be counted, profiled and "
+                         f"exported at {MIN_NET_RESOLUTION}..{MAX_NET_RESOLUTION})")
     return r
 
 

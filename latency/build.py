@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from hwnas.errors import HwnasError
-from hwnas.space import DEFAULT_RESOLUTIONS, check_resolution, check_width, get_space
+from hwnas.space import DEFAULT_RESOLUTIONS, NET_RESOLUTIONS_TEXT, check_resolution, check_width, get_space
 
 from . import keys as K
 from .device import DEVICE_FILE, _named_devices, read_device_meta
@@ -153,7 +153,7 @@ def profile_device(name_or_out_dir, backend: str = "ort", resolutions=DEFAULT_RE
     width = check_width(width)
     resolutions = tuple(sorted({check_resolution(r) for r in resolutions}))
     if not resolutions:
-        raise HwnasError("resolutions must not be empty; allowed: integers 128..224")
+        raise HwnasError(f"resolutions must not be empty; allowed: {NET_RESOLUTIONS_TEXT}")
     for v, what in ((rounds, "rounds"), (group_size, "group size")):
         if int(v) < 1:
             raise HwnasError(f"{what} {v!r} must be >= 1")

@@ -102,7 +102,9 @@ def atomic_write_yaml(path, obj: dict, sort_keys: bool = False) -> None:
 
 
 def _plain(v):
-    """numpy scalars/arrays -> plain Python for safe_dump."""
+    """numpy scalars/arrays and str subclasses (torch's version) -> plain Python for safe_dump."""
+    if isinstance(v, str):
+        return str(v)
     if isinstance(v, dict):
         return {k: _plain(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):

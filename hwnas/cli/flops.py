@@ -9,7 +9,7 @@ def add_parser(sub):
                                    "and parameter count of one subnet.")
     p.add_argument("arch", nargs="?", help="arch JSON file ({\"ks\":[20],\"e\":[20],\"d\":[5],\"r\":224}) or best.json")
     p.add_argument("--net-config", metavar="FILE", help="an OFA MobileNetV3 net.config JSON instead of ARCH")
-    p.add_argument("--resolution", type=int, metavar="R", help="input resolution (px) for --net-config")
+    p.add_argument("--resolution", type=int, metavar="R", help="input resolution (px) for --net-config, 128..256")
     p.add_argument("--width", type=float, default=None, help="width multiplier 1.2 (default) or 1.0")
     return p
 
@@ -19,13 +19,13 @@ def run(args) -> dict:
     from ..cost import macs_params
     from ..errors import HwnasError
     from ..ofa_interop import arch_from_net_config
-    from ..space import get_space
+    from ..space import NET_RESOLUTIONS_TEXT, get_space
 
     if (args.arch is None) == (args.net_config is None):
         raise HwnasError("give exactly one of ARCH (an arch JSON file) or --net-config FILE")
     if args.net_config is not None:
         if args.resolution is None:
-            raise HwnasError("--net-config needs --resolution R (an integer 128..224)")
+            raise HwnasError(f"--net-config needs --resolution R; allowed: {NET_RESOLUTIONS_TEXT}")
         arch, space = arch_from_net_config(load_json(args.net_config), args.resolution, args.width)
     else:
         arch = Arch.load(args.arch)
