@@ -32,6 +32,7 @@ from . import keys as K
 from .table import load_table, read_yaml, table_path, table_resolutions
 
 DEVICE_FILE = "device.yaml"
+PRECISIONS = ("fp32", "fp16")
 _REPO_DEVICES = Path(__file__).resolve().parent.parent / "devices"
 
 
@@ -97,15 +98,74 @@ def device_folder(name_or_path) -> Path:
 
 
 def read_device_meta(folder) -> dict:
+    """A folder's ``device.yaml`` (``{}`` when it has none), checked by :func:`check_device_meta`."""
     p = Path(folder) / DEVICE_FILE
     if not p.is_file():
         return {}
     meta = read_yaml(p)
     if meta is None:
         return {}
-    if not isinstance(meta, dict):
-        raise HwnasError(f"corrupt device file {str(p)!r}: expected a mapping, got {type(meta).__name__}")
+    check_device_meta(meta, p)
     return meta
+
+
+def _positive_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+
+def check_device_meta(meta, path) -> None:
+    """The one check of a ``device.yaml`` mapping, for every command that reads or writes one.
+
+    Values a device cannot physically have are one-line HwnasErrors naming the file, the value and
+    what is allowed: a correction slope that is not a finite number > 0, an intercept that is not a
+    finite number (ms), threads or batch size below 1, an unknown width, backend or precision, a
+    resolution outside 128..256.
+    """
+    from hwnas.space import check_resolution
+
+    from .profilers import BACKENDS
+
+    where = f"corrupt device file {str(path)!r}"
+    if not isinstance(meta, dict):
+        raise HwnasError(f"{where}: expected a mapping, got {type(meta).__name__}")
+
+    def bad(key, allowed_text):
+        raise HwnasError(f"{where}: {key} {meta[key]!r} is not allowed; allowed: {allowed_text}")
+
+    if "name" in meta and not (isinstance(meta["name"], str) and meta["name"].strip()):
+        bad("name", "a non-empty string")
+    if "backend" in meta and meta["backend"] not in BACKENDS:
+        bad("backend", allowed(BACKENDS))
+    if "width" in meta and (not _number(meta["width"]) or float(meta["width"]) not in WIDTHS):
+        bad("width", allowed(WIDTHS))
+    if "precision" in meta and meta["precision"] not in PRECISIONS:
+        bad("precision", allowed(PRECISIONS))
+    for key in ("threads", "batch_size"):
+        if key in meta and not _positive_int(meta[key]):
+            bad(key, "an integer >= 1")
+    if "resolutions" in meta:
+        res = meta["resolutions"]
+        if not isinstance(res, list):
+            bad("resolutions", "a list of integers 128..256 (px)")
+        for r in res:
+            try:
+                check_resolution(r)
+            except HwnasError as exc:
+                raise HwnasError(f"{where}: {exc}") from None
+    if meta.get("correction") is not None:
+        corr = meta["correction"]
+        refit = (f"delete its correction entry and refit it with: hwnas validate-latency --device "
+                 f"{Path(path).parent}")
+        if not isinstance(corr, dict) or not all(_number(corr.get(k, 0.0)) for k in ("slope", "intercept")):
+            raise HwnasError(f"{where}: correction must be {{slope: number, intercept: number}} (ms), "
+                             f"got {corr!r}; {refit}")
+        if float(corr.get("slope", 1.0)) <= 0:
+            raise HwnasError(f"{where}: correction slope {corr['slope']!r} is not allowed (predicted latency "
+                             f"would not grow with the table sum); allowed: a number > 0; {refit}")
 
 
 # ---- the device ---------------------------------------------------------------------------------------
@@ -147,15 +207,11 @@ class Device:
                         key = K.block_key(space, b, k, e, r)
                         if key in t:
                             self._blocks[i, b, k, e] = float(t[key]["mean"])
+        check_device_meta(self.meta, Path(self.folder) / DEVICE_FILE)
         corr = self.meta.get("correction") or {}
-        try:
-            self.slope = float(corr.get("slope", 1.0))
-            self.intercept = float(corr.get("intercept", 0.0))
-        except (AttributeError, TypeError, ValueError):
-            raise HwnasError(f"corrupt device file {str(Path(self.folder) / DEVICE_FILE)!r}: correction must be "
-                             f"{{slope: number, intercept: number}} (ms), got {corr!r}") from None
-        if not (np.isfinite(self.slope) and np.isfinite(self.intercept)):
-            raise HwnasError(f"corrupt device file {str(Path(self.folder) / DEVICE_FILE)!r}: correction {corr!r} is not finite")
+        self.slope = float(corr.get("slope", 1.0))
+        self.intercept = float(corr.get("intercept", 0.0))
+        self._check_positive_predictions()
 
     # -- descriptions ------------------------------------------------------------------------------
     @property
@@ -224,34 +280,46 @@ class Device:
         cumulative per-block minima, plus the fixed part, is exact (the correction is increasing).
         """
         resolutions = self.resolutions if resolutions is None else tuple(int(r) for r in resolutions)
-        if self.slope <= 0:
-            raise HwnasError(f"device {self.name!r} has a non-increasing correction slope {self.slope}; refit it with: "
-                             f"hwnas validate-latency --device {self.name}")
-        best = np.inf
-        for r in resolutions:
-            if r not in self._res_index:
-                raise HwnasError(f"device {self.name!r} has no latency table for resolution {r}; it has: "
-                                 f"{allowed(self.resolutions)}; build it with: {self.rebuild_command(r)}")
-            i = self._res_index[r]
-            if np.isnan(self._fixed[i]):
-                raise HwnasError(f"device {self.name!r} table {r}_lookup_table.yaml has no entry "
-                                 f"{self._missing_fixed[r]!r}; rebuild it with: {self.rebuild_command(r)}")
-            total = float(self._fixed[i])
-            for s in range(N_STAGES):
-                mins = []
-                for pos in range(max(DEPTHS)):
-                    b = s * MAX_DEPTH + pos
-                    vals = self._blocks[i, b][np.ix_(KERNEL_SIZES, EXPAND_RATIOS)]
-                    if np.isnan(vals).any():
-                        kk, ee = np.argwhere(np.isnan(vals))[0]
-                        key = K.block_key(self.space, b, KERNEL_SIZES[kk], EXPAND_RATIOS[ee], r)
-                        raise HwnasError(f"device {self.name!r} table {r}_lookup_table.yaml has no entry {key!r}; "
-                                         f"rebuild it with: {self.rebuild_command(r)}")
-                    mins.append(float(vals.min()))
-                cum = np.cumsum(mins)
-                total += min(float(cum[d - 1]) for d in DEPTHS)
-            best = min(best, self.slope * total + self.intercept)
-        return float(best)
+        return float(min(self.slope * self._min_table_ms(r) + self.intercept for r in resolutions))
+
+    def _min_table_ms(self, r) -> float:
+        """Exact smallest table sum (ms) at resolution ``r``; a missing entry is a HwnasError naming it."""
+        if r not in self._res_index:
+            raise HwnasError(f"device {self.name!r} has no latency table for resolution {r}; it has: "
+                             f"{allowed(self.resolutions)}; build it with: {self.rebuild_command(r)}")
+        i = self._res_index[r]
+        if np.isnan(self._fixed[i]):
+            raise HwnasError(f"device {self.name!r} table {r}_lookup_table.yaml has no entry "
+                             f"{self._missing_fixed[r]!r}; rebuild it with: {self.rebuild_command(r)}")
+        total = float(self._fixed[i])
+        for s in range(N_STAGES):
+            mins = []
+            for pos in range(max(DEPTHS)):
+                b = s * MAX_DEPTH + pos
+                vals = self._blocks[i, b][np.ix_(KERNEL_SIZES, EXPAND_RATIOS)]
+                if np.isnan(vals).any():
+                    kk, ee = np.argwhere(np.isnan(vals))[0]
+                    key = K.block_key(self.space, b, KERNEL_SIZES[kk], EXPAND_RATIOS[ee], r)
+                    raise HwnasError(f"device {self.name!r} table {r}_lookup_table.yaml has no entry {key!r}; "
+                                     f"rebuild it with: {self.rebuild_command(r)}")
+                mins.append(float(vals.min()))
+            cum = np.cumsum(mins)
+            total += min(float(cum[d - 1]) for d in DEPTHS)
+        return total
+
+    def _check_positive_predictions(self) -> None:
+        """The correction must keep every prediction > 0 ms (checked on the complete tables)."""
+        for r in self.resolutions:
+            try:
+                least = self._min_table_ms(r)
+            except HwnasError:  # an incomplete table: its missing entries are reported when used
+                continue
+            if self.slope * least + self.intercept <= 0:
+                raise HwnasError(
+                    f"corrupt device file {str(Path(self.folder) / DEVICE_FILE)!r}: correction {self.correction} "
+                    f"predicts {self.slope * least + self.intercept:.3f} ms for the fastest subnet at {r} px; "
+                    f"allowed: a correction whose predictions are > 0 ms; delete its correction entry and refit "
+                    f"it with: hwnas validate-latency --device {self.folder}")
 
     def describe(self) -> dict:
         keep = ("backend", "execution_provider", "precision", "threads", "batch_size", "date")

@@ -20,7 +20,7 @@ import numpy as np
 from hwnas.arch import Arch, decode, encode, sample
 from hwnas.errors import HwnasError
 
-from .device import DEVICE_FILE, load_device, read_device_meta
+from .device import DEVICE_FILE, check_device_meta, load_device, read_device_meta
 from .table import atomic_write_text, atomic_write_yaml
 
 VALIDATION_FILE = "validation.json"
@@ -136,6 +136,12 @@ def validate_device(name_or_path, samples: int = 100, seed: int = 0, width: floa
                               "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
         meta["validation"] = {k: result[k] for k in ("samples", "seed", "table_sum", "corrected",
                                                      "corrected_leave_one_out")}
+        try:  # never store a correction that every reader of device.yaml would refuse
+            check_device_meta(meta, dev.folder / DEVICE_FILE)
+        except HwnasError:
+            raise HwnasError(f"the correction fitted on {samples} subnets (slope {slope:.4g}, intercept "
+                             f"{intercept:.4g} ms) is not physical and was not stored; allowed: slope > 0; "
+                             f"measure more subnets (--samples)") from None
         atomic_write_yaml(dev.folder / DEVICE_FILE, meta)
     result["written"] = bool(write)
     if return_rows:
