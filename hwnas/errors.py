@@ -14,3 +14,12 @@ class HwnasError(ValueError):
 def allowed(values) -> str:
     """Render a set of allowed values the same way everywhere."""
     return ", ".join(str(v) for v in values)
+
+
+def check_int(value, what: str, minimum: int = 1) -> int:
+    """``value`` as an int if it is an integer >= ``minimum`` (a bool or float is not); else a HwnasError."""
+    from numbers import Integral
+
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise HwnasError(f"{what} {value!r} is not allowed; allowed: an integer >= {minimum}")
+    return int(value)

@@ -15,13 +15,13 @@ import platform
 import time
 from pathlib import Path
 
-from hwnas.errors import HwnasError
+from hwnas.errors import HwnasError, check_int
 from hwnas.space import DEFAULT_RESOLUTIONS, NET_RESOLUTIONS_TEXT, check_resolution, check_width, get_space
 
 from . import keys as K
 from .device import DEVICE_FILE, _named_devices, read_device_meta
 from .profilers import make_profiler
-from .profilers.base import time_interleaved
+from .profilers.base import check_timing, time_interleaved
 from .table import atomic_write_yaml, load_table, save_table, table_path, table_resolutions
 
 # Settings that must be equal for two tables to belong to one device.
@@ -154,9 +154,8 @@ def profile_device(name_or_out_dir, backend: str = "ort", resolutions=DEFAULT_RE
     resolutions = tuple(sorted({check_resolution(r) for r in resolutions}))
     if not resolutions:
         raise HwnasError(f"resolutions must not be empty; allowed: {NET_RESOLUTIONS_TEXT}")
-    for v, what in ((rounds, "rounds"), (group_size, "group size")):
-        if int(v) < 1:
-            raise HwnasError(f"{what} {v!r} must be >= 1")
+    check_timing(rounds, warmup, sample_ms)
+    check_int(group_size, "group size")
     prof_args = {"backend": backend, "provider": provider, "threads": int(threads), "precision": precision,
                  "batch_size": int(batch_size), **options}
     profiler = make_profiler(**prof_args)  # fails early, in one line, when the backend is not installed

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from hwnas.arch import Arch
+from hwnas.errors import check_int
 from hwnas.space import get_space
 
 from .modules import build_subnet_module
 from .profilers import make_profiler, profiler_from_settings
-from .profilers.base import time_interleaved
+from .profilers.base import check_timing, time_interleaved
 
 
 MAX_DISPERSION = 0.05  # IQR/median above which an end-to-end timing is repeated (see profilers.base)
@@ -22,6 +23,8 @@ def measure_archs(archs, profiler, width: float = 1.2, rounds: int = 15, warmup:
     up to ``retries`` times; the least dispersed timing is kept. ``progress`` (a tqdm bar or None) is
     advanced by one per arch measured.
     """
+    check_timing(rounds, warmup)
+    check_int(group_size, "group size")
     space = get_space(width)
     archs = list(archs)
     out = [None] * len(archs)

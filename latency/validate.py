@@ -18,9 +18,10 @@ import time
 import numpy as np
 
 from hwnas.arch import Arch, decode, encode, sample
-from hwnas.errors import HwnasError
+from hwnas.errors import HwnasError, check_int
 
 from .device import DEVICE_FILE, check_device_meta, load_device, read_device_meta
+from .profilers.base import check_timing
 from .table import atomic_write_text, atomic_write_yaml
 
 VALIDATION_FILE = "validation.json"
@@ -65,8 +66,10 @@ def validate_device(name_or_path, samples: int = 100, seed: int = 0, width: floa
     from .measure import measure_archs
     from .profilers import profiler_from_settings
 
-    if int(samples) < 3:
-        raise HwnasError(f"samples {samples!r} must be >= 3 (a line is fitted)")
+    check_int(samples, "samples", minimum=3)  # a line is fitted
+    check_int(seed, "seed", minimum=0)
+    check_timing(rounds, warmup)
+    check_int(group_size, "group size")
     dev = load_device(name_or_path, width=width)
     profiler = profiler_from_settings({"name": dev.name, **dev.meta})
     X = sample(int(samples), np.random.default_rng(int(seed)), dev.resolutions)

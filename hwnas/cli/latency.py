@@ -12,14 +12,22 @@ def add_parser(sub):
     p.add_argument("--device", required=True, metavar="NAME", help="shipped device name or device folder")
     p.add_argument("--width", type=float, default=1.2, help="width multiplier 1.2 (default) or 1.0")
     p.add_argument("--measure", action="store_true", help="also measure it end to end on the device's backend")
-    p.add_argument("--rounds", type=int, default=21, help="timed rounds with --measure (default 21)")
+    p.add_argument("--rounds", type=int, default=None, help="timed rounds with --measure (default 21)")
     return p
 
 
 def run(args) -> dict:
     from hwnas.arch import Arch
+    from hwnas.errors import HwnasError
     from latency import load_device
 
+    if args.rounds is not None and not args.measure:
+        raise HwnasError(f"--rounds {args.rounds} applies only with --measure")
+    rounds = 21 if args.rounds is None else args.rounds
+    if args.measure:
+        from latency.profilers.base import check_timing
+
+        check_timing(rounds, warmup=0)
     arch = Arch.load(args.arch)
     dev = load_device(args.device, width=args.width)
     X = arch.to_array()[None, :]
@@ -29,7 +37,7 @@ def run(args) -> dict:
     if args.measure:
         from latency import measure_arch_ms
 
-        out["measured_ms"] = float(measure_arch_ms(arch, device=dev, rounds=args.rounds))
+        out["measured_ms"] = float(measure_arch_ms(arch, device=dev, rounds=rounds))
     return out
 
 

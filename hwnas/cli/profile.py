@@ -38,8 +38,11 @@ def add_parser(sub):
 def run(args) -> dict:
     from latency.build import DEFAULTS, profile_device
 
+    from ..errors import HwnasError
     from ..executor import make_executor
 
+    if args.ray_address is not None and args.executor != "ray":
+        raise HwnasError(f"--ray-address {args.ray_address!r} applies only with --executor ray")
     executor = None
     if args.executor != "local":
         executor = make_executor(args.executor, address=args.ray_address)
@@ -50,7 +53,8 @@ def run(args) -> dict:
         return profile_device(
             args.device, backend=args.backend, resolutions=args.resolutions, width=args.width, out=args.out,
             provider=args.provider, threads=args.threads, precision=args.precision, batch_size=args.batch_size,
-            rounds=args.rounds or DEFAULTS["rounds"], group_size=args.group_size or DEFAULTS["group_size"],
+            rounds=DEFAULTS["rounds"] if args.rounds is None else args.rounds,
+            group_size=DEFAULTS["group_size"] if args.group_size is None else args.group_size,
             executor=executor, progress=not args.no_progress, **options)
     finally:
         if executor is not None:

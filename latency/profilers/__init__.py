@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hwnas.errors import HwnasError, allowed
+from hwnas.errors import HwnasError, allowed, check_int
 
 BACKENDS = ("ort", "tensorrt", "torch")
 DEFAULT_PROVIDER = {"ort": "cpu", "tensorrt": "cuda", "torch": "cpu"}
@@ -13,8 +13,7 @@ def make_profiler(backend: str = "ort", provider: str | None = None, threads: in
     """A profiler for ``backend`` (import-guarded: a missing library is a one-line HwnasError naming its package)."""
     if backend not in BACKENDS:
         raise HwnasError(f"backend {backend!r} is unknown; allowed: {allowed(BACKENDS)}")
-    if int(batch_size) < 1:
-        raise HwnasError(f"batch size {batch_size!r} must be >= 1")
+    threads, batch_size = check_int(threads, "threads"), check_int(batch_size, "batch size")
     provider = provider or DEFAULT_PROVIDER[backend]
     if backend == "ort":
         from .ort import OrtProfiler

@@ -105,12 +105,23 @@ class Timing:
         return self.iqr / self.median if self.median > 0 else float("inf")
 
 
+def check_timing(rounds, warmup, sample_ms=0.0) -> None:
+    """One-line HwnasErrors for timing settings no measurement can use (checked before any work)."""
+    from hwnas.errors import HwnasError, check_int
+
+    check_int(rounds, "rounds")
+    check_int(warmup, "warm-up runs", minimum=0)
+    if isinstance(sample_ms, bool) or not isinstance(sample_ms, (int, float)) or not 0 <= sample_ms < math.inf:
+        raise HwnasError(f"sample time {sample_ms!r} ms is not allowed; allowed: a finite number >= 0")
+
+
 def time_interleaved(runners, rounds: int = 15, warmup: int = 3, sample_ms: float = 2.0, max_inner: int = 50,
                      max_dispersion: float | None = None, retries: int = 2) -> list:
     """Time ``runners`` interleaved round-robin; returns one :class:`Timing` per runner (ms).
 
     With ``max_dispersion`` (e.g. 0.05), runners whose IQR/median exceeds it are timed again (step 5).
     """
+    check_timing(rounds, warmup, sample_ms)
     out = _time_once(runners, rounds, warmup, sample_ms, max_inner)
     if max_dispersion is None:
         return out
