@@ -113,7 +113,8 @@ class Arch:
             raise HwnasError("arch has no resolution; give \"r\": 224 (or \"image_size\": 224)")
         if isinstance(r, (list, tuple)):
             if len(r) != 1:
-                raise HwnasError(f"resolution {r!r} must be one integer; allowed: {NET_RESOLUTIONS_TEXT}")
+                raise HwnasError(
+                    f"resolution {r!r} must be one integer; allowed: {NET_RESOLUTIONS_TEXT}")
             r = r[0]
         return cls(ks=obj["ks"], e=obj["e"], d=obj["d"], r=r)
 

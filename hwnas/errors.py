@@ -17,7 +17,7 @@ def allowed(values) -> str:
 
 
 def check_int(value, what: str, minimum: int = 1) -> int:
-    """``value`` as an int if it is an integer >= ``minimum`` (a bool or float is not); else a HwnasError."""
+    """``value`` as an int: an integer >= ``minimum`` (not a bool or float), else HwnasError."""
     from numbers import Integral
 
     if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:

@@ -26,9 +26,9 @@ N_GENES = 2 * N_BLOCKS + N_STAGES + 1  # ks[20] + e[20] + d[5] + r = 46
 # Input resolutions (px). OFA's supernets were trained at 128..224: a search samples only there, and
 # predictor features scale the resolution over that range.
 MIN_RESOLUTION, MAX_RESOLUTION = 128, 224
-# Any subnet runs at any input size. Counting, net.configs, latency tables and export accept 128..256,
-# which holds every net OFA published (they run at up to 236 px; OFA's accuracy predictor encodes
-# 112..239).
+# Any subnet runs at any input size. Counting, net.configs, latency tables and export accept
+# 128..256, which holds every net OFA published (they run at up to 236 px; OFA's accuracy predictor
+# encodes 112..239).
 MIN_NET_RESOLUTION, MAX_NET_RESOLUTION = 128, 256
 DEFAULT_RESOLUTIONS = (160, 176, 192, 208, 224)
 WIDTHS = (1.0, 1.2)
@@ -216,9 +216,10 @@ def check_search_range(r) -> int:
     """A resolution a search may sample (pixels): an integer in 128..224, OFA's training range."""
     r = check_resolution(r)
     if not MIN_RESOLUTION <= r <= MAX_RESOLUTION:
-        raise HwnasError(f"search resolution {r} is outside OFA's training range; allowed: integers "
-                         f"{MIN_RESOLUTION}..{MAX_RESOLUTION} (a single net may be counted, profiled and "
-                         f"exported at {MIN_NET_RESOLUTION}..{MAX_NET_RESOLUTION})")
+        raise HwnasError(
+            f"search resolution {r} is outside OFA's training range; allowed: integers "
+            f"{MIN_RESOLUTION}..{MAX_RESOLUTION} (a single net may be counted, profiled and "
+            f"exported at {MIN_NET_RESOLUTION}..{MAX_NET_RESOLUTION})")
     return r
 
 

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 from hwnas.errors import HwnasError, check_int
-from hwnas.space import DEFAULT_RESOLUTIONS, NET_RESOLUTIONS_TEXT, check_resolution, check_width, get_space
+from hwnas.space import (DEFAULT_RESOLUTIONS, NET_RESOLUTIONS_TEXT, check_resolution, check_width,
+                         get_space)
 
 from . import keys as K
 from .device import DEVICE_FILE, _named_devices, read_device_meta

@@ -98,7 +98,7 @@ def device_folder(name_or_path) -> Path:
 
 
 def read_device_meta(folder) -> dict:
-    """A folder's ``device.yaml`` (``{}`` when it has none), checked by :func:`check_device_meta`."""
+    """A folder's ``device.yaml`` (``{}`` if it has none), checked by :func:`check_device_meta`."""
     p = Path(folder) / DEVICE_FILE
     if not p.is_file():
         return {}
@@ -160,12 +160,14 @@ def check_device_meta(meta, path) -> None:
         corr = meta["correction"]
         refit = (f"delete its correction entry and refit it with: hwnas validate-latency --device "
                  f"{Path(path).parent}")
-        if not isinstance(corr, dict) or not all(_number(corr.get(k, 0.0)) for k in ("slope", "intercept")):
-            raise HwnasError(f"{where}: correction must be {{slope: number, intercept: number}} (ms), "
-                             f"got {corr!r}; {refit}")
+        fields = ("slope", "intercept")
+        if not (isinstance(corr, dict) and all(_number(corr.get(k, 0.0)) for k in fields)):
+            raise HwnasError(f"{where}: correction must be {{slope: number, intercept: number}} "
+                             f"(ms), got {corr!r}; {refit}")
         if float(corr.get("slope", 1.0)) <= 0:
-            raise HwnasError(f"{where}: correction slope {corr['slope']!r} is not allowed (predicted latency "
-                             f"would not grow with the table sum); allowed: a number > 0; {refit}")
+            raise HwnasError(f"{where}: correction slope {corr['slope']!r} is not allowed "
+                             f"(predicted latency would not grow with the table sum); allowed: a "
+                             f"number > 0; {refit}")
 
 
 # ---- the device ---------------------------------------------------------------------------------------
@@ -279,18 +281,20 @@ class Device:
         Latency is a sum of independent per-block choices, so per stage the minimum over depths of the
         cumulative per-block minima, plus the fixed part, is exact (the correction is increasing).
         """
-        resolutions = self.resolutions if resolutions is None else tuple(int(r) for r in resolutions)
+        resolutions = self.resolutions if resolutions is None else tuple(map(int, resolutions))
         return float(min(self.slope * self._min_table_ms(r) + self.intercept for r in resolutions))
 
     def _min_table_ms(self, r) -> float:
-        """Exact smallest table sum (ms) at resolution ``r``; a missing entry is a HwnasError naming it."""
+        """Exact smallest table sum (ms) at resolution ``r``; a missing entry is a HwnasError."""
         if r not in self._res_index:
-            raise HwnasError(f"device {self.name!r} has no latency table for resolution {r}; it has: "
-                             f"{allowed(self.resolutions)}; build it with: {self.rebuild_command(r)}")
+            raise HwnasError(f"device {self.name!r} has no latency table for resolution {r}; it "
+                             f"has: {allowed(self.resolutions)}; build it with: "
+                             f"{self.rebuild_command(r)}")
         i = self._res_index[r]
         if np.isnan(self._fixed[i]):
             raise HwnasError(f"device {self.name!r} table {r}_lookup_table.yaml has no entry "
-                             f"{self._missing_fixed[r]!r}; rebuild it with: {self.rebuild_command(r)}")
+                             f"{self._missing_fixed[r]!r}; rebuild it with: "
+                             f"{self.rebuild_command(r)}")
         total = float(self._fixed[i])
         for s in range(N_STAGES):
             mins = []
@@ -300,8 +304,8 @@ class Device:
                 if np.isnan(vals).any():
                     kk, ee = np.argwhere(np.isnan(vals))[0]
                     key = K.block_key(self.space, b, KERNEL_SIZES[kk], EXPAND_RATIOS[ee], r)
-                    raise HwnasError(f"device {self.name!r} table {r}_lookup_table.yaml has no entry {key!r}; "
-                                     f"rebuild it with: {self.rebuild_command(r)}")
+                    raise HwnasError(f"device {self.name!r} table {r}_lookup_table.yaml has no "
+                                     f"entry {key!r}; rebuild it with: {self.rebuild_command(r)}")
                 mins.append(float(vals.min()))
             cum = np.cumsum(mins)
             total += min(float(cum[d - 1]) for d in DEPTHS)
@@ -314,12 +318,14 @@ class Device:
                 least = self._min_table_ms(r)
             except HwnasError:  # an incomplete table: its missing entries are reported when used
                 continue
-            if self.slope * least + self.intercept <= 0:
+            fastest = self.slope * least + self.intercept
+            if fastest <= 0:
                 raise HwnasError(
-                    f"corrupt device file {str(Path(self.folder) / DEVICE_FILE)!r}: correction {self.correction} "
-                    f"predicts {self.slope * least + self.intercept:.3f} ms for the fastest subnet at {r} px; "
-                    f"allowed: a correction whose predictions are > 0 ms; delete its correction entry and refit "
-                    f"it with: hwnas validate-latency --device {self.folder}")
+                    f"corrupt device file {str(Path(self.folder) / DEVICE_FILE)!r}: correction "
+                    f"{self.correction} predicts {fastest:.3f} ms for the fastest subnet at {r} "
+                    f"px; allowed: a correction whose predictions are > 0 ms; delete its "
+                    f"correction entry and refit it with: hwnas validate-latency --device "
+                    f"{self.folder}")
 
     def describe(self) -> dict:
         keep = ("backend", "execution_provider", "precision", "threads", "batch_size", "date")

@@ -142,9 +142,10 @@ def validate_device(name_or_path, samples: int = 100, seed: int = 0, width: floa
         try:  # never store a correction that every reader of device.yaml would refuse
             check_device_meta(meta, dev.folder / DEVICE_FILE)
         except HwnasError:
-            raise HwnasError(f"the correction fitted on {samples} subnets (slope {slope:.4g}, intercept "
-                             f"{intercept:.4g} ms) is not physical and was not stored; allowed: slope > 0; "
-                             f"measure more subnets (--samples)") from None
+            raise HwnasError(
+                f"the correction fitted on {samples} subnets (slope {slope:.4g}, intercept "
+                f"{intercept:.4g} ms) is not physical and was not stored; allowed: slope > 0; "
+                f"measure more subnets (--samples)") from None
         atomic_write_yaml(dev.folder / DEVICE_FILE, meta)
     result["written"] = bool(write)
     if return_rows:

@@ -1,5 +1,5 @@
-"""OFA's own published resolutions (its nets run at 228 and 236 px): counting, the net.config round trip,
-export and latency accept every resolution 128..256, while a search keeps OFA's training range.
+"""OFA's own published resolutions (its nets run at 228 and 236 px): counting, the net.config round
+trip, export and latency accept every resolution 128..256; a search keeps OFA's training range.
 
 The nets are made the way OFA publishes them: the ``net.config`` of a w1.2 subnet from OFA's own
 ``OFAMobileNetV3.get_active_subnet().config``, and the resolution beside it.
@@ -20,11 +20,11 @@ from .test_cost import ofa_flops  # noqa: F401  (fixture: OFA's count_net_flops,
 from .test_export import A600, TrainedLike
 
 R228 = A.decode(A.sample(1, np.random.default_rng(228), [228]))[0]
-R236 = Arch(ks=A600.ks, e=A600.e, d=A600.d, r=236)  # the 595M-class net of test_export, at OFA's 236 px
+R236 = Arch(ks=A600.ks, e=A600.e, d=A600.d, r=236)  # test_export's 595M-class net, at OFA's 236 px
 
 
 def _ofa_subnet(arch):
-    """OFA's own subnet for ``arch``'s genes (weights on the meta device: only shapes are needed)."""
+    """OFA's own subnet for ``arch``'s genes (on the meta device: only shapes are needed)."""
     import torch
 
     with torch.device("meta"):
@@ -67,7 +67,8 @@ def test_every_resolution_128_to_256_round_trips():
 
 def test_a_search_keeps_the_training_range():
     assert Space(resolutions=(128, 224)).resolutions == (128, 224)
-    with pytest.raises(HwnasError, match="search resolution 236 is outside OFA's training range; allowed: integers 128..224"):
+    msg = "search resolution 236 is outside OFA's training range; allowed: integers 128..224"
+    with pytest.raises(HwnasError, match=msg):
         Space(resolutions=(160, 236))
 
 
@@ -77,12 +78,12 @@ def test_export_at_228_passes_parity(tmp_path, capsys):
     weights = TrainedLike(tmp_path)(R228)
     arch_json = tmp_path / "r228.json"
     R228.save(arch_json)
-    code, out, err = _cli(capsys, "export", arch_json, "--onnx", tmp_path / "r228.onnx", "--weights", weights,
-                          "--latency-runs", 2, "--json")
+    code, out, err = _cli(capsys, "export", arch_json, "--onnx", tmp_path / "r228.onnx",
+                          "--weights", weights, "--latency-runs", 2, "--json")
     assert code == 0, err
     res = json.loads(out)
     assert res["resolution"] == 228 and res["max_abs_diff"] <= PARITY_TOL
-    assert res["parity"][0]["output_abs_max"] > 1.0  # trained-like logits: the parity check means something
+    assert res["parity"][0]["output_abs_max"] > 1.0  # trained-like logits: parity means something
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(tmp_path / "r228.onnx"), providers=["CPUExecutionProvider"])
@@ -99,7 +100,8 @@ def test_latency_at_236_names_the_profile_command_then_works_after_profiling(tmp
 
     dev = tmp_path / "dev"
     code, out, err = _cli(capsys, "profile", "--device", "t236", "--backend", "torch", "--out", dev,
-                          "--resolutions", 236, "--rounds", 3, "--group-size", 96, "--no-progress", "--json")
+                          "--resolutions", 236, "--rounds", 3, "--group-size", 96, "--no-progress",
+                          "--json")
     assert code == 0, err
     assert json.loads(out)["measured"] == 96
     code, out, err = _cli(capsys, "latency", arch_json, "--device", dev, "--json")
@@ -109,4 +111,5 @@ def test_latency_at_236_names_the_profile_command_then_works_after_profiling(tmp
     res = json.loads(out)
     assert res["resolution"] == 236
     assert res["latency_ms"] > 0
-    assert res["latency_ms"] == pytest.approx(latency.load_device(dev).predict_ms(R236.to_array())[0])
+    expected = latency.load_device(dev).predict_ms(R236.to_array())[0]
+    assert res["latency_ms"] == pytest.approx(expected)

@@ -1,6 +1,6 @@
-"""``hwnas profile`` / ``validate-latency`` / ``latency --measure`` through the CLI: every profiler backend this
-machine has, end to end, and measurement settings no measurement can use refused in one line (never
-silently replaced by a default)."""
+"""``hwnas profile`` / ``validate-latency`` / ``latency --measure`` through the CLI: every profiler
+backend this machine has, end to end, and measurement settings no measurement can use refused in one
+line (never silently replaced by a default)."""
 
 from __future__ import annotations
 
@@ -20,23 +20,27 @@ def _cli(capsys, *argv):
 
 
 def _bad_cases(tmp, arch):
-    prof = ("profile", "--device", "d", "--out", tmp / "dev", "--resolutions", "128", "--no-progress")
+    prof = ("profile", "--device", "d", "--out", tmp / "dev", "--no-progress",
+            "--resolutions", "128")
+    lat = ("latency", arch, "--device", "cpu-ort")
+    val = ("validate-latency", "--device", "cpu-ort")
+    at_least_1 = "is not allowed; allowed: an integer >= 1"
     return [
-        (prof + ("--rounds", "0"), "rounds 0 is not allowed; allowed: an integer >= 1"),
-        (prof + ("--rounds", "-3"), "rounds -3 is not allowed; allowed: an integer >= 1"),
-        (prof + ("--group-size", "0"), "group size 0 is not allowed; allowed: an integer >= 1"),
-        (prof + ("--threads", "0"), "threads 0 is not allowed; allowed: an integer >= 1"),
-        (prof + ("--threads", "-1", "--backend", "torch"), "threads -1 is not allowed; allowed: an integer >= 1"),
-        (prof + ("--batch-size", "0"), "batch size 0 is not allowed; allowed: an integer >= 1"),
-        (prof + ("--batch-size", "-2", "--backend", "torch"), "batch size -2 is not allowed"),
-        (prof[:-3] + ("--resolutions", "0"), "resolution 0 is out of range; allowed: integers 128..256"),
+        (prof + ("--rounds", "0"), f"rounds 0 {at_least_1}"),
+        (prof + ("--rounds", "-3"), f"rounds -3 {at_least_1}"),
+        (prof + ("--group-size", "0"), f"group size 0 {at_least_1}"),
+        (prof + ("--threads", "0"), f"threads 0 {at_least_1}"),
+        (prof + ("--threads", "-1", "--backend", "torch"), f"threads -1 {at_least_1}"),
+        (prof + ("--batch-size", "0"), f"batch size 0 {at_least_1}"),
+        (prof + ("--batch-size", "-2", "--backend", "torch"), f"batch size -2 {at_least_1}"),
+        (prof[:-2] + ("--resolutions", "0"), "resolution 0 is out of range; allowed: integers"),
         (prof + ("--width", "0"), "width 0.0 is not supported; allowed: 1.0, 1.2"),
         (prof + ("--ray-address", "auto"), "--ray-address 'auto' applies only with --executor ray"),
-        (("latency", arch, "--device", "cpu-ort", "--rounds", "5"), "--rounds 5 applies only with --measure"),
-        (("latency", arch, "--device", "cpu-ort", "--measure", "--rounds", "0"), "rounds 0 is not allowed"),
-        (("validate-latency", "--device", "cpu-ort", "--rounds", "0"), "rounds 0 is not allowed"),
-        (("validate-latency", "--device", "cpu-ort", "--samples", "2"), "samples 2 is not allowed; allowed: an integer >= 3"),
-        (("validate-latency", "--device", "cpu-ort", "--seed", "-1"), "seed -1 is not allowed; allowed: an integer >= 0"),
+        (lat + ("--rounds", "5"), "--rounds 5 applies only with --measure"),
+        (lat + ("--measure", "--rounds", "0"), f"rounds 0 {at_least_1}"),
+        (val + ("--rounds", "0"), f"rounds 0 {at_least_1}"),
+        (val + ("--samples", "2"), "samples 2 is not allowed; allowed: an integer >= 3"),
+        (val + ("--seed", "-1"), "seed -1 is not allowed; allowed: an integer >= 0"),
     ]
 
 
@@ -46,25 +50,28 @@ def test_unusable_measurement_settings_are_one_line_errors(tmp_path, capsys):
     for argv, needle in _bad_cases(tmp_path, arch):
         code, out, err = _cli(capsys, *argv, "--json")
         assert code == 2 and out == "", argv
-        assert err.startswith("hwnas: error: ") and err.count("\n") == 1 and needle in err, (argv, err)
+        assert err.startswith("hwnas: error: ") and err.count("\n") == 1, (argv, err)
+        assert needle in err, (argv, err)
     assert not (tmp_path / "dev").exists()  # refused before anything was written
 
 
 @pytest.mark.parametrize("backend", ["ort", "torch"])
 def test_profile_then_validate_through_the_cli(backend, tmp_path, capsys):
     dev = tmp_path / "dev"
-    code, out, err = _cli(capsys, "profile", "--device", f"tiny-{backend}", "--backend", backend, "--out", dev,
-                          "--resolutions", 128, "--rounds", 3, "--group-size", 96, "--no-progress", "--json")
+    code, out, err = _cli(capsys, "profile", "--device", f"tiny-{backend}", "--backend", backend,
+                          "--out", dev, "--resolutions", 128, "--rounds", 3, "--group-size", 96,
+                          "--no-progress", "--json")
     assert code == 0, err
     res = json.loads(out)
     assert res["backend"] == backend and res["measured"] == 96 and res["resolutions"] == [128]
     meta = yaml.safe_load((dev / "device.yaml").read_text())
-    assert meta["backend"] == backend and meta["method"]["rounds"] == 3 and meta["method"]["group_size"] == 96
+    assert meta["backend"] == backend
+    assert meta["method"]["rounds"] == 3 and meta["method"]["group_size"] == 96
     assert all(type(v) is str for v in meta["versions"].values()), meta["versions"]
     before = {p.name: p.read_bytes() for p in dev.iterdir()}
 
-    code, out, err = _cli(capsys, "validate-latency", "--device", dev, "--samples", 3, "--rounds", 3, "--no-write",
-                          "--no-progress", "--json")
+    code, out, err = _cli(capsys, "validate-latency", "--device", dev, "--samples", 3, "--rounds",
+                          3, "--no-write", "--no-progress", "--json")
     assert code == 0, err
     res = json.loads(out)
     assert res["backend"] == backend and res["samples"] == 3 and res["written"] is False

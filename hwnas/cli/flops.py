@@ -9,7 +9,8 @@ def add_parser(sub):
                                    "and parameter count of one subnet.")
     p.add_argument("arch", nargs="?", help="arch JSON file ({\"ks\":[20],\"e\":[20],\"d\":[5],\"r\":224}) or best.json")
     p.add_argument("--net-config", metavar="FILE", help="an OFA MobileNetV3 net.config JSON instead of ARCH")
-    p.add_argument("--resolution", type=int, metavar="R", help="input resolution (px) for --net-config, 128..256")
+    p.add_argument("--resolution", type=int, metavar="R",
+                   help="input resolution (px) for --net-config, 128..256")
     p.add_argument("--width", type=float, default=None, help="width multiplier 1.2 (default) or 1.0")
     return p
 

@@ -12,7 +12,8 @@ def add_parser(sub):
     p.add_argument("--device", required=True, metavar="NAME", help="shipped device name or device folder")
     p.add_argument("--width", type=float, default=1.2, help="width multiplier 1.2 (default) or 1.0")
     p.add_argument("--measure", action="store_true", help="also measure it end to end on the device's backend")
-    p.add_argument("--rounds", type=int, default=None, help="timed rounds with --measure (default 21)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="timed rounds with --measure (default 21)")
     return p
 
 

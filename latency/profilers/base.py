@@ -111,8 +111,9 @@ def check_timing(rounds, warmup, sample_ms=0.0) -> None:
 
     check_int(rounds, "rounds")
     check_int(warmup, "warm-up runs", minimum=0)
-    if isinstance(sample_ms, bool) or not isinstance(sample_ms, (int, float)) or not 0 <= sample_ms < math.inf:
-        raise HwnasError(f"sample time {sample_ms!r} ms is not allowed; allowed: a finite number >= 0")
+    ok = isinstance(sample_ms, (int, float)) and not isinstance(sample_ms, bool)
+    if not (ok and 0 <= sample_ms < math.inf):
+        raise HwnasError(f"sample time {sample_ms!r} ms is not allowed; allowed: a number >= 0")
 
 
 def time_interleaved(runners, rounds: int = 15, warmup: int = 3, sample_ms: float = 2.0, max_inner: int = 50,

@@ -83,7 +83,7 @@ class TorchProfiler(Profiler):
                 "torch": {"mode": "eager", "inference_mode": True}}
 
     def versions(self) -> dict:
-        return {"torch": str(self.torch.__version__)}  # a str subclass, which yaml.safe_dump refuses
+        return {"torch": str(self.torch.__version__)}  # a str subclass: yaml.safe_dump refuses it
 
     def prepare(self, module, input_shape) -> Runner:
         torch = self.torch
