@@ -41,7 +41,9 @@ class Registry:
             raise ValueError(f"{self.kind} {entry.name!r} is registered twice")
         module, sep, attr = entry.target.partition(":")
         if not (module and sep and attr):
-            raise ValueError(f"{self.kind} {entry.name!r}: target {entry.target!r} is not 'module:attr'")
+            raise ValueError(
+                f"{self.kind} {entry.name!r}: target {entry.target!r} is not 'module:attr'"
+            )
         if not entry.summary or "\n" in entry.summary:
             raise ValueError(f"{self.kind} {entry.name!r}: the summary must be one non-empty line")
         self._entries[entry.name] = entry

@@ -157,7 +157,9 @@ class _Walker(ast.NodeVisitor):
         value = node.value
         if isinstance(value, ast.Name) and value.id in self.aliases and _private(node.attr):
             target = self.aliases[value.id]
-            if package_of(target, self.graph.modules) != package_of(self.module, self.graph.modules):
+            if package_of(target, self.graph.modules) != package_of(
+                self.module, self.graph.modules
+            ):
                 self.graph.private_uses.append(
                     f"{self.module}:{node.lineno} uses {target}.{node.attr}"
                 )
