@@ -3,7 +3,9 @@
 The predictor is ``Sequential(Linear(128,400), ReLU, Linear(400,400), ReLU, Linear(400,400), ReLU,
 Linear(400,1))`` over OFA's 128-d encoding: kernel one-hot (20 x 3, order 3,5,7), expand one-hot
 (20 x 3, order 3,4,6), resolution one-hot (8 slots, ``(r - 112) // 16``); inactive blocks all-zero.
-Its output is top-1 as a fraction on OFA's 10k-image ImageNet hold-out split.
+Its output is top-1 as a fraction on OFA's 10k-image ImageNet hold-out split. Every answer is
+evaluated batch-invariantly (:mod:`predictors.invariant_mlp`): the same number for an arch whatever
+batch, position or executor (local, Ray) it is evaluated in.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from hwnas.space import E_COLS, KS_COLS, R_COL
 from .assets import ACC_PREDICTOR, find_asset, searched_text, sha256_file
 from .base import Answer, Oracle
 from .features import _E_IDX, _KS_IDX, one_hot
+from .invariant_mlp import InvariantMLP
 
 MIN_R, MAX_R = 112, 239  # the 8 resolution slots of OFA's encoding: 112..239 px
 
@@ -73,7 +76,8 @@ class OfaMlpOracle(Oracle):
                              f"{searched_text(ACC_PREDICTOR)}; run `hwnas assets fetch` or pass --acc-predictor PATH")
         self.path = str(path)
         self.sha256 = sha256_file(path)
-        self.version = "1+" + self.sha256[:8]  # answers of another predictor file never mix
+        # "2": batch-invariant answers; those of another predictor file never mix
+        self.version = "2+" + self.sha256[:8]
         self.batch_size = int(batch_size)
         self._model = None
 
@@ -83,22 +87,17 @@ class OfaMlpOracle(Oracle):
         return d
 
     @property
-    def model(self):
+    def model(self) -> InvariantMLP:
         if self._model is None:
-            self._model = load_acc_predictor(self.path)
+            self._model = InvariantMLP(load_acc_predictor(self.path))
         return self._model
 
     def predict(self, X) -> np.ndarray:
         """Accuracy fractions, float64 ``(N,)`` (vectorised; the batch need not be canonical)."""
-        import torch
-
         X = np.asarray(X, dtype=np.int64)
         out = np.empty(len(X), dtype=np.float64)
-        model = self.model
-        with torch.inference_mode():
-            for s in range(0, len(X), self.batch_size):
-                feats = torch.from_numpy(ofa_encode(X[s:s + self.batch_size]))
-                out[s:s + self.batch_size] = model(feats)[:, 0].double().numpy()
+        for s in range(0, len(X), self.batch_size):
+            out[s:s + self.batch_size] = self.model(ofa_encode(X[s:s + self.batch_size]))[:, 0]
         return out
 
     def evaluate(self, X) -> list:
