@@ -103,3 +103,33 @@ def output_dir(path, what: str) -> Path:
     if not os.access(anc, os.W_OK | os.X_OK):
         raise HwnasError(f"{what} {str(path)!r} cannot be written: folder {str(anc)!r} is not writable")
     return p
+
+
+WEIGHTS_FIX = "download OFA's supernet checkpoint again (e.g. ofa_mbv3_d234_e346_k357_w1.2 from OFA's model zoo)"
+
+
+def check_checkpoint(path, what: str, fix: str = "") -> Path:
+    """A PyTorch checkpoint that ``torch.load`` can open: a whole zip archive (or a legacy pickle).
+
+    Cheap (reads the zip's directory, not its tensors), so it runs before any work starts; a damaged
+    file is named with what is wrong and ``fix`` (how to get a good one), never PyTorch's own text.
+    """
+    import zipfile
+
+    p = input_file(path, what)
+    with open(p, "rb") as f:
+        head = f.read(4)
+    fix = f"; {fix}" if fix else ""
+    if not head:
+        raise HwnasError(f"{what} {str(path)!r} is empty, not a PyTorch checkpoint{fix}")
+    if head.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(p) as z:
+                z.infolist()
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise HwnasError(f"{what} {str(path)!r} is a damaged PyTorch checkpoint (truncated or corrupted: "
+                             f"{exc}){fix}") from None
+        return p
+    if head[:1] != b"\x80":  # a legacy (pickle) checkpoint starts with the pickle protocol byte
+        raise HwnasError(f"{what} {str(path)!r} is not a PyTorch checkpoint (neither a zip archive nor a pickle){fix}")
+    return p

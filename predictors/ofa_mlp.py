@@ -16,9 +16,10 @@ import numpy as np
 
 from hwnas.arch import active_mask, validate
 from hwnas.errors import HwnasError
+from hwnas.paths import check_checkpoint
 from hwnas.space import E_COLS, KS_COLS, R_COL
 
-from .assets import ACC_PREDICTOR, find_asset, searched_text, sha256_file
+from .assets import ACC_PREDICTOR, MANIFEST, find_asset, searched_text, sha256_file
 from .base import Answer, Oracle
 from .features import _E_IDX, _KS_IDX, one_hot
 from .invariant_mlp import InvariantMLP
@@ -49,10 +50,20 @@ def load_acc_predictor(path):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
-    except Exception as exc:
-        raise HwnasError(f"accuracy predictor {str(path)!r} is not OFA's acc_predictor state dict: "
-                         f"{str(exc).splitlines()[0][:160]}") from None
+    except Exception as exc:  # torch's own text is long and about torch; say what is wrong and the fix
+        kind = "is not OFA's acc_predictor state dict" if isinstance(exc, (KeyError, RuntimeError)) else \
+            "cannot be read as a PyTorch checkpoint"
+        raise HwnasError(f"accuracy predictor {str(path)!r} {kind} ({type(exc).__name__}); "
+                         f"{_fix(sha256_file(path))}") from None
     return model.eval()
+
+
+def _fix(sha: str) -> str:
+    want = MANIFEST[ACC_PREDICTOR]
+    if sha == want:
+        return "its sha256 is that of OFA's published file"
+    return (f"its sha256 is {sha[:12]}..., OFA's published file has {want}; run `hwnas assets fetch --force` "
+            "to download it again")
 
 
 def find_acc_predictor(explicit=None):
@@ -76,10 +87,12 @@ class OfaMlpOracle(Oracle):
                              f"{searched_text(ACC_PREDICTOR)}; run `hwnas assets fetch` or pass --acc-predictor PATH")
         self.path = str(path)
         self.sha256 = sha256_file(path)
+        check_checkpoint(path, "accuracy predictor", _fix(self.sha256))
         # "2": batch-invariant answers; those of another predictor file never mix
         self.version = "2+" + self.sha256[:8]
         self.batch_size = int(batch_size)
         self._model = None
+        _ = self.model  # a damaged file is reported now, before a run folder is made (the file is small)
 
     def __getstate__(self):  # ship the path, not the module
         d = dict(self.__dict__)

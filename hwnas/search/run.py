@@ -22,6 +22,7 @@ from .. import __version__
 from ..arch import Arch
 from ..errors import HwnasError
 from ..ofa_interop import net_config
+from ..paths import WEIGHTS_FIX, check_checkpoint
 from ..space import Space
 from .baselines import nsga2, ofa_evolution, random_search, regularized_evolution
 from .config import SearchConfig
@@ -114,6 +115,8 @@ def run_search(config: SearchConfig, oracle=None, resume: bool = False, progress
     problem = build_problem(config)
     if config.export_onnx:
         check_export_path(config.export_onnx)
+        if config.weights:
+            check_checkpoint(config.weights, "weights file", WEIGHTS_FIX)
     if resume and config.out is not None:
         config.check_resume(_stored_config(Path(config.out)))
     if oracle is None:
