@@ -8,8 +8,8 @@ function of the row alone.
 
 It stays fast. z is computed by a float64 GEMM, whose error in any summation order is at most
 ``e = gamma(K + 2) * (||x|| ||w|| + |b|)`` (gamma(n) = n u / (1 - n u), u = 2**-53; products of
-float32 numbers are exact in float64). Wherever ``y +- 4e`` rounds to one float32 number, that number
-is the answer. For 0/1 inputs (OFA's one-hot encoding) a column whose float32 weights share a
+float32 numbers are exact in float64). Wherever ``y +- 4e`` rounds to one float32 number, that
+number is the answer. For 0/1 inputs (OFA's one-hot encoding) a column whose float32 weights share a
 53-bit window is summed exactly in any order (e = 0). Only where the interval straddles a float32
 rounding boundary (about 1 element in 10,000) is z recomputed by a double-double sum in a fixed
 order.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-U = 2.0 ** -53
+U = 2.0**-53
 
 
 def _gamma(n: int) -> float:
@@ -29,8 +29,8 @@ def _gamma(n: int) -> float:
 def _binary_exact_columns(W: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Columns whose sums over any 0/1 input are exact in float64, whatever the order.
 
-    Every weight is a multiple of the column's smallest float32 ulp ``2**m``; while every partial sum
-    stays below ``2**(m + 53)`` it is representable, hence exact.
+    Every weight is a multiple of the column's smallest float32 ulp ``2**m``; while every partial
+    sum stays below ``2**(m + 53)`` it is representable, hence exact.
     """
     Wb = np.concatenate([W, b[None]]).astype(np.float64)
     _, exps = np.frexp(Wb)
@@ -52,7 +52,7 @@ def _fixed_order_sum(P: np.ndarray) -> np.ndarray:
 
 
 class InvariantMLP:
-    """``Linear, ReLU, ..., Linear`` evaluated batch-invariantly; weights taken from a torch module."""
+    """``Linear, ReLU, ..., Linear`` evaluated batch-invariantly; weights from a torch module."""
 
     def __init__(self, module, chunk: int = 2048):
         import torch
@@ -64,11 +64,15 @@ class InvariantMLP:
                 b = m.bias.detach().to(torch.float32).double()
                 # 4x: both sums' errors and the +-e rounding; 1.001: the float32 norm of x
                 g = 4 * _gamma(W.shape[0] + 2) * 1.001
-                slack = g * float(torch.sqrt(W.pow(2).sum(0) + b.pow(2)).max())  # |x|.|w|+|b| <= ||(x,1)|| ||(w,b)||
+                slack = g * float(
+                    torch.sqrt(W.pow(2).sum(0) + b.pow(2)).max()
+                )  # |x|.|w|+|b| <= ||(x,1)|| ||(w,b)||
                 exact = bool(_binary_exact_columns(W.numpy(), b.numpy()).all())
                 self.layers.append((W, b, slack, exact))
             elif not isinstance(m, torch.nn.ReLU):
-                raise TypeError(f"InvariantMLP takes Linear and ReLU layers, not {type(m).__name__}")
+                raise TypeError(
+                    f"InvariantMLP takes Linear and ReLU layers, not {type(m).__name__}"
+                )
         self.chunk = int(chunk)
         self._cache = {}
         self.n_fallback = 0  # elements recomputed in fixed order (for the tests and the benchmark)
@@ -82,7 +86,7 @@ class InvariantMLP:
         outs = [np.zeros((0, self.layers[-1][0].shape[1]), np.float32)]
         with torch.inference_mode():
             for s in range(0, len(feats), self.chunk):
-                h = torch.from_numpy(feats[s:s + self.chunk])
+                h = torch.from_numpy(feats[s : s + self.chunk])
                 for i, (W, b, slack, exact) in enumerate(self.layers):
                     relu = i < len(self.layers) - 1
                     h = self._layer(h, W, b, 0.0 if (i == 0 and binary and exact) else slack, relu)

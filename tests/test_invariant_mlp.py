@@ -1,4 +1,4 @@
-"""Batch-invariant MLP answers: bit-exact across batch sizes and positions, equal to exact rounding."""
+"""Batch-invariant MLP answers: bit-exact across batch sizes and positions, exactly rounded."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from predictors.invariant_mlp import InvariantMLP, _binary_exact_columns
 def _mlp(seed, sizes=(24, 64, 64, 1)):
     torch.manual_seed(seed)
     layers = []
-    for i, (k, j) in enumerate(zip(sizes, sizes[1:])):
+    for i, (k, j) in enumerate(zip(sizes, sizes[1:], strict=False)):
         layers += [torch.nn.Linear(k, j)] + ([torch.nn.ReLU()] if i < len(sizes) - 2 else [])
     return torch.nn.Sequential(*layers).eval()
 
@@ -49,32 +49,36 @@ def test_batch_size_and_position_do_not_change_a_single_bit():
     full = m(X)
     assert m.n_fallback > 0  # the boundary cases (fixed-order recomputation) were exercised
     for n in (1, 2, 3, 17, 128, 129):
-        parts = np.concatenate([m(X[s:s + n]) for s in range(0, len(X), n)])
+        parts = np.concatenate([m(X[s : s + n]) for s in range(0, len(X), n)])
         assert parts.tobytes() == full.tobytes(), n
     perm = rng.permutation(len(X))
     assert m(X[perm]).tobytes() == full[perm].tobytes()
     stacked = np.concatenate([X[::-1], X])  # each row at two other positions in a bigger batch
     out = m(stacked)
-    assert out[len(X):].tobytes() == full.tobytes() and out[:len(X)][::-1].tobytes() == full.tobytes()
+    assert (
+        out[len(X) :].tobytes() == full.tobytes()
+        and out[: len(X)][::-1].tobytes() == full.tobytes()
+    )
     assert m(X[:0]).shape == (0, 1)
 
 
 def test_a_sum_exactly_between_two_float32_numbers_is_recomputed_and_rounds_to_even():
     lin = torch.nn.Linear(2, 1)
     with torch.no_grad():
-        lin.weight[:] = torch.tensor([[1.0, 2.0 ** -24]])
+        lin.weight[:] = torch.tensor([[1.0, 2.0**-24]])
         lin.bias[:] = 0.0
     m = InvariantMLP(torch.nn.Sequential(lin))
-    # 1.5 + 2**-24 lies exactly halfway between float32 1.5 and 1.5 + 2**-23; 1.5 + 1.25 * 2**-24 does not
+    # 1.5 + 2**-24 lies exactly halfway between float32 1.5 and 1.5 + 2**-23;
+    # 1.5 + 1.25 * 2**-24 does not
     y = m(np.array([[1.5, 1.0], [1.5, 1.25]], np.float32))[:, 0]
     assert m.n_fallback == 1
-    assert y[0] == np.float32(1.5) and y[1] == np.float32(1.5 + 2.0 ** -23)  # tie -> even significand
+    assert y[0] == np.float32(1.5) and y[1] == np.float32(1.5 + 2.0**-23)  # tie -> even significand
 
 
 def test_binary_exactness_rule():
-    W = np.array([[1.0, 2.0 ** -30], [3.0, 1.0]], np.float32)
-    b = np.array([0.5, 2.0 ** 30], np.float32)
-    # column 0: multiples of 2**-24-ish, tiny sums: exact; column 1 spans 2**-30 .. 2**30 (> 53 bits)
+    W = np.array([[1.0, 2.0**-30], [3.0, 1.0]], np.float32)
+    b = np.array([0.5, 2.0**30], np.float32)
+    # column 0: tiny sums of coarse multiples: exact; column 1 spans 2**-30 .. 2**30 (> 53 bits)
     assert _binary_exact_columns(W, b).tolist() == [True, False]
 
 
