@@ -8,6 +8,7 @@ measurement. Asking for an arch that is not in the table is an :class:`HwnasErro
 from __future__ import annotations
 
 import csv
+import io
 import hashlib
 import math
 from pathlib import Path
@@ -16,43 +17,39 @@ import numpy as np
 
 from hwnas.arch import Arch, validate
 from hwnas.errors import HwnasError
+from hwnas.paths import read_text
 
 from .base import Answer, Oracle
 
 
 def read_table(path) -> dict:
     """``{arch_id: (accuracy, seconds)}`` from a CSV; one-line errors name the bad row."""
-    p = Path(path)
-    if not p.is_file():
-        raise HwnasError(f"accuracy table {str(path)!r} does not exist")
+    text = read_text(path, "accuracy table")  # a BOM is read past; missing, empty, binary: one line
     out = {}
-    try:
-        with open(p, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            cols = reader.fieldnames or []
-            if "arch" not in cols or "accuracy" not in cols:
-                raise HwnasError(f"accuracy table {str(path)!r} has columns {cols}; required: arch, accuracy "
-                                 "(optional: seconds)")
-            for n, row in enumerate(reader, start=2):
-                where = f"accuracy table {str(path)!r} line {n}"
-                try:
-                    arch = Arch.from_json(row["arch"] or "")
-                except HwnasError as exc:
-                    raise HwnasError(f"{where}: {exc}") from None
-                try:
-                    acc = float(row["accuracy"])
-                except (TypeError, ValueError):
-                    raise HwnasError(f"{where}: accuracy {row['accuracy']!r} is not a number; allowed: fractions 0..1") from None
-                if not (math.isfinite(acc) and 0.0 <= acc <= 1.0):
-                    raise HwnasError(f"{where}: accuracy {acc} is out of range; allowed: fractions 0..1 (not percent)")
-                sec = row.get("seconds")
-                try:
-                    sec = float(sec) if sec not in (None, "") else 0.0
-                except ValueError:
-                    raise HwnasError(f"{where}: seconds {sec!r} is not a number") from None
-                out[arch.id] = (acc, sec)
-    except UnicodeDecodeError:
-        raise HwnasError(f"accuracy table {str(path)!r} is not UTF-8 CSV") from None
+    with io.StringIO(text, newline="") as f:
+        reader = csv.DictReader(f)
+        cols = reader.fieldnames or []
+        if "arch" not in cols or "accuracy" not in cols:
+            raise HwnasError(f"accuracy table {str(path)!r} has columns {cols}; required: arch, accuracy "
+                             "(optional: seconds)")
+        for n, row in enumerate(reader, start=2):
+            where = f"accuracy table {str(path)!r} line {n}"
+            try:
+                arch = Arch.from_json(row["arch"] or "")
+            except HwnasError as exc:
+                raise HwnasError(f"{where}: {exc}") from None
+            try:
+                acc = float(row["accuracy"])
+            except (TypeError, ValueError):
+                raise HwnasError(f"{where}: accuracy {row['accuracy']!r} is not a number; allowed: fractions 0..1") from None
+            if not (math.isfinite(acc) and 0.0 <= acc <= 1.0):
+                raise HwnasError(f"{where}: accuracy {acc} is out of range; allowed: fractions 0..1 (not percent)")
+            sec = row.get("seconds")
+            try:
+                sec = float(sec) if sec not in (None, "") else 0.0
+            except ValueError:
+                raise HwnasError(f"{where}: seconds {sec!r} is not a number") from None
+            out[arch.id] = (acc, sec)
     if not out:
         raise HwnasError(f"accuracy table {str(path)!r} has no rows")
     return out
