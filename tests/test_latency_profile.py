@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import latency
-import latency.build as build
+import latency.profilers.base as base
 from hwnas.arch import Arch, encode
 from hwnas.cli import main
 from hwnas.errors import HwnasError
@@ -31,7 +31,7 @@ FAST = dict(resolutions=(128,), width=1.0, rounds=1, warmup=1, group_size=8, sam
 def built(tmp_path_factory):
     """A complete w1.0 r=128 device, built with one interruption and one resume."""
     folder = tmp_path_factory.mktemp("dev") / "tiny"
-    real = build.time_interleaved
+    real = base.time_interleaved
     calls = {"n": 0}
 
     def interrupting(*a, **k):
@@ -40,12 +40,12 @@ def built(tmp_path_factory):
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    build.time_interleaved = interrupting
+    base.time_interleaved = interrupting
     try:
         with pytest.raises(KeyboardInterrupt):
             latency.profile_device(str(folder), **FAST)
     finally:
-        build.time_interleaved = real
+        base.time_interleaved = real
     partial = load_table(table_path(folder, 128))
     summary = latency.profile_device(str(folder), **FAST)
     return folder, partial, summary
