@@ -26,6 +26,8 @@ from .table import atomic_write_yaml, load_table, save_table, table_path, table_
 # Settings that must be equal for two tables to belong to one device.
 SETTING_KEYS = ("backend", "execution_provider", "precision", "threads", "batch_size", "timer", "width",
                 "target")
+TARGET_WITH_EXECUTOR = ("--target times on one remote machine over SSH; it cannot be combined with "
+                        "--executor ray (use --executor local)")
 DEFAULTS = {"rounds": 21, "warmup": 5, "group_size": 32, "sample_ms": 2.0, "max_dispersion": 0.08, "retries": 2}
 
 
@@ -83,7 +85,7 @@ def _profile_resolution(folder, r, width, profiler, rounds, warmup, group_size, 
 
     for start in range(0, len(todo), group_size):
         group = todo[start:start + group_size]
-        timings = profiler.time_modules([(build_layer(s), s.input_shape) for s in group], rounds=rounds,
+        timings = profiler.time_modules([(build_layer(s), s.input_shape, s.key) for s in group], rounds=rounds,
                                         warmup=warmup, sample_ms=sample_ms,
                                         max_dispersion=DEFAULTS["max_dispersion"], retries=DEFAULTS["retries"])
         for spec, t in zip(group, timings):
@@ -146,8 +148,7 @@ def profile_device(name_or_out_dir, backend: str = "ort", resolutions=DEFAULT_RE
     prof_args = {"backend": backend, "provider": provider, "threads": int(threads), "precision": precision,
                  "batch_size": int(batch_size), **options}
     if target is not None and executor is not None:
-        raise HwnasError("--target times on one remote machine over SSH; it cannot be combined with "
-                         "--executor ray (use --executor local)")
+        raise HwnasError(TARGET_WITH_EXECUTOR)
     name, folder = resolve_out_dir(name_or_out_dir, out)
     remote = {} if target is None else {"target": target, "target_python": target_python,
                                         "ssh_options": tuple(ssh_options)}
@@ -246,6 +247,7 @@ def _profile(profiler, name, folder, prof_args, resolutions, width, rounds, warm
     results.sort(key=lambda d: d["resolution"])
     return {"device": name, "folder": str(folder), "backend": settings["backend"],
             "execution_provider": settings["execution_provider"], "threads": settings["threads"], "width": width,
+            "target": settings.get("target"),
             "resolutions": list(resolutions), "measured": sum(d["measured"] for d in results),
             "skipped": sum(d["skipped"] for d in results), "per_resolution": results,
             "seconds": time.perf_counter() - t0,

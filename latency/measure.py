@@ -28,7 +28,8 @@ def measure_archs(archs, profiler, width: float = 1.2, rounds: int = 15, warmup:
     def run(indices, count_progress):
         for start in range(0, len(indices), group_size):
             group = indices[start:start + group_size]
-            items = [(build_subnet_module(space, archs[i]), (1, 3, archs[i].r, archs[i].r)) for i in group]
+            items = [(build_subnet_module(space, archs[i]), (1, 3, archs[i].r, archs[i].r), archs[i].id)
+                     for i in group]
             timings = profiler.time_modules(items, rounds=rounds, warmup=warmup, sample_ms=0.0, max_inner=1)
             for i, t in zip(group, timings):
                 if out[i] is None or t.dispersion < out[i].dispersion:

@@ -21,6 +21,7 @@ from hwnas.arch import Arch, decode, encode, sample
 from hwnas.errors import HwnasError
 
 from .device import DEVICE_FILE, load_device, read_device_meta
+from .profilers import profiler_from_settings
 from .table import atomic_write_text, atomic_write_yaml
 
 VALIDATION_FILE = "validation.json"
@@ -60,15 +61,31 @@ def leave_one_out(x, y) -> np.ndarray:
 
 def validate_device(name_or_path, samples: int = 100, seed: int = 0, width: float = 1.2, rounds: int = 11,
                     warmup: int = 3, group_size: int = 8, write: bool = True, progress: bool = True,
-                    return_rows: bool = False) -> dict:
-    """Measure ``samples`` random subnets end to end and compare with the device's tables (ms)."""
-    from .measure import measure_archs
-    from .profilers import profiler_from_settings
+                    return_rows: bool = False, target=None, target_python: str = "python3",
+                    ssh_options=()) -> dict:
+    """Measure ``samples`` random subnets end to end and compare with the device's tables (ms).
+
+    ``target`` (``ssh://USER@HOST[:PORT]``): measure there with hwnas' agent, as ``hwnas profile
+    --target`` did; it must be the target the tables were measured on.
+    """
+    from .remote import check_same_target
 
     if int(samples) < 3:
         raise HwnasError(f"samples {samples!r} must be >= 3 (a line is fitted)")
     dev = load_device(name_or_path, width=width)
-    profiler = profiler_from_settings({"name": dev.name, **dev.meta})
+    check_same_target(dev, target)
+    remote = {} if target is None else {"target": target, "target_python": target_python,
+                                        "ssh_options": tuple(ssh_options)}
+    profiler = profiler_from_settings({"name": dev.name, **dev.meta}, **remote)
+    try:
+        return _validate(dev, profiler, samples, seed, rounds, warmup, group_size, write, progress, return_rows)
+    finally:
+        profiler.close()
+
+
+def _validate(dev, profiler, samples, seed, rounds, warmup, group_size, write, progress, return_rows) -> dict:
+    from .measure import measure_archs
+
     X = sample(int(samples), np.random.default_rng(int(seed)), dev.resolutions)
     table = dev.table_ms(X)  # fails early, naming a missing entry, before anything is measured
     archs = decode(X)
@@ -77,6 +94,8 @@ def validate_device(name_or_path, samples: int = 100, seed: int = 0, width: floa
     path = dev.folder / VALIDATION_FILE
     done = {}
     settings = {k: dev.meta.get(k) for k in ("backend", "execution_provider", "threads", "timer", "batch_size")}
+    if dev.meta.get("target"):
+        settings["target"] = dev.meta["target"]
     if path.is_file():
         try:
             old = json.loads(path.read_text())
@@ -121,7 +140,8 @@ def validate_device(name_or_path, samples: int = 100, seed: int = 0, width: floa
     loo = leave_one_out(table, measured)
     result = {
         "device": dev.name, "folder": str(dev.folder), "samples": int(samples), "seed": int(seed),
-        "resolutions": list(dev.resolutions), "backend": dev.backend, "seconds": seconds,
+        "resolutions": list(dev.resolutions), "backend": dev.backend, "target": dev.meta.get("target"),
+        "seconds": seconds,
         "table_sum": accuracy(table, measured),
         "corrected": accuracy(corrected, measured),
         "corrected_leave_one_out": accuracy(loo, measured),

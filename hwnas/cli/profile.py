@@ -32,14 +32,43 @@ def add_parser(sub):
                    help="local: in this process; ray: one task per resolution, resource device:NAME")
     p.add_argument("--ray-address", default=None, metavar="ADDR", help="Ray cluster address (with --executor ray)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_target_args(p)
     return p
 
 
-def run(args) -> dict:
-    from latency.build import DEFAULTS, profile_device
+def add_target_args(p) -> None:
+    """``--target``, ``--target-python``, ``--ssh-option``: time on a remote machine over SSH."""
+    p.add_argument("--target", default=None, metavar="ssh://USER@HOST[:PORT]",
+                   help="time on this machine over SSH (OpenSSH client, BatchMode) with hwnas' agent; it needs "
+                        "only python3, numpy and onnxruntime (backend ort)")
+    p.add_argument("--target-python", default=None, metavar="PATH",
+                   help="Python on the target that runs the agent (default: python3)")
+    p.add_argument("--ssh-option", action="append", default=None, metavar="KEY=VALUE",
+                   help="extra ssh -o option, repeatable (e.g. IdentityFile=~/.ssh/pi_key)")
 
+
+def target_kwargs(args) -> dict:
+    """The remote-target keyword arguments of the Python API, from ``add_target_args``' flags."""
+    from ..errors import HwnasError
+
+    if args.target is None:
+        for flag, value in (("--target-python", args.target_python), ("--ssh-option", args.ssh_option)):
+            if value is not None:
+                raise HwnasError(f"{flag} applies only with --target ssh://USER@HOST[:PORT]")
+        return {}
+    return {"target": args.target, "target_python": args.target_python or "python3",
+            "ssh_options": tuple(args.ssh_option or ())}
+
+
+def run(args) -> dict:
+    from latency.build import DEFAULTS, TARGET_WITH_EXECUTOR, profile_device
+
+    from ..errors import HwnasError
     from ..executor import make_executor
 
+    remote = target_kwargs(args)  # flag errors before anything starts
+    if remote and args.executor != "local":
+        raise HwnasError(TARGET_WITH_EXECUTOR)
     executor = None
     if args.executor != "local":
         executor = make_executor(args.executor, address=args.ray_address)
@@ -51,14 +80,15 @@ def run(args) -> dict:
             args.device, backend=args.backend, resolutions=args.resolutions, width=args.width, out=args.out,
             provider=args.provider, threads=args.threads, precision=args.precision, batch_size=args.batch_size,
             rounds=args.rounds or DEFAULTS["rounds"], group_size=args.group_size or DEFAULTS["group_size"],
-            executor=executor, progress=not args.no_progress, **options)
+            executor=executor, progress=not args.no_progress, **remote, **options)
     finally:
         if executor is not None:
             executor.close()
 
 
 def human(result: dict) -> str:
-    lines = [f"device {result['device']} ({result['backend']}, {result['execution_provider']}, "
+    where = f" on {result['target']}" if result.get("target") else ""
+    lines = [f"device {result['device']}{where} ({result['backend']}, {result['execution_provider']}, "
              f"{result['threads']} thread(s), w{result['width']}): {result['measured']} entries measured, "
              f"{result['skipped']} already there, in {result['seconds']:.1f} s -> {result['folder']}"]
     for d in result["per_resolution"]:
@@ -67,5 +97,6 @@ def human(result: dict) -> str:
         lines.append("  the old correction was dropped (tables changed); refit it with: "
                      f"hwnas validate-latency --device {result['folder']}")
     else:
-        lines.append(f"  next: hwnas validate-latency --device {result['folder']} --samples 100")
+        where = f" --target {result['target']}" if result.get("target") else ""
+        lines.append(f"  next: hwnas validate-latency --device {result['folder']} --samples 100{where}")
     return "\n".join(lines)

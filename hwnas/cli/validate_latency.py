@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .profile import add_target_args, target_kwargs
+
 
 def add_parser(sub):
     p = sub.add_parser("validate-latency", help="check a device's tables against end-to-end measurements",
@@ -15,6 +17,7 @@ def add_parser(sub):
     p.add_argument("--rounds", type=int, default=11, help="timed rounds per subnet (default 11)")
     p.add_argument("--no-write", action="store_true", help="report only; leave device.yaml as it is")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_target_args(p)
     return p
 
 
@@ -22,7 +25,7 @@ def run(args) -> dict:
     from latency.validate import validate_device
 
     return validate_device(args.device, samples=args.samples, seed=args.seed, width=args.width, rounds=args.rounds,
-                           write=not args.no_write, progress=not args.no_progress)
+                           write=not args.no_write, progress=not args.no_progress, **target_kwargs(args))
 
 
 def _fmt(name, a):
@@ -32,7 +35,8 @@ def _fmt(name, a):
 
 def human(result: dict) -> str:
     c = result["correction"]
-    lines = [f"device {result['device']}: {result['samples']} random subnets measured end to end "
+    where = f" on {result['target']}" if result.get("target") else ""
+    lines = [f"device {result['device']}{where}: {result['samples']} random subnets measured end to end "
              f"({result['backend']}, {result['seconds']:.0f} s; measured {result['measured_ms']['min']:.2f}.."
              f"{result['measured_ms']['max']:.2f} ms)",
              _fmt("table sum", result["table_sum"]),

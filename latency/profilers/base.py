@@ -70,8 +70,8 @@ class Profiler(ABC):
 
     def time_modules(self, items, rounds: int = 15, warmup: int = 3, sample_ms: float = 2.0,
                      max_inner: int = 50, max_dispersion: float | None = None, retries: int = 2) -> list:
-        """Time ``items`` (``(module, input_shape)`` pairs) together; one :class:`Timing` (ms) each."""
-        runners = [self.prepare(module, shape) for module, shape in items]
+        """Time ``items`` (``(module, input_shape[, name])``) together; one :class:`Timing` (ms) each."""
+        runners = [self.prepare(item[0], item[1]) for item in items]
         try:
             return time_interleaved(runners, rounds=rounds, warmup=warmup, sample_ms=sample_ms,
                                     max_inner=max_inner, max_dispersion=max_dispersion, retries=retries)
