@@ -28,7 +28,8 @@ from .profilers.base import Timing
 from .profilers.ort import OrtProfiler
 
 TARGET_FORM = "ssh://[USER@]HOST[:PORT]"
-_TARGET_RE = re.compile(r"^ssh://(?:(?P<user>[^@/:\s]+)@)?(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])"
+# user and host never start with "-": they are passed to ssh, which would read them as options
+_TARGET_RE = re.compile(r"^ssh://(?:(?P<user>\w[^@/:\s]*)@)?(?P<host>[A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])"
                         r"(?::(?P<port>[0-9]{1,5}))?/?$")
 SSH_DEFAULTS = ("BatchMode=yes", "ConnectTimeout=15", "ServerAliveInterval=15", "ServerAliveCountMax=4")
 # Runs on the target: read the agent's length-prefixed source from stdin, load it as a module, serve.
