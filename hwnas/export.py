@@ -34,11 +34,12 @@ import time
 import warnings
 from pathlib import Path
 
+from latency.profilers.tensorrt import build_trt_engine, tensorrt_missing
+
 from . import __version__
 from .arch import Arch
 from .errors import HwnasError
 from .export_source import resolve_source  # noqa: F401  (part of this module's API)
-from .export_trt import build_trt_engine, tensorrt_missing
 from .space import Space, get_space
 
 PARITY_TOL = 1e-4  # max abs difference of fp32 logits, ONNX Runtime vs PyTorch
