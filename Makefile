@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 ASSETS := $(abspath ../shared/assets)
 export HWNAS_ASSETS ?= $(if $(wildcard $(ASSETS)),$(ASSETS),)
 
-.PHONY: demo test venv bench clean
+.PHONY: demo test venv bench clean rebuild-cpu-ort
 
 venv: $(VENV)/.installed
 
@@ -24,6 +24,10 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m pytest -q tests
+
+# Rebuild the shipped devices/cpu-ort on an idle machine (temporary folder; INSTALL=1 copies it in).
+rebuild-cpu-ort: venv
+	PYTHON=$(BIN)/python sh scripts/rebuild_cpu_ort.sh $(if $(INSTALL),--install,)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

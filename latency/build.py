@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import platform
+import sys
 import time
 from pathlib import Path
 
@@ -19,7 +19,8 @@ from hwnas.errors import HwnasError
 from hwnas.space import DEFAULT_RESOLUTIONS, check_resolution, check_width, get_space
 
 from . import keys as K
-from .device import DEVICE_FILE, _named_devices, read_device_meta
+from .device import DEVICE_FILE, _named_devices, check_writable_folder, read_device_meta
+from .fingerprint import fingerprint, load_average, load_warning, machine_info
 from .profilers import make_profiler
 from .profilers.base import time_interleaved
 from .table import atomic_write_yaml, load_table, save_table, table_path, table_resolutions
@@ -27,24 +28,6 @@ from .table import atomic_write_yaml, load_table, save_table, table_path, table_
 # Settings that must be equal for two tables to belong to one device.
 SETTING_KEYS = ("backend", "execution_provider", "precision", "threads", "batch_size", "timer", "width")
 DEFAULTS = {"rounds": 21, "warmup": 5, "group_size": 32, "sample_ms": 2.0, "max_dispersion": 0.08, "retries": 2}
-
-
-def machine_info() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {"cpu": cpu, "logical_cpus": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version()}
-    try:
-        info["sched_affinity_cpus"] = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover
-        pass
-    return info
 
 
 def library_versions(profiler) -> dict:
@@ -61,7 +44,8 @@ def library_versions(profiler) -> dict:
 
 
 def resolve_out_dir(name_or_out_dir, out=None) -> tuple:
-    """``(name, folder)`` for ``hwnas profile --device NAME [--out DIR]``."""
+    """``(name, folder)`` for ``hwnas profile --device NAME [--out DIR]``: only a folder the user names,
+    never one inside the shipped devices."""
     s = str(name_or_out_dir)
     if out is not None:
         folder = Path(out)
@@ -70,7 +54,8 @@ def resolve_out_dir(name_or_out_dir, out=None) -> tuple:
     elif s in _named_devices():
         folder = _named_devices()[s]
     else:
-        folder = Path("devices") / s
+        raise HwnasError(f"name the folder to write device {s!r} to: --out DIR (e.g. --out ~/hwnas-devices/{s})")
+    check_writable_folder(folder, "--out" if out is not None else "--device")
     name = s if os.sep not in s else folder.name
     meta = read_device_meta(folder) if folder.is_dir() else {}
     return meta.get("name", name), folder
@@ -79,6 +64,9 @@ def resolve_out_dir(name_or_out_dir, out=None) -> tuple:
 def _check_same_settings(folder: Path, meta: dict, settings: dict) -> None:
     if not table_resolutions(folder):
         return
+    if "calibration" in meta:
+        raise HwnasError(f"device folder {str(folder)!r} is a calibrated copy of tables measured elsewhere; "
+                         f"measure into another --out DIR")
     if not meta.get("backend"):
         raise HwnasError(f"device folder {str(folder)!r} holds latency tables hwnas did not measure (no device.yaml "
                          f"with a backend); measure into another --out DIR")
@@ -164,7 +152,6 @@ def profile_device(name_or_out_dir, backend: str = "ort", resolutions=DEFAULT_RE
     settings = {**profiler.settings(), "width": width}
     meta = read_device_meta(folder) if folder.is_dir() else {}
     _check_same_settings(folder, meta, settings)
-    folder.mkdir(parents=True, exist_ok=True)
 
     space = get_space(width)
     todo = {}
@@ -183,19 +170,19 @@ def profile_device(name_or_out_dir, backend: str = "ort", resolutions=DEFAULT_RE
                            "retry": f"IQR/median > {DEFAULTS['max_dispersion']}: timed again up to "
                                     f"{DEFAULTS['retries']} times, least dispersed kept",
                            "order": "interleaved round-robin, rotated each round"}}
-    kept = {k: meta[k] for k in ("correction", "validation", "notes") if k in meta}
-    if n_new == 0:
-        new_meta.update(kept)
-        new_meta["date"] = meta.get("date", new_meta["date"])
-        new_meta["machine"] = meta.get("machine", new_meta["machine"])
-        new_meta["versions"] = meta.get("versions", new_meta["versions"])
-    elif "notes" in kept:
-        new_meta["notes"] = kept["notes"]
-    atomic_write_yaml(folder / DEVICE_FILE, new_meta)
+    if "notes" in meta:
+        new_meta["notes"] = meta["notes"]
+    warning = load_warning()
+    if n_new and warning:
+        print(warning, file=sys.stderr)
+    load_before = load_average()
+    if n_new:  # a profile that measures nothing leaves the folder as it is
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_yaml(folder / DEVICE_FILE, new_meta)
 
     t0 = time.perf_counter()
     results = []
-    if executor is None:
+    if executor is None or not n_new:
         bar = None
         if progress and n_new:
             from tqdm import tqdm
@@ -243,6 +230,10 @@ def profile_device(name_or_out_dir, backend: str = "ort", resolutions=DEFAULT_RE
             raise HwnasError(f"profiling resolution {r} failed on the executor: {str(exc).splitlines()[0][:200]}; "
                              f"what was measured is saved; rerun the same command to resume")
     results.sort(key=lambda d: d["resolution"])
+    if n_new:  # the fingerprint, with the load average seen while profiling, once the tables are done
+        new_meta["fingerprint"] = {**fingerprint(settings["backend"], settings["threads"]),
+                                   "load_average": {"before": load_before, "after": load_average()}}
+        atomic_write_yaml(folder / DEVICE_FILE, new_meta)
     return {"device": name, "folder": str(folder), "backend": settings["backend"],
             "execution_provider": settings["execution_provider"], "threads": settings["threads"], "width": width,
             "resolutions": list(resolutions), "measured": sum(d["measured"] for d in results),
