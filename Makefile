@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 ASSETS := $(abspath ../shared/assets)
 export HWNAS_ASSETS ?= $(if $(wildcard $(ASSETS)),$(ASSETS),)
 
-.PHONY: demo test venv bench clean ssh-server
+.PHONY: demo test venv bench clean ssh-server rebuild-cpu-ort
 
 venv: $(VENV)/.installed
 
@@ -33,6 +33,10 @@ ssh-server:
 	    { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q openssh-server openssh-client; }; } >/dev/null \
 	  || echo "note: could not install openssh-server; tests/test_remote.py will skip" >&2; \
 	fi
+
+# Rebuild the shipped devices/cpu-ort on an idle machine (temporary folder; INSTALL=1 copies it in).
+rebuild-cpu-ort: venv
+	PYTHON=$(BIN)/python sh scripts/rebuild_cpu_ort.sh $(if $(INSTALL),--install,)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -26,7 +26,8 @@ is missing, ``{"ok": false, "missing": [...], "error": "..."}`` and exits with s
 - ``{"op": "time", "session": {...}, "method": {...}, "models": [{"name", "shape", "bytes"}, ...]}``
   followed on stdin by the models' ONNX bytes, concatenated in order. The agent writes them to its
   scratch folder, times them interleaved, deletes them and answers
-  ``{"ok": true, "timings": [{"median", "std", "iqr", "min", "max", "count", "inner"}, ...]}`` (ms).
+  ``{"ok": true, "timings": [{"median", "std", "iqr", "min", "max", "count", "inner"}, ...],
+  "load_average": L}`` (ms; the target's 1-minute load average after timing).
 - ``{"op": "bye"}``: exit (so does end of input).
 
 Errors are answered as ``{"ok": false, "error": "..."}``. With ``HWNAS_AGENT_LOG=FILE`` in its
@@ -200,18 +201,20 @@ class OrtRunner:
 
 # ---- the machine ---------------------------------------------------------------------------------------
 
-def machine_info() -> dict:
-    """CPU model, logical cores (and those this process may use), OS, Python of this machine."""
-    cpu = platform.processor() or ""
+def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    info = {"cpu": cpu, "logical_cpus": os.cpu_count(), "platform": platform.platform(),
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict:
+    """CPU model, logical cores (and those this process may use), OS, Python of this machine."""
+    info = {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version()}
     try:
         info["sched_affinity_cpus"] = len(os.sched_getaffinity(0))
@@ -220,9 +223,18 @@ def machine_info() -> dict:
     return info
 
 
+def load_average():
+    """The 1-minute load average, or None where the OS has none."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
 def target_info(ort, np) -> dict:
     """What the hello line reports: the machine, hostname, library versions, execution providers."""
     return {"machine": machine_info(), "hostname": platform.node(), "python_executable": sys.executable,
+            "os": f"{platform.system()} {platform.machine()}", "load_average": load_average(),
             "versions": {"onnxruntime": ort.__version__, "numpy": np.__version__},
             "providers": list(ort.get_available_providers())}
 
@@ -307,7 +319,7 @@ def serve(inp, out) -> int:
             if log:  # before the reply: a timing lost on the way still counts as timed
                 with open(log, "a") as f:
                     f.writelines(f"{m['name']}\n" for m in req["models"])
-            _send(out, {"ok": True, "timings": timings})
+            _send(out, {"ok": True, "timings": timings, "load_average": load_average()})
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

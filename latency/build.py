@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -18,9 +19,9 @@ from hwnas.errors import HwnasError
 from hwnas.space import DEFAULT_RESOLUTIONS, check_resolution, check_width, get_space
 
 from . import keys as K
-from .agent import machine_info
-from .device import DEVICE_FILE, _named_devices, read_device_meta
+from .device import DEVICE_FILE, _named_devices, check_writable_folder, read_device_meta
 from .profilers import make_profiler
+from .remote import remote_kwargs
 from .table import atomic_write_yaml, load_table, save_table, table_path, table_resolutions
 
 # Settings that must be equal for two tables to belong to one device.
@@ -45,7 +46,8 @@ def library_versions(profiler) -> dict:
 
 
 def resolve_out_dir(name_or_out_dir, out=None) -> tuple:
-    """``(name, folder)`` for ``hwnas profile --device NAME [--out DIR]``."""
+    """``(name, folder)`` for ``hwnas profile --device NAME [--out DIR]``: only a folder the user names,
+    never one inside the shipped devices."""
     s = str(name_or_out_dir)
     if out is not None:
         folder = Path(out)
@@ -54,7 +56,8 @@ def resolve_out_dir(name_or_out_dir, out=None) -> tuple:
     elif s in _named_devices():
         folder = _named_devices()[s]
     else:
-        folder = Path("devices") / s
+        raise HwnasError(f"name the folder to write device {s!r} to: --out DIR (e.g. --out ~/hwnas-devices/{s})")
+    check_writable_folder(folder, "--out" if out is not None else "--device")
     name = s if os.sep not in s else folder.name
     meta = read_device_meta(folder) if folder.is_dir() else {}
     return meta.get("name", name), folder
@@ -63,6 +66,9 @@ def resolve_out_dir(name_or_out_dir, out=None) -> tuple:
 def _check_same_settings(folder: Path, meta: dict, settings: dict) -> None:
     if not table_resolutions(folder):
         return
+    if "calibration" in meta:
+        raise HwnasError(f"device folder {str(folder)!r} is a calibrated copy of tables measured elsewhere; "
+                         f"measure into another --out DIR")
     if not meta.get("backend"):
         raise HwnasError(f"device folder {str(folder)!r} holds latency tables hwnas did not measure (no device.yaml "
                          f"with a backend); measure into another --out DIR")
@@ -150,10 +156,8 @@ def profile_device(name_or_out_dir, backend: str = "ort", resolutions=DEFAULT_RE
     if target is not None and executor is not None:
         raise HwnasError(TARGET_WITH_EXECUTOR)
     name, folder = resolve_out_dir(name_or_out_dir, out)
-    remote = {} if target is None else {"target": target, "target_python": target_python,
-                                        "ssh_options": tuple(ssh_options)}
     # fails early, in one line, when the backend is not installed or the target cannot be reached
-    profiler = make_profiler(**prof_args, **remote)
+    profiler = make_profiler(**prof_args, **remote_kwargs(target, target_python, ssh_options))
     try:
         return _profile(profiler, name, folder, prof_args, resolutions, width, rounds, warmup, group_size,
                         sample_ms, executor, progress)
@@ -166,7 +170,6 @@ def _profile(profiler, name, folder, prof_args, resolutions, width, rounds, warm
     settings = {**profiler.settings(), "width": width}
     meta = read_device_meta(folder) if folder.is_dir() else {}
     _check_same_settings(folder, meta, settings)
-    folder.mkdir(parents=True, exist_ok=True)
 
     space = get_space(width)
     todo = {}
@@ -178,26 +181,26 @@ def _profile(profiler, name, folder, prof_args, resolutions, width, rounds, warm
 
     new_meta = {"name": name, **settings,
                 "resolutions": sorted(set(table_resolutions(folder)) | set(resolutions)),
-                "machine": profiler.machine() or machine_info(), "versions": library_versions(profiler),
+                "machine": profiler.machine(), "versions": library_versions(profiler),
                 "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "method": {"rounds": int(rounds), "warmup": int(warmup), "group_size": int(group_size),
                            "sample_ms": float(sample_ms), "statistic": "median over rounds (table 'mean' field), ms",
                            "retry": f"IQR/median > {DEFAULTS['max_dispersion']}: timed again up to "
                                     f"{DEFAULTS['retries']} times, least dispersed kept",
                            "order": "interleaved round-robin, rotated each round"}}
-    kept = {k: meta[k] for k in ("correction", "validation", "notes") if k in meta}
-    if n_new == 0:
-        new_meta.update(kept)
-        new_meta["date"] = meta.get("date", new_meta["date"])
-        new_meta["machine"] = meta.get("machine", new_meta["machine"])
-        new_meta["versions"] = meta.get("versions", new_meta["versions"])
-    elif "notes" in kept:
-        new_meta["notes"] = kept["notes"]
-    atomic_write_yaml(folder / DEVICE_FILE, new_meta)
+    if "notes" in meta:
+        new_meta["notes"] = meta["notes"]
+    warning = profiler.load_warning()
+    if n_new and warning:
+        print(warning, file=sys.stderr)
+    load_before = profiler.load_average()
+    if n_new:  # a profile that measures nothing leaves the folder as it is
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_yaml(folder / DEVICE_FILE, new_meta)
 
     t0 = time.perf_counter()
     results = []
-    if executor is None:
+    if executor is None or not n_new:
         bar = None
         if progress and n_new:
             from tqdm import tqdm
@@ -245,6 +248,10 @@ def _profile(profiler, name, folder, prof_args, resolutions, width, rounds, warm
             raise HwnasError(f"profiling resolution {r} failed on the executor: {str(exc).splitlines()[0][:200]}; "
                              f"what was measured is saved; rerun the same command to resume")
     results.sort(key=lambda d: d["resolution"])
+    if n_new:  # the fingerprint, with the load average seen while profiling, once the tables are done
+        new_meta["fingerprint"] = {**profiler.fingerprint(),
+                                   "load_average": {"before": load_before, "after": profiler.load_average()}}
+        atomic_write_yaml(folder / DEVICE_FILE, new_meta)
     return {"device": name, "folder": str(folder), "backend": settings["backend"],
             "execution_provider": settings["execution_provider"], "threads": settings["threads"], "width": width,
             "target": settings.get("target"),

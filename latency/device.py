@@ -49,6 +49,22 @@ def _shipped_root():
     return _REPO_DEVICES
 
 
+def shipped_roots() -> tuple:
+    """Folders whose contents are shipped data and never written by a command: the installed
+    ``hwnas.devices`` package and the repo's ``devices/``."""
+    return tuple({_shipped_root().resolve(), _REPO_DEVICES.resolve()})
+
+
+def check_writable_folder(folder, what: str = "--out") -> Path:
+    """``folder`` as given, or a one-line HwnasError when it lies inside shipped device data."""
+    p = Path(folder).expanduser().resolve()
+    for root in shipped_roots():
+        if p == root or root in p.parents:
+            raise HwnasError(f"{what} {str(folder)!r} is inside the shipped devices ({root}), which no command "
+                             f"modifies; write to a folder of your own, e.g. --out ~/hwnas-devices/NAME")
+    return Path(folder)
+
+
 def _is_device_folder(p: Path) -> bool:
     return p.is_dir() and ((p / DEVICE_FILE).is_file() or bool(table_resolutions(p)))
 
@@ -272,11 +288,12 @@ def _width_of_table(r, table, path) -> float | None:
                      f"allowed widths: {allowed(WIDTHS)}")
 
 
-def load_device(name_or_path, width: float = 1.2, resolutions=None) -> Device:
+def load_device(name_or_path, width: float = 1.2, resolutions=None, notice: bool = True) -> Device:
     """Load a device by shipped name (see ``known_devices()``) or folder path, for the space at ``width``.
 
     ``resolutions`` limits which tables are read (default: all in the folder). Tables of another width,
-    corrupt YAML, or a missing folder are one-line HwnasErrors.
+    corrupt YAML, or a missing folder are one-line HwnasErrors. With ``notice``, a device measured on
+    another machine prints one notice on stderr naming ``hwnas calibrate`` (``latency.fingerprint``).
     """
     from hwnas.space import check_width
 
@@ -306,4 +323,8 @@ def load_device(name_or_path, width: float = 1.2, resolutions=None) -> Device:
             raise HwnasError(f"latency table {str(path)!r} is for width {w}, not {width}; "
                              f"use --width {w} or build a width-{width} table with: hwnas profile --width {width} --out DIR")
         tables[r] = t
+    if notice:
+        from .fingerprint import notice_if_foreign
+
+        notice_if_foreign(name, folder, meta)
     return Device(name=name, folder=folder, width=width, resolutions=tuple(wanted), meta=meta, tables=tables)

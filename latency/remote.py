@@ -50,6 +50,13 @@ def parse_target(target: str) -> dict:
     return {"user": user, "host": host, "port": int(port) if port else None, "url": url}
 
 
+def remote_kwargs(target, target_python: str = "python3", ssh_options=()) -> dict:
+    """The keyword arguments ``make_profiler`` takes for ``target`` (none when it is None: here)."""
+    if target is None:
+        return {}
+    return {"target": target, "target_python": target_python, "ssh_options": tuple(ssh_options)}
+
+
 def check_same_target(device, target) -> None:
     """End-to-end checks of a device's tables run where its tables were measured (``device.yaml`` target)."""
     recorded = device.meta.get("target")
@@ -111,6 +118,7 @@ class AgentSession:
                                  f"install {' and '.join(missing)} on the target: "
                                  f"{self.python} -m pip install {' '.join(missing)}")
             raise HwnasError(f"the agent on {self.url} did not start: {self.hello.get('error')}")
+        self.load_average = self.hello.get("load_average")  # the target's, updated by every reply
         if self.hello.get("protocol") != agent.PROTOCOL:
             self.close()
             raise HwnasError(f"the agent on {self.url} speaks protocol {self.hello.get('protocol')!r}, "
@@ -173,6 +181,7 @@ class AgentSession:
         if not reply.get("ok"):
             raise HwnasError(f"the agent on {self.url} could not time the models: "
                              f"{str(reply.get('error')).splitlines()[0][:300]}")
+        self.load_average = reply.get("load_average")
         return reply["timings"]
 
     def close(self) -> None:
@@ -222,6 +231,21 @@ class RemoteOrtProfiler(OrtProfiler):
     def machine(self) -> dict:
         h = self.session.hello
         return {**h["machine"], "hostname": h["hostname"], "python_executable": h["python_executable"]}
+
+    def fingerprint(self) -> dict:
+        m = self.session.hello["machine"]
+        return {"cpu": m["cpu"], "cores": m.get("sched_affinity_cpus", m["logical_cpus"]),
+                "os": self.session.hello["os"], "backend": "ort", "backend_version": self.ort_version,
+                "threads": self.threads}
+
+    def load_average(self):
+        return self.session.load_average
+
+    def load_warning(self):
+        from .fingerprint import load_warning
+
+        load = self.session.load_average
+        return None if load is None else load_warning(self.fingerprint()["cores"], load, self.session.url)
 
     def prepare(self, module, input_shape):
         raise HwnasError(f"a remote target ({self.session.url}) times modules in groups: use time_modules")

@@ -142,13 +142,14 @@ def test_tensorrt_engine_timing():
     assert t[0].median > 0
 
 
-def test_measure_and_validate(built, monkeypatch):
+def test_measure_and_validate(built, monkeypatch, tmp_path):
     folder, _, _ = built
+    monkeypatch.setenv("HWNAS_CACHE", str(tmp_path / "cache"))
     dev = latency.load_device(folder, width=1.0)
     arch = Arch.smallest(128)
     ms = latency.measure_arch_ms(arch, device=dev, rounds=3)
     assert 0.5 < ms / dev.table_ms(encode([arch]))[0] < 2.0
-    res = latency.validate_device(str(folder), samples=4, seed=3, width=1.0, rounds=2, progress=False)
+    res = latency.validate_device(str(folder), samples=4, seed=3, width=1.0, rounds=2, progress=False, out=folder)
     for k in ("within_10pct", "rmse_pct", "spearman"):
         assert k in res["table_sum"] and k in res["corrected"]
     meta = yaml.safe_load((folder / "device.yaml").read_text())

@@ -33,6 +33,11 @@ FAST = dict(resolutions=(128,), width=1.0, rounds=1, warmup=1, group_size=8, sam
 KEYS = {s.key for s in table_specs(get_space(1.0), 128)}
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HWNAS_CACHE", str(tmp_path / "cache"))
+
+
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory):
     try:
@@ -100,7 +105,7 @@ def test_validate_latency_on_the_target(tables, sshd, capsys):
     assert code == 0, err
     res = json.loads(out)
     assert res["target"] == sshd.target and res["samples"] == 3
-    rows = json.loads((remote_dir / "validation.json").read_text())
+    rows = json.loads(Path(res["measurements"]).read_text())  # the resumable measurements, per user
     assert len(rows["rows"]) == 3 and rows["settings"]["target"] == sshd.target
     assert all(r["measured_ms"] > 0 for r in rows["rows"])
     # a remote device checked here, or a local one checked there: refused, one line, before measuring
@@ -109,6 +114,21 @@ def test_validate_latency_on_the_target(tables, sshd, capsys):
         code, out, err = run_cli(capsys, "validate-latency", "--device", argv[0], "--width", "1.0", "--samples",
                                  "3", *argv[1:])
         assert code == 2 and out == "" and err.count("\n") == 1 and msg in err, err
+
+
+def test_calibrate_on_the_target(tables, sshd, tmp_path, capsys):
+    _, local_dir, _, _ = tables  # a table built here, fitted to the target with a few end-to-end runs
+    out = tmp_path / "calibrated"
+    code, stdout, err = run_cli(capsys, "calibrate", "--device", local_dir, "--out", out, "--width", "1.0",
+                                "--samples", "3", "--rounds", "2", "--no-progress", "--json", *cli_flags(sshd))
+    assert code == 0, err
+    res = json.loads(stdout)
+    assert res["target"] == sshd.target and res["samples"] == 3
+    meta = yaml.safe_load((out / "device.yaml").read_text())
+    assert meta["target"] == sshd.target and meta["machine"]["python_executable"] == sys.executable
+    assert meta["fingerprint"]["backend_version"] == meta["versions"]["onnxruntime"]
+    assert meta["correction"]["slope"] == pytest.approx(res["correction"]["slope"])
+    assert len(json.loads((out / "calibration.json").read_text())["rows"]) == 3
 
 
 def test_killed_connection_resumes_without_remeasuring(sshd, tmp_path, monkeypatch, capsys):

@@ -64,9 +64,27 @@ class Profiler(ABC):
     def close(self) -> None:
         """Release what the profiler holds (a remote target's connection); a no-op locally."""
 
-    def machine(self) -> dict | None:
-        """The machine it measures on, when that is not this one (a remote target); else None."""
-        return None
+    # The machine it measures on (this one; a remote profiler reports its target's), for device.yaml.
+    def machine(self) -> dict:
+        from ..fingerprint import machine_info
+
+        return machine_info()
+
+    def fingerprint(self) -> dict:
+        from ..fingerprint import fingerprint
+
+        s = self.settings()
+        return fingerprint(s["backend"], s["threads"])
+
+    def load_average(self):
+        from ..fingerprint import load_average
+
+        return load_average()
+
+    def load_warning(self):
+        from ..fingerprint import load_warning
+
+        return load_warning()
 
     def time_modules(self, items, rounds: int = 15, warmup: int = 3, sample_ms: float = 2.0,
                      max_inner: int = 50, max_dispersion: float | None = None, retries: int = 2) -> list:
