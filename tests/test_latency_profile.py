@@ -142,6 +142,27 @@ def test_tensorrt_engine_timing():
     assert t[0].median > 0
 
 
+def test_cuda_profilers_time_real_modules():
+    """PyTorch CUDA (fp32, fp16; batch 1 and 64) and ONNX Runtime's CUDA provider where installed."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip(f"no CUDA GPU visible to this torch ({torch.__version__}); scripts/gpu_profile.sh runs this")
+    specs = {(s.kernel, s.expand): s for s in table_specs(get_space(1.2), 160) if s.block == 0}
+    small, big = specs[(3, 3)], specs[(7, 6)]
+    cases = [("torch", p, b) for p in ("fp32", "fp16") for b in (1, 64)]
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        cases.append(("ort", "fp32", 1))
+    for backend, precision, batch in cases:
+        prof = make_profiler(backend, provider="cuda", precision=precision, batch_size=batch)
+        t = prof.time_modules([(build_layer(s), s.input_shape) for s in (small, big)], rounds=5, warmup=2)
+        assert all(x.count == 5 and x.median > 0 for x in t), (backend, precision, batch)
+        if batch == 64:  # at batch 1 a GPU is launch-bound: small and big blocks may take the same time
+            assert t[1].median > t[0].median, (backend, precision, batch)
+
+
 def test_measure_and_validate(built, monkeypatch, tmp_path):
     folder, _, _ = built
     monkeypatch.setenv("HWNAS_CACHE", str(tmp_path / "cache"))
