@@ -41,7 +41,7 @@ def library_versions(profiler) -> dict:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             pass
-    out.update(profiler.versions())
+    out.update({k: str(v) for k, v in profiler.versions().items()})  # torch's version is not a plain str
     return out
 
 
