@@ -1,10 +1,10 @@
 """hwnas' timing agent: the one ONNX Runtime timing method, local and on a remote target.
 
-Self-contained on purpose: it imports only the standard library, numpy and onnxruntime (never hwnas),
-so ``hwnas profile --target ssh://...`` can send this file to a machine that has nothing but Python 3,
-numpy and onnxruntime, and run it there. Locally, ``latency.profilers`` imports the same functions
-(``time_interleaved``, ``OrtRunner``, ``session_options``), so a block timed here and one timed on a
-target go through the same code.
+Self-contained on purpose: it imports only the standard library, numpy and onnxruntime (never
+hwnas), so ``hwnas profile --target ssh://...`` can send this file to a machine that has nothing but
+Python 3, numpy and onnxruntime, and run it there. Locally, ``latency.profilers`` imports the same
+functions (``time_interleaved``, ``OrtRunner``, ``session_options``), so a block timed here and one
+timed on a target go through the same code.
 
 Method (``time_interleaved``), the same for table entries and whole subnets:
 
@@ -20,8 +20,9 @@ Method (``time_interleaved``), the same for table entries and whole subnets:
    times, interleaved with the other such runners; the timing with the smallest dispersion is kept.
 
 As a program (``python3 -u agent.py``) it speaks JSON lines on stdin/stdout. It first prints a hello
-line: ``{"ok": true, "agent": "hwnas", "protocol": 1, "machine": {...}}``, or, when numpy or onnxruntime
-is missing, ``{"ok": false, "missing": [...], "error": "..."}`` and exits with status 3. Requests:
+line: ``{"ok": true, "agent": "hwnas", "protocol": 1, "machine": {...}, ...}``, or, when numpy or
+onnxruntime is missing, ``{"ok": false, "missing": [...], "error": "..."}`` and exits with status 3.
+Requests:
 
 - ``{"op": "time", "session": {...}, "method": {...}, "models": [{"name", "shape", "bytes"}, ...]}``
   followed on stdin by the models' ONNX bytes, concatenated in order. The agent writes them to its
@@ -53,7 +54,7 @@ PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
 OPT_LEVELS = ("disable", "basic", "extended", "all")
 
 
-# ---- the timing method ------------------------------------------------------------------------------
+# ---- the timing method -----------------------------------------------------------------------
 
 def clock(timer: str):
     """The clock function (seconds) for a timer name: thread CPU time or wall clock."""
@@ -73,7 +74,7 @@ class Timing:
     inner: int
 
     def entry(self) -> dict:
-        """A table entry in OFA's format (``mean`` holds the median; ms) plus hwnas' extra fields."""
+        """A table entry in OFA's format (``mean`` holds the median; ms) plus hwnas' fields."""
         return {"mean": self.median, "std": self.std, "count": self.count, "iqr": self.iqr,
                 "min": self.min, "max": self.max, "inner": self.inner}
 
@@ -125,16 +126,17 @@ def _time_once(runners, rounds, warmup, sample_ms, max_inner) -> list:
     for i in range(n):
         s = samples[:, i]
         q1, q3 = np.percentile(s, [25, 75])
-        out.append(Timing(median=float(np.median(s)), std=float(s.std(ddof=1)) if rounds > 1 else 0.0,
-                          iqr=float(q3 - q1), min=float(s.min()), max=float(s.max()),
-                          count=int(rounds), inner=int(inner[i])))
+        std = float(s.std(ddof=1)) if rounds > 1 else 0.0
+        out.append(Timing(median=float(np.median(s)), std=std, iqr=float(q3 - q1),
+                          min=float(s.min()), max=float(s.max()), count=int(rounds),
+                          inner=int(inner[i])))
     return out
 
 
-# ---- ONNX Runtime sessions ----------------------------------------------------------------------------
+# ---- ONNX Runtime sessions -------------------------------------------------------------------
 
 def session_options(ort, threads: int, opt_level: str = "all", spinning: bool = True):
-    """The stated session settings: ``threads`` intra-op, 1 inter-op, sequential, spinning as given."""
+    """The stated settings: ``threads`` intra-op, 1 inter-op, sequential, spinning as given."""
     so = ort.SessionOptions()
     so.intra_op_num_threads = int(threads)
     so.inter_op_num_threads = 1
@@ -199,7 +201,7 @@ class OrtRunner:
         self.session = self.binding = None
 
 
-# ---- the machine ---------------------------------------------------------------------------------------
+# ---- the machine -----------------------------------------------------------------------------
 
 def cpu_model() -> str:
     try:
@@ -233,13 +235,14 @@ def load_average():
 
 def target_info(ort, np) -> dict:
     """What the hello line reports: the machine, hostname, library versions, execution providers."""
-    return {"machine": machine_info(), "hostname": platform.node(), "python_executable": sys.executable,
+    return {"machine": machine_info(), "hostname": platform.node(),
+            "python_executable": sys.executable,
             "os": f"{platform.system()} {platform.machine()}", "load_average": load_average(),
             "versions": {"onnxruntime": ort.__version__, "numpy": np.__version__},
             "providers": list(ort.get_available_providers())}
 
 
-# ---- the program -----------------------------------------------------------------------------------------
+# ---- the program -----------------------------------------------------------------------------
 
 def _send(out, obj) -> None:
     out.write(json.dumps(obj).encode() + b"\n")

@@ -29,17 +29,19 @@ from .profilers.ort import OrtProfiler
 
 TARGET_FORM = "ssh://[USER@]HOST[:PORT]"
 # user and host never start with "-": they are passed to ssh, which would read them as options
-_TARGET_RE = re.compile(r"^ssh://(?:(?P<user>\w[^@/:\s]*)@)?(?P<host>[A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])"
+_TARGET_RE = re.compile(r"^ssh://(?:(?P<user>\w[^@/:\s]*)@)?"
+                        r"(?P<host>[A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])"
                         r"(?::(?P<port>[0-9]{1,5}))?/?$")
-SSH_DEFAULTS = ("BatchMode=yes", "ConnectTimeout=15", "ServerAliveInterval=15", "ServerAliveCountMax=4")
-# Runs on the target: read the agent's length-prefixed source from stdin, load it as a module, serve.
-BOOTSTRAP = ("import sys,types;s=sys.stdin.buffer;n=int(s.readline());m=types.ModuleType('hwnas_agent');"
-             "sys.modules['hwnas_agent']=m;exec(compile(s.read(n),'hwnas_agent.py','exec'),m.__dict__);"
-             "m.main()")
+SSH_DEFAULTS = ("BatchMode=yes", "ConnectTimeout=15", "ServerAliveInterval=15",
+                "ServerAliveCountMax=4")
+# Runs on the target: read the agent's source from stdin, load it as a module, serve.
+BOOTSTRAP = ("import sys,types;s=sys.stdin.buffer;n=int(s.readline());"
+             "m=types.ModuleType('hwnas_agent');sys.modules['hwnas_agent']=m;"
+             "exec(compile(s.read(n),'hwnas_agent.py','exec'),m.__dict__);m.main()")
 
 
 def parse_target(target: str) -> dict:
-    """``{"user", "host", "port", "url"}`` for ``ssh://[USER@]HOST[:PORT]`` (``url`` is normalised)."""
+    """``{"user", "host", "port", "url"}`` for ``ssh://[USER@]HOST[:PORT]`` (``url`` normalised)."""
     m = _TARGET_RE.match(str(target))
     port = m and m.group("port")
     if not m or (port and not 1 <= int(port) <= 65535):
@@ -58,26 +60,28 @@ def remote_kwargs(target, target_python: str = "python3", ssh_options=()) -> dic
 
 
 def check_same_target(device, target) -> None:
-    """End-to-end checks of a device's tables run where its tables were measured (``device.yaml`` target)."""
+    """End-to-end checks of a device run where its tables were measured (device.yaml ``target``)."""
     recorded = device.meta.get("target")
     given = None if target is None else parse_target(target)["url"]
     if recorded != given:
         hint = f"--target {recorded}" if recorded else "no --target"
-        raise HwnasError(f"device {device.name!r} was measured on {recorded or 'this machine'}, not on "
-                         f"{given or 'this machine'}; measure it where its tables were made ({hint})")
+        raise HwnasError(f"device {device.name!r} was measured on {recorded or 'this machine'}, "
+                         f"not on {given or 'this machine'}; measure it where its tables were made "
+                         f"({hint})")
 
 
 def check_ssh_option(option: str) -> str:
     if not re.match(r"^[A-Za-z][A-Za-z0-9]*=\S.*$", str(option)):
-        raise HwnasError(f"ssh option {str(option)!r} is not allowed; allowed: KEY=VALUE as for ssh -o "
-                         f"(e.g. IdentityFile=~/.ssh/pi_key)")
+        raise HwnasError(f"ssh option {str(option)!r} is not allowed; allowed: KEY=VALUE as for "
+                         f"ssh -o (e.g. IdentityFile=~/.ssh/pi_key)")
     return str(option)
 
 
 def ssh_command(target: dict, python: str, ssh_options=()) -> list:
     """The ``ssh`` argv that starts the agent's bootstrap with ``python`` on ``target``."""
     cmd = ["ssh", "-T"]
-    for opt in (*[check_ssh_option(o) for o in ssh_options], *SSH_DEFAULTS):  # first value wins in ssh
+    # the user's options first: for each option ssh keeps the first value it is given
+    for opt in (*[check_ssh_option(o) for o in ssh_options], *SSH_DEFAULTS):
         cmd += ["-o", opt]
     if target["port"]:
         cmd += ["-p", str(target["port"])]
@@ -92,15 +96,17 @@ class AgentSession:
         self.target = parse_target(target)
         self.url, self.python = self.target["url"], str(python)
         if not self.python.strip():
-            raise HwnasError("--target-python must not be empty; allowed: a Python 3 command or path on the target")
+            raise HwnasError("--target-python must not be empty; allowed: a Python 3 command or "
+                             "path on the target")
         self.stderr = collections.deque(maxlen=40)
         try:
+            # start_new_session: Ctrl-C reaches hwnas only, which then says bye to the agent
             self.proc = subprocess.Popen(ssh_command(self.target, self.python, ssh_options),
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         start_new_session=True)  # Ctrl-C reaches hwnas, which says bye
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, start_new_session=True)
         except FileNotFoundError:
-            raise HwnasError("--target needs the OpenSSH client 'ssh', which is not on PATH; install it "
-                             "(Debian/Ubuntu: apt-get install openssh-client)") from None
+            raise HwnasError("--target needs the OpenSSH client 'ssh', which is not on PATH; "
+                             "install it (Debian/Ubuntu: apt-get install openssh-client)") from None
         self._stderr_thread = threading.Thread(target=self._drain_stderr, daemon=True)
         self._stderr_thread.start()
         source = Path(agent.__file__).read_bytes()
@@ -114,17 +120,17 @@ class AgentSession:
             self.close()
             missing = self.hello.get("missing") or []
             if missing:
-                raise HwnasError(f"target {self.url}: {self.python} cannot import {' or '.join(missing)}; "
-                                 f"install {' and '.join(missing)} on the target: "
-                                 f"{self.python} -m pip install {' '.join(missing)}")
+                raise HwnasError(f"target {self.url}: {self.python} cannot import "
+                                 f"{' or '.join(missing)}; install {' and '.join(missing)} on the "
+                                 f"target: {self.python} -m pip install {' '.join(missing)}")
             raise HwnasError(f"the agent on {self.url} did not start: {self.hello.get('error')}")
         self.load_average = self.hello.get("load_average")  # the target's, updated by every reply
         if self.hello.get("protocol") != agent.PROTOCOL:
             self.close()
-            raise HwnasError(f"the agent on {self.url} speaks protocol {self.hello.get('protocol')!r}, "
-                             f"not {agent.PROTOCOL}")
+            raise HwnasError(f"the agent on {self.url} speaks protocol "
+                             f"{self.hello.get('protocol')!r}, not {agent.PROTOCOL}")
 
-    # -- transport ---------------------------------------------------------------------------------------
+    # -- transport -----------------------------------------------------------------------------
     def _drain_stderr(self) -> None:
         for line in self.proc.stderr:
             self.stderr.append(line.decode(errors="replace").strip())
@@ -143,8 +149,9 @@ class AgentSession:
         try:
             return json.loads(line)
         except json.JSONDecodeError:
-            raise HwnasError(f"the target {self.url} printed {line[:120]!r} instead of the agent's reply; "
-                             f"check that {self.python} starts a plain Python 3 there") from None
+            raise HwnasError(f"the target {self.url} printed {line[:120]!r} instead of the agent's "
+                             f"reply; check that {self.python} starts a plain Python 3 "
+                             f"there") from None
 
     def _failure(self) -> HwnasError:
         """One line saying why the ssh process ended (called once it has ended or is ending)."""
@@ -153,29 +160,34 @@ class AgentSession:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             code = self.proc.wait()
-        self._stderr_thread.join(timeout=2)  # ssh has ended: its stderr is at EOF, its last words read
+        self._stderr_thread.join(timeout=2)  # ssh has ended: its stderr is at EOF, all of it read
         err = " | ".join(line for line in self.stderr if line)[-300:]
-        where = f"{self.target['host']}" + (f":{self.target['port']}" if self.target["port"] else "")
+        port = self.target["port"]
+        where = self.target["host"] + (f":{port}" if port else "")
         if "Permission denied" in err or "Too many authentication failures" in err:
-            return HwnasError(f"SSH refused authentication to {self.url} ({err}); hwnas connects with "
-                              f"BatchMode (keys or ssh-agent, no passwords): set up a key for it, e.g. ssh-copy-id")
+            return HwnasError(f"SSH refused authentication to {self.url} ({err}); hwnas connects "
+                              f"with BatchMode (keys or ssh-agent, no passwords): set up a key for "
+                              f"it, e.g. ssh-copy-id")
         if "Host key verification failed" in err:
-            return HwnasError(f"SSH could not verify the host key of {where} ({err}); connect once with "
-                              f"plain ssh to accept it, then rerun")
-        if code == 255 or "Could not resolve" in err or "Connection refused" in err or "timed out" in err:
+            return HwnasError(f"SSH could not verify the host key of {where} ({err}); connect "
+                              f"once with plain ssh to accept it, then rerun")
+        unreachable = ("Could not resolve", "Connection refused", "timed out", "No route to host")
+        if code == 255 or any(s in err for s in unreachable):
             return HwnasError(f"cannot reach {self.url}: {err or f'ssh exited with status {code}'}")
         if code == 127 or "not found" in err or "No such file" in err:
-            return HwnasError(f"no {self.python} on {self.url} ({err or 'exit status 127'}); install Python 3 "
-                              f"there or name another with --target-python PATH")
-        reason = f"ssh was killed by signal {-code}" if code < 0 else f"ssh exited with status {code}"
-        return HwnasError(f"connection to {self.url} lost ({reason}{'; ' + err if err else ''}); what was "
-                          f"measured is saved; rerun the same command to resume")
+            return HwnasError(f"no {self.python} on {self.url} ({err or 'exit status 127'}); "
+                              f"install Python 3 there or name another with --target-python PATH")
+        reason = f"ssh was killed by signal {-code}" if code < 0 else f"ssh exited with {code}"
+        reason += f"; {err}" if err else ""
+        return HwnasError(f"connection to {self.url} lost ({reason}); what was measured is saved; "
+                          f"rerun the same command to resume")
 
-    # -- requests ---------------------------------------------------------------------------------------
+    # -- requests ------------------------------------------------------------------------------
     def time(self, models, session: dict, method: dict) -> list:
-        """Time ``models`` (``(name, onnx_bytes, input_shape)``) together there; one dict (ms) each."""
+        """Time ``models`` (``(name, onnx_bytes, input_shape)``) together there; ms dicts."""
         header = {"op": "time", "session": session, "method": method,
-                  "models": [{"name": str(n), "shape": list(map(int, s)), "bytes": len(b)} for n, b, s in models]}
+                  "models": [{"name": str(n), "shape": list(map(int, s)), "bytes": len(b)}
+                             for n, b, s in models]}
         self._write(json.dumps(header).encode() + b"\n" + b"".join(b for _, b, _ in models))
         reply = self._read()
         if not reply.get("ok"):
@@ -207,9 +219,10 @@ class AgentSession:
 class RemoteOrtProfiler(OrtProfiler):
     """``backend ort`` on a target: ONNX exported here, sessions and timing by the agent there."""
 
-    def __init__(self, target: str, target_python: str = "python3", ssh_options=(), provider: str = "cpu",
-                 threads: int = 1, precision: str = "fp32", batch_size: int = 1, opt_level: str = "all",
-                 spinning: bool = True, timer: str = "auto"):
+    def __init__(self, target: str, target_python: str = "python3", ssh_options=(),
+                 provider: str = "cpu", threads: int = 1, precision: str = "fp32",
+                 batch_size: int = 1, opt_level: str = "all", spinning: bool = True,
+                 timer: str = "auto"):
         self.ort = None
         self.session = AgentSession(target, target_python, ssh_options)
         hello = self.session.hello
@@ -230,13 +243,14 @@ class RemoteOrtProfiler(OrtProfiler):
 
     def machine(self) -> dict:
         h = self.session.hello
-        return {**h["machine"], "hostname": h["hostname"], "python_executable": h["python_executable"]}
+        return {**h["machine"], "hostname": h["hostname"],
+                "python_executable": h["python_executable"]}
 
     def fingerprint(self) -> dict:
         m = self.session.hello["machine"]
         return {"cpu": m["cpu"], "cores": m.get("sched_affinity_cpus", m["logical_cpus"]),
-                "os": self.session.hello["os"], "backend": "ort", "backend_version": self.ort_version,
-                "threads": self.threads}
+                "os": self.session.hello["os"], "backend": "ort",
+                "backend_version": self.ort_version, "threads": self.threads}
 
     def load_average(self):
         return self.session.load_average
@@ -245,10 +259,13 @@ class RemoteOrtProfiler(OrtProfiler):
         from .fingerprint import load_warning
 
         load = self.session.load_average
-        return None if load is None else load_warning(self.fingerprint()["cores"], load, self.session.url)
+        if load is None:
+            return None
+        return load_warning(self.fingerprint()["cores"], load, self.session.url)
 
     def prepare(self, module, input_shape):
-        raise HwnasError(f"a remote target ({self.session.url}) times modules in groups: use time_modules")
+        raise HwnasError(f"a remote target ({self.session.url}) times modules in groups: "
+                         f"use time_modules")
 
     def time_modules(self, items, **method) -> list:
         from .modules import export_onnx

@@ -1,7 +1,7 @@
-"""A real OpenSSH server on 127.0.0.1 for tests: its own host key, config and a client key made here.
+"""A real OpenSSH server on 127.0.0.1 for tests: its own host key, config, and a client key.
 
-``start_sshd(folder)`` runs ``sshd -D -e -f CONFIG`` in the foreground on a free port, accepting only
-the key it generated, and returns a :class:`Sshd` with the ``ssh -o`` options a client needs
+``start_sshd(folder)`` runs ``sshd -D -e -f CONFIG`` in the foreground on a free port, accepting
+only the key it generated, and returns a :class:`Sshd` with the ``ssh -o`` options a client needs
 (identity, known_hosts pinned to the generated host key). ``SshdUnavailable`` says why it could not
 start (no ``sshd``/``ssh-keygen``, a port it could not bind); the tests skip with that reason.
 """
@@ -53,8 +53,8 @@ def _which(name: str) -> str:
     path = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}")
                                        if os.access(p, os.X_OK)), None)
     if path is None:
-        raise SshdUnavailable(f"{name} is not installed (Debian: apt-get install openssh-server openssh-client; "
-                              f"`make test` installs them where apt-get is usable)")
+        raise SshdUnavailable(f"{name} is not installed (Debian: apt-get install openssh-server "
+                              f"openssh-client; `make test` installs them where apt-get is usable)")
     return path
 
 
@@ -65,7 +65,8 @@ def start_sshd(folder: Path) -> Sshd:
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     for name in ("host_key", "client_key"):
-        subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(folder / name)], check=True)
+        subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(folder / name)],
+                       check=True)
     (folder / "authorized_keys").write_text((folder / "client_key.pub").read_text())
     if os.geteuid() == 0:  # sshd running as root insists on its privilege-separation folder
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
@@ -80,7 +81,8 @@ def start_sshd(folder: Path) -> Sshd:
     host_pub = (folder / "host_key.pub").read_text().split()
     (folder / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
     log = open(folder / "sshd.log", "wb")
-    proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)], stdout=log,
+                            stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -36,13 +36,15 @@ def run(args) -> dict:
 
     return calibrate_device(args.device, args.out, samples=args.samples, seed=args.seed, width=args.width,
                             backend=args.backend, provider=args.provider, threads=args.threads, timer=args.timer,
-                            rounds=args.rounds, progress=not args.no_progress, **target_kwargs(args))
+                            rounds=args.rounds, progress=not args.no_progress,
+                            **target_kwargs(args))
 
 
 def human(result: dict) -> str:
     c, p = result["correction"], result["previous_correction"]
     where = f"on {result['target']}" if result.get("target") else "here"
-    lines = [f"device {result['device']} calibrated on {result['samples']} random subnets measured {where} "
+    lines = [f"device {result['device']} calibrated on {result['samples']} random subnets measured "
+             f"{where} "
              f"({result['backend']}, {result['execution_provider']}, {result['threads']} thread(s), "
              f"{result['timer']}; {result['seconds']:.0f} s; measured {result['measured_ms']['min']:.2f}.."
              f"{result['measured_ms']['max']:.2f} ms)",

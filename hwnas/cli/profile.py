@@ -39,8 +39,8 @@ def add_parser(sub):
 def add_target_args(p) -> None:
     """``--target``, ``--target-python``, ``--ssh-option``: time on a remote machine over SSH."""
     p.add_argument("--target", default=None, metavar="ssh://USER@HOST[:PORT]",
-                   help="time on this machine over SSH (OpenSSH client, BatchMode) with hwnas' agent; it needs "
-                        "only python3, numpy and onnxruntime (backend ort)")
+                   help="time on this machine over SSH (OpenSSH client, BatchMode) with hwnas' agent; "
+                        "it needs only python3, numpy and onnxruntime (backend ort)")
     p.add_argument("--target-python", default=None, metavar="PATH",
                    help="Python on the target that runs the agent (default: python3)")
     p.add_argument("--ssh-option", action="append", default=None, metavar="KEY=VALUE",
@@ -52,7 +52,8 @@ def target_kwargs(args) -> dict:
     from ..errors import HwnasError
 
     if args.target is None:
-        for flag, value in (("--target-python", args.target_python), ("--ssh-option", args.ssh_option)):
+        flags = (("--target-python", args.target_python), ("--ssh-option", args.ssh_option))
+        for flag, value in flags:
             if value is not None:
                 raise HwnasError(f"{flag} applies only with --target ssh://USER@HOST[:PORT]")
         return {}
@@ -87,8 +88,8 @@ def run(args) -> dict:
 
 
 def human(result: dict) -> str:
-    where = f" on {result['target']}" if result.get("target") else ""
-    lines = [f"device {result['device']}{where} ({result['backend']}, {result['execution_provider']}, "
+    on = f" on {result['target']}" if result.get("target") else ""
+    lines = [f"device {result['device']}{on} ({result['backend']}, {result['execution_provider']}, "
              f"{result['threads']} thread(s), w{result['width']}): {result['measured']} entries measured, "
              f"{result['skipped']} already there, in {result['seconds']:.1f} s -> {result['folder']}"]
     for d in result["per_resolution"]:
@@ -97,6 +98,6 @@ def human(result: dict) -> str:
         lines.append("  the old correction was dropped (tables changed); refit it with: "
                      f"hwnas validate-latency --device {result['folder']}")
     else:
-        where = f" --target {result['target']}" if result.get("target") else ""
-        lines.append(f"  next: hwnas validate-latency --device {result['folder']} --samples 100{where}")
+        there = f" --target {result['target']}" if result.get("target") else ""
+        lines.append(f"  next: hwnas validate-latency --device {result['folder']} --samples 100{there}")
     return "\n".join(lines)

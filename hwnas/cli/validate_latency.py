@@ -43,8 +43,8 @@ def accuracy_line(name, a):
 
 def human(result: dict) -> str:
     c = result["correction"]
-    where = f" on {result['target']}" if result.get("target") else ""
-    lines = [f"device {result['device']}{where}: {result['samples']} random subnets measured end to end "
+    name = result["device"] + (f" on {result['target']}" if result.get("target") else "")
+    lines = [f"device {name}: {result['samples']} random subnets measured end to end "
              f"({result['backend']}, {result['seconds']:.0f} s; measured {result['measured_ms']['min']:.2f}.."
              f"{result['measured_ms']['max']:.2f} ms)",
              accuracy_line("table sum", result["table_sum"]),

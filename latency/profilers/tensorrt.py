@@ -1,7 +1,7 @@
-"""TensorRT, in one place: the engine builder, the CUDA-event runner, the profiler and ``export``'s engine.
+"""TensorRT in one place: the engine builder, the CUDA-event runner, the profiler, export's engine.
 
-- :func:`build_engine`: ONNX (bytes or a file) -> serialized engine (FP32, or FP16), with an optional
-  timing cache shared by all engines of a run and an optional dynamic-batch optimisation profile.
+- :func:`build_engine`: ONNX (bytes or a file) -> serialized engine (FP32, or FP16), with an
+  optional timing cache shared by all engines of a run and an optional dynamic-batch profile.
 - :class:`TensorRTProfiler` (``backend tensorrt``): each table entry / subnet is exported to ONNX,
   built into an engine and timed with CUDA events around ``execute_async_v3``, by the one timing
   method (``latency.agent.time_interleaved``).
@@ -28,23 +28,26 @@ def import_tensorrt():
     try:
         import tensorrt as trt
     except ImportError:
-        raise HwnasError("backend tensorrt needs TensorRT, which is not installed; it is provided by: "
-                         "pip install tensorrt (or pip install 'hwnas[tensorrt]'), with an NVIDIA GPU") from None
+        raise HwnasError("backend tensorrt needs TensorRT, which is not installed; it is provided "
+                         "by: pip install tensorrt (or pip install 'hwnas[tensorrt]'), with an NVIDIA "
+                         "GPU") from None
     return trt
 
 
 def tensorrt_missing():
-    """None when ``tensorrt`` imports; else one line naming what is missing (for ``export --trt-engine``)."""
+    """None when ``tensorrt`` imports; else one line naming what is missing (``--trt-engine``)."""
     try:
         import tensorrt  # noqa: F401
     except ImportError as exc:
-        return (f"--trt-engine needs NVIDIA TensorRT, but the Python package 'tensorrt' is not importable here "
-                f"({exc}); install it on a machine with an NVIDIA GPU: pip install 'hwnas[tensorrt]'")
+        return (f"--trt-engine needs NVIDIA TensorRT, but the Python package 'tensorrt' is not "
+                f"importable here ({exc}); install it on a machine with an NVIDIA GPU: "
+                f"pip install 'hwnas[tensorrt]'")
     return None
 
 
-def build_engine(trt, builder, logger, onnx, what: str, fp16: bool = False, workspace_mb: int | None = None,
-                 timing_cache=None, dynamic_batch: tuple | None = None) -> bytes:
+def build_engine(trt, builder, logger, onnx, what: str, fp16: bool = False,
+                 workspace_mb: int | None = None, timing_cache=None,
+                 dynamic_batch: tuple | None = None) -> bytes:
     """A serialized engine from ``onnx`` (bytes, or a path); ``what`` names it in errors.
 
     ``dynamic_batch``: ``(input_name, (C, H, W), max_batch)`` adds an optimisation profile for batch
@@ -52,7 +55,10 @@ def build_engine(trt, builder, logger, onnx, what: str, fp16: bool = False, work
     """
     network = builder.create_network(0)
     parser = trt.OnnxParser(network, logger)
-    ok = parser.parse(onnx) if isinstance(onnx, (bytes, bytearray)) else parser.parse_from_file(str(onnx))
+    if isinstance(onnx, (bytes, bytearray)):
+        ok = parser.parse(onnx)
+    else:
+        ok = parser.parse_from_file(str(onnx))
     if not ok:
         errs = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise HwnasError(f"TensorRT could not parse {what}: {errs[:300]}")
@@ -93,7 +99,8 @@ class TrtRunner(Runner):
                 torch.empty(*shape, device="cuda", dtype=dtype)
             self.context.set_tensor_address(name, buf.data_ptr())
             self.buffers.append(buf)
-        self.start, self.end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        self.start = torch.cuda.Event(enable_timing=True)
+        self.end = torch.cuda.Event(enable_timing=True)
 
     def run(self, n: int) -> float:
         handle = self.stream.cuda_stream
@@ -109,31 +116,36 @@ def _cuda_torch():
     import torch
 
     if not torch.cuda.is_available():
-        raise HwnasError("backend tensorrt needs an NVIDIA GPU and a CUDA build of torch; none is visible here")
+        raise HwnasError("backend tensorrt needs an NVIDIA GPU and a CUDA build of torch; none is "
+                         "visible here")
     return torch
 
 
 class TensorRTProfiler(Profiler):
     backend = "tensorrt"
 
-    def __init__(self, provider: str = "cuda", threads: int = 1, precision: str = "fp32", batch_size: int = 1,
-                 workspace_mb: int = 1024, timer: str = "auto"):
+    def __init__(self, provider: str = "cuda", threads: int = 1, precision: str = "fp32",
+                 batch_size: int = 1, workspace_mb: int = 1024, timer: str = "auto"):
         trt = import_tensorrt()
         if timer not in ("auto", "cuda_events"):
-            raise HwnasError(f"timer {timer!r} is not available with backend tensorrt; allowed: cuda_events")
+            raise HwnasError(f"timer {timer!r} is not available with backend tensorrt; "
+                             f"allowed: cuda_events")
         if precision not in ("fp32", "fp16"):
-            raise HwnasError(f"precision {precision!r} is not supported by backend tensorrt; allowed: fp32, fp16")
+            raise HwnasError(f"precision {precision!r} is not supported by backend tensorrt; "
+                             f"allowed: fp32, fp16")
         self.trt, self.torch = trt, _cuda_torch()
         self.precision, self.batch_size, self.threads = precision, int(batch_size), int(threads)
         self.workspace_mb = int(workspace_mb)
         self.logger = trt.Logger(trt.Logger.ERROR)
         self.builder = trt.Builder(self.logger)
-        self.timing_cache = self.builder.create_builder_config().create_timing_cache(b"")  # shared by all engines
+        # one timing cache, shared by every engine this profiler builds
+        self.timing_cache = self.builder.create_builder_config().create_timing_cache(b"")
 
     def settings(self) -> dict:
         return {"backend": "tensorrt", "execution_provider": "TensorRT", "precision": self.precision,
                 "threads": self.threads, "batch_size": self.batch_size, "timer": "cuda_events",
-                "tensorrt": {"workspace_mb": self.workspace_mb, "timing_cache": True, "onnx_opset": 17}}
+                "tensorrt": {"workspace_mb": self.workspace_mb, "timing_cache": True,
+                             "onnx_opset": 17}}
 
     def versions(self) -> dict:
         return {"tensorrt": self.trt.__version__, "torch": self.torch.__version__}
@@ -142,25 +154,26 @@ class TensorRTProfiler(Profiler):
         from ..modules import export_onnx
 
         shape = (self.batch_size,) + tuple(input_shape[1:])
-        plan = build_engine(self.trt, self.builder, self.logger, export_onnx(module, shape), "this layer",
-                            fp16=self.precision == "fp16", workspace_mb=self.workspace_mb,
-                            timing_cache=self.timing_cache)
+        plan = build_engine(self.trt, self.builder, self.logger, export_onnx(module, shape),
+                            "this layer", fp16=self.precision == "fp16",
+                            workspace_mb=self.workspace_mb, timing_cache=self.timing_cache)
         engine = self.trt.Runtime(self.logger).deserialize_cuda_engine(plan)
         return TrtRunner(engine, self.torch, shape)
 
 
 def build_trt_engine(onnx_path, plan_path, resolution: int, *, fp16=False, dynamic_batch=False,
                      max_batch=None, runs=50) -> dict:
-    """Build a TensorRT engine from the ONNX file, write it, and time it (ms, batch 1, median) on CUDA."""
+    """Build a TensorRT engine from the ONNX file, write it, time it on CUDA (ms, batch 1, median)."""
     from hwnas.export import DYNAMIC_BATCH_CHECK, INPUT_NAME
 
     trt = import_tensorrt()
     logger = trt.Logger(trt.Logger.WARNING)
     chw = (3, int(resolution), int(resolution))
-    dyn = (INPUT_NAME, chw, DYNAMIC_BATCH_CHECK if max_batch is None else max_batch) if dynamic_batch else None
+    max_batch = DYNAMIC_BATCH_CHECK if max_batch is None else max_batch
+    dyn = (INPUT_NAME, chw, max_batch) if dynamic_batch else None
     t = time.perf_counter()
-    plan = build_engine(trt, trt.Builder(logger), logger, onnx_path, repr(str(onnx_path)), fp16=fp16,
-                        dynamic_batch=dyn)
+    plan = build_engine(trt, trt.Builder(logger), logger, onnx_path, repr(str(onnx_path)),
+                        fp16=fp16, dynamic_batch=dyn)
     build_s = time.perf_counter() - t
     Path(plan_path).write_bytes(plan)
     out = {"trt_engine": str(plan_path), "trt_fp16": bool(fp16), "trt_build_s": round(build_s, 3),
