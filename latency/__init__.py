@@ -8,6 +8,9 @@ Public API (what the search and the CLI use):
 - ``measure_arch_ms(arch, backend="ort", ...)``: end-to-end latency of one subnet (ms)
 - ``validate_device(...)``: table sum vs. measured end to end, and the linear correction
 - ``calibrate_device(name_or_path, out, samples=20)``: fit a table built elsewhere to this machine
+- ``profile_device``, ``validate_device`` and ``calibrate_device`` take ``target="ssh://USER@HOST[:PORT]"``
+  (with ``target_python``, ``ssh_options``) to measure on a remote machine through the agent
+  (``latency/agent.py``, ``latency/remote.py``)
 
 Heavy libraries (torch, onnxruntime, tensorrt) are imported only by the functions that need them.
 """
