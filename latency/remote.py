@@ -99,6 +99,7 @@ class AgentSession:
             raise HwnasError("--target-python must not be empty; allowed: a Python 3 command or "
                              "path on the target")
         self.stderr = collections.deque(maxlen=40)
+        self.connected = False  # True once the agent said hello: a failure then is a lost connection
         try:
             # start_new_session: Ctrl-C reaches hwnas only, which then says bye to the agent
             self.proc = subprocess.Popen(ssh_command(self.target, self.python, ssh_options),
@@ -124,6 +125,7 @@ class AgentSession:
                                  f"{' or '.join(missing)}; install {' and '.join(missing)} on the "
                                  f"target: {self.python} -m pip install {' '.join(missing)}")
             raise HwnasError(f"the agent on {self.url} did not start: {self.hello.get('error')}")
+        self.connected = True
         self.load_average = self.hello.get("load_average")  # the target's, updated by every reply
         if self.hello.get("protocol") != agent.PROTOCOL:
             self.close()
@@ -162,6 +164,11 @@ class AgentSession:
             code = self.proc.wait()
         self._stderr_thread.join(timeout=2)  # ssh has ended: its stderr is at EOF, all of it read
         err = " | ".join(line for line in self.stderr if line)[-300:]
+        reason = f"ssh was killed by signal {-code}" if code < 0 else f"ssh exited with {code}"
+        reason += f"; {err}" if err else ""
+        if self.connected:
+            return HwnasError(f"connection to {self.url} lost ({reason}); what was measured is "
+                              f"saved; rerun the same command to resume")
         port = self.target["port"]
         where = self.target["host"] + (f":{port}" if port else "")
         if "Permission denied" in err or "Too many authentication failures" in err:
@@ -177,10 +184,8 @@ class AgentSession:
         if code == 127 or "not found" in err or "No such file" in err:
             return HwnasError(f"no {self.python} on {self.url} ({err or 'exit status 127'}); "
                               f"install Python 3 there or name another with --target-python PATH")
-        reason = f"ssh was killed by signal {-code}" if code < 0 else f"ssh exited with {code}"
-        reason += f"; {err}" if err else ""
-        return HwnasError(f"connection to {self.url} lost ({reason}); what was measured is saved; "
-                          f"rerun the same command to resume")
+        return HwnasError(f"the agent did not start on {self.url} with {self.python} ({reason}); "
+                          f"it needs Python 3.8+ with numpy and onnxruntime")
 
     # -- requests ------------------------------------------------------------------------------
     def time(self, models, session: dict, method: dict) -> list:
