@@ -239,3 +239,29 @@ def test_target_forms():
     for bad in ("pi@10.0.0.2", "ssh://", "ssh://a@b:99999", "ssh://a b", "ssh://-oProxyCommand=x"):
         with pytest.raises(HwnasError, match="is not allowed; allowed: ssh://"):
             parse_target(bad)
+
+
+def test_agent_is_self_contained_and_runs_as_a_script(tmp_path):
+    """agent.py imports only the standard library, numpy and onnxruntime; ``python agent.py`` serves."""
+    import ast
+
+    import latency.agent as agent
+    from latency.modules import build_layer, export_onnx
+
+    tree = ast.parse(Path(agent.__file__).read_text())
+    nodes = list(ast.walk(tree))
+    imported = {a.name.split(".")[0] for n in nodes if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in nodes if isinstance(n, ast.ImportFrom) and n.level == 0}
+    assert imported - set(sys.stdlib_module_names) == {"numpy", "onnxruntime"}, imported
+    spec = table_specs(get_space(1.0), 128)[6]
+    shape = spec.input_shape
+    onnx = export_onnx(build_layer(spec), shape)
+    req = {"op": "time", "session": {"provider": "cpu", "threads": 1, "timer": "thread_cpu"},
+           "method": {"rounds": 3, "warmup": 1, "sample_ms": 0.2},
+           "models": [{"name": spec.key, "shape": list(shape), "bytes": len(onnx)}]}
+    stdin = json.dumps(req).encode() + b"\n" + onnx + b'{"op": "bye"}\n'
+    r = subprocess.run([sys.executable, "-u", agent.__file__], input=stdin, capture_output=True,
+                       cwd=tmp_path, timeout=120)
+    hello, reply = (json.loads(line) for line in r.stdout.splitlines())
+    assert r.returncode == 0 and hello["ok"] and hello["versions"]["onnxruntime"]
+    assert reply["ok"] and reply["timings"][0]["count"] == 3 and reply["timings"][0]["median"] > 0
