@@ -242,7 +242,7 @@ def test_target_forms():
 
 
 def test_agent_is_self_contained_and_runs_as_a_script(tmp_path):
-    """agent.py imports only the standard library, numpy and onnxruntime; ``python agent.py`` serves."""
+    """agent.py imports only the standard library, numpy, onnxruntime; ``python agent.py`` serves."""
     import ast
 
     import latency.agent as agent
@@ -251,7 +251,8 @@ def test_agent_is_self_contained_and_runs_as_a_script(tmp_path):
     tree = ast.parse(Path(agent.__file__).read_text())
     nodes = list(ast.walk(tree))
     imported = {a.name.split(".")[0] for n in nodes if isinstance(n, ast.Import) for a in n.names}
-    imported |= {n.module.split(".")[0] for n in nodes if isinstance(n, ast.ImportFrom) and n.level == 0}
+    imported |= {n.module.split(".")[0] for n in nodes
+                 if isinstance(n, ast.ImportFrom) and n.level == 0}
     assert imported - set(sys.stdlib_module_names) == {"numpy", "onnxruntime"}, imported
     spec = table_specs(get_space(1.0), 128)[6]
     shape = spec.input_shape
