@@ -13,6 +13,7 @@
 # Not run by its author: no GPU was lent to the session that wrote it (issue 13); written from the
 # commands' documented flags (hwnas profile / validate-latency --help) and checked with `bash -n`.
 set -euo pipefail
+if [ -n "${1:-}" ]; then mkdir -p "$1"; OUT_ARG=$(cd "$1" && pwd); else OUT_ARG=""; fi
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 SAMPLES=${SAMPLES:-100}
@@ -26,7 +27,7 @@ command -v nvidia-smi >/dev/null || die "nvidia-smi not found: this needs a mach
   $PY -m pip install torch --index-url https://download.pytorch.org/whl/cu124"
 
 GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n1 | tr -cs 'A-Za-z0-9' '-' | sed 's/-*$//')
-OUT=${1:-gpu-devices/${GPU}-$(date -u +%Y%m%d)}
+OUT=${OUT_ARG:-gpu-devices/${GPU}-$(date -u +%Y%m%d)}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 echo "gpu_profile: GPU ${GPU}; devices go to ${OUT}"
