@@ -13,7 +13,7 @@
 # Not run by its author: no GPU was lent to the session that wrote it (issue 13); written from the
 # commands' documented flags (hwnas profile / validate-latency --help) and checked with `bash -n`.
 set -euo pipefail
-if [ -n "${1:-}" ]; then mkdir -p "$1"; OUT_ARG=$(cd "$1" && pwd); else OUT_ARG=""; fi
+case "${1:-}" in "") OUT_ARG="" ;; /*) OUT_ARG=$1 ;; *) OUT_ARG="$(pwd)/$1" ;; esac  # before the cd
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 SAMPLES=${SAMPLES:-100}
