@@ -20,8 +20,8 @@ from hwnas.arch import decode, sample
 from hwnas.errors import HwnasError
 
 from .device import load_device
-from .validate import (_rows_json, _utc_now, accuracy, check_out_folder, fit_correction, measure_subnets,
-                       measurement_store, write_device_copy)
+from .validate import (_rows_json, _utc_now, accuracy, check_out_folder, check_sampling, fit_correction,
+                       measure_subnets, measurement_store, write_device_copy)
 
 CALIBRATION_FILE = "calibration.json"
 # Settings that describe how a table was measured; the calibrated copy states the ones measured here.
@@ -62,8 +62,7 @@ def calibrate_device(name_or_path, out, samples: int = 20, seed: int = 0, width:
     """
     from .remote import remote_kwargs
 
-    if int(samples) < 3:
-        raise HwnasError(f"samples {samples!r} must be >= 3 (a line with two parameters is fitted)")
+    check_sampling(samples, seed, rounds)
     if out is None:
         raise HwnasError("calibrate needs --out DIR: the folder for the calibrated device")
     dev = load_device(name_or_path, width=width, notice=False)

@@ -3,7 +3,7 @@
 A device folder holds ``{r}_lookup_table.yaml`` files (OFA's format, ms) and, for devices hwnas
 measured, a ``device.yaml`` describing how (backend, execution provider, precision, threads, batch
 size, machine, library versions, date) and the linear ``correction: {slope, intercept}`` fitted by
-``hwnas validate-latency`` (table sum -> measured end-to-end). A folder of OFA tables without
+``hwnas validate-latency --out`` or ``hwnas calibrate`` (table sum -> measured end-to-end). A folder of OFA tables without
 ``device.yaml`` (e.g. OFA's published Note10 tables) is a device as it is, with no correction.
 
 Names: a shipped device (``hwnas.devices`` package data, e.g. ``cpu-ort``), ``note10`` when the OFA
@@ -63,6 +63,14 @@ def check_writable_folder(folder, what: str = "--out") -> Path:
             raise HwnasError(f"{what} {str(folder)!r} is inside the shipped devices ({root}), which no command "
                              f"modifies; write to a folder of your own, e.g. --out ~/hwnas-devices/NAME")
     return Path(folder)
+
+
+def _rebuild_folder(folder) -> str:
+    """Where a rebuild command should write: the folder itself, or NEW_DIR for shipped data."""
+    try:
+        return str(check_writable_folder(folder))
+    except HwnasError:
+        return "NEW_DIR"
 
 
 def _is_device_folder(p: Path) -> bool:
@@ -186,7 +194,7 @@ class Device:
         if not self.backend:  # OFA tables measured elsewhere: hwnas cannot complete them in place
             return (f"hwnas profile --device NAME --out NEW_DIR --resolutions {resolution} "
                     f"(a new device: {self.folder} holds tables hwnas did not measure)")
-        return f"hwnas profile --device {self.name} --out {self.folder} --resolutions {resolution}"
+        return f"hwnas profile --device {self.name} --out {_rebuild_folder(self.folder)} --resolutions {resolution}"
 
     # -- prediction ----------------------------------------------------------------------------------
     def _check(self, X) -> tuple:
@@ -242,7 +250,7 @@ class Device:
         resolutions = self.resolutions if resolutions is None else tuple(int(r) for r in resolutions)
         if self.slope <= 0:
             raise HwnasError(f"device {self.name!r} has a non-increasing correction slope {self.slope}; refit it with: "
-                             f"hwnas validate-latency --device {self.name}")
+                             f"hwnas calibrate --device {self.name} --out DIR")
         best = np.inf
         for r in resolutions:
             if r not in self._res_index:
@@ -310,10 +318,11 @@ def load_device(name_or_path, width: float = 1.2, resolutions=None, notice: bool
     missing = [r for r in wanted if r not in have]
     if missing:
         raise HwnasError(f"device {name!r} has no latency table for resolution {missing[0]}; it has: {allowed(have) or '(none)'}; "
-                         f"build it with: hwnas profile --device {name} --out {folder} --resolutions {missing[0]}")
+                         f"build it with: hwnas profile --device {name} --out {_rebuild_folder(folder)} "
+                         f"--resolutions {missing[0]}")
     if not wanted:
         raise HwnasError(f"device {name!r} ({folder}) has no {{r}}_lookup_table.yaml tables yet; "
-                         f"build them with: hwnas profile --device {name} --out {folder}")
+                         f"build them with: hwnas profile --device {name} --out {_rebuild_folder(folder)}")
     tables = {}
     for r in wanted:
         path = table_path(folder, r)

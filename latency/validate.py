@@ -81,6 +81,14 @@ def fit_correction(table_ms, measured_ms) -> dict:
             "corrected_leave_one_out": accuracy(loo, measured_ms), "corrected_ms": corrected, "loo_ms": loo}
 
 
+def check_sampling(samples, seed, rounds) -> None:
+    """One-line errors for a measurement plan that cannot work (before anything is measured)."""
+    for value, what, low in ((samples, "samples", 3), (seed, "seed", 0), (rounds, "rounds", 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            why = " (a line with two parameters is fitted)" if what == "samples" else ""
+            raise HwnasError(f"{what} {value!r} must be an integer >= {low}{why}")
+
+
 def _utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -194,8 +202,7 @@ def validate_device(name_or_path, samples: int = 100, seed: int = 0, width: floa
     from .profilers import profiler_from_settings
     from .remote import check_same_target, remote_kwargs
 
-    if int(samples) < 3:
-        raise HwnasError(f"samples {samples!r} must be >= 3 (a line is fitted)")
+    check_sampling(samples, seed, rounds)
     if out is not None and not write:
         raise HwnasError("--no-write and --out cannot be used together: --out writes a validated copy")
     dev = load_device(name_or_path, width=width, notice=False)

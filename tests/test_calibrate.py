@@ -207,3 +207,23 @@ def test_no_write_writes_nothing(tiny, tmp_path):
     assert res["measurements"] is None and not (tmp_path / "cache").exists() and _snapshot(tiny) == before
     with pytest.raises(HwnasError, match="--no-write and --out"):
         latency.validate_device(str(tiny), samples=3, width=1.0, write=False, out=tmp_path / "v", progress=False)
+
+
+def test_calibrate_bad_input_is_one_line_exit_2(tiny, tmp_path, capsys):
+    ofa_like = tmp_path / "ofa-like"
+    ofa_like.mkdir()
+    (ofa_like / "128_lookup_table.yaml").write_bytes((tiny / "128_lookup_table.yaml").read_bytes())
+    out = str(tmp_path / "never")
+    base = ("calibrate", "--device", str(tiny), "--width", "1.0", "--out", out)
+    cases = [((*base, "--seed", "-1"), "seed -1 must be an integer >= 0"),
+             ((*base, "--rounds", "0"), "rounds 0 must be"),
+             ((*base, "--samples", "2"), "samples 2 must be"),
+             ((*base, "--threads", "2", "--timer", "thread_cpu"), "single-threaded"),
+             (("calibrate", "--device", str(ofa_like), "--width", "1.0", "--out", out), "--backend ort"),
+             (("validate-latency", "--device", str(tiny), "--width", "1.0", "--no-write", "--out", out), "--no-write")]
+    for argv, msg in cases:
+        assert main(list(argv)) == 2, argv
+        cap = capsys.readouterr()
+        assert cap.out == "" and cap.err.startswith("hwnas: error: ") and cap.err.count("\n") == 1, cap.err
+        assert msg in cap.err, (argv, cap.err)
+    assert not (tmp_path / "never").exists()

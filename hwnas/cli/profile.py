@@ -13,7 +13,7 @@ def add_parser(sub):
                                    "files in OFA's format (ms) plus device.yaml. Saves after every entry; rerunning "
                                    "the same command resumes where it stopped.")
     p.add_argument("--device", required=True, metavar="NAME",
-                   help="device name (tables go to devices/NAME unless --out) or a device folder")
+                   help="device name (with --out DIR) or a device folder of your own")
     p.add_argument("--backend", default="ort", choices=("ort", "tensorrt", "torch"), help="profiler (default: ort)")
     p.add_argument("--provider", default=None,
                    help="ort: cpu (default), cuda, tensorrt; torch: cpu (default), cuda; tensorrt: cuda")
@@ -25,7 +25,8 @@ def add_parser(sub):
     p.add_argument("--resolutions", type=int, nargs="+", default=list(DEFAULT_RESOLUTIONS), metavar="R",
                    help="input resolutions in px (default: 160 176 192 208 224)")
     p.add_argument("--width", type=float, default=1.2, help="width multiplier 1.2 (default) or 1.0")
-    p.add_argument("--out", default=None, metavar="DIR", help="device folder to write (default: devices/NAME)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="device folder to write (never inside the shipped devices)")
     p.add_argument("--rounds", type=int, default=None, help="timed rounds per entry (default 21)")
     p.add_argument("--group-size", type=int, default=None, help="entries measured interleaved together (default 32)")
     p.add_argument("--executor", default="local", choices=("local", "ray"),
@@ -96,8 +97,9 @@ def human(result: dict) -> str:
         lines.append(f"  r={d['resolution']}: {d['entries']} entries ({d['measured']} new) in {d.get('seconds', 0):.1f} s")
     if result.get("correction_dropped"):
         lines.append("  the old correction was dropped (tables changed); refit it with: "
-                     f"hwnas validate-latency --device {result['folder']}")
+                     f"hwnas validate-latency --device {result['folder']} --out {result['folder']}")
     else:
         there = f" --target {result['target']}" if result.get("target") else ""
-        lines.append(f"  next: hwnas validate-latency --device {result['folder']} --samples 100{there}")
+        lines.append(f"  next: hwnas validate-latency --device {result['folder']} --samples 100 "
+                     f"--out {result['folder']}{there}")
     return "\n".join(lines)
