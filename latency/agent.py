@@ -80,6 +80,7 @@ class Timing:
 
     @property
     def dispersion(self) -> float:
+        """Inter-quartile range over median (inf for a zero median)."""
         return self.iqr / self.median if self.median > 0 else float("inf")
 
 
@@ -99,9 +100,9 @@ def time_interleaved(runners, rounds: int = 15, warmup: int = 3, sample_ms: floa
         if not again:
             break
         redo = _time_once([runners[i] for i in again], rounds, 1, sample_ms, max_inner)
-        for i, t in zip(again, redo):
-            if t.dispersion < out[i].dispersion:
-                out[i] = t
+        for k, i in enumerate(again):  # no zip(strict=): the agent runs on Python 3.8 targets too
+            if redo[k].dispersion < out[i].dispersion:
+                out[i] = redo[k]
     return out
 
 
@@ -191,6 +192,7 @@ class OrtRunner:
         self.binding.bind_output("y", device)
 
     def run(self, n: int) -> float:
+        """Run ``n`` times back to back; elapsed seconds on the session's clock."""
         s, b, clock_ = self.session, self.binding, self.clock
         t0 = clock_()
         for _ in range(n):
@@ -198,12 +200,14 @@ class OrtRunner:
         return clock_() - t0
 
     def close(self) -> None:
+        """Drop the session (its memory goes with it)."""
         self.session = self.binding = None
 
 
 # ---- the machine -----------------------------------------------------------------------------
 
 def cpu_model() -> str:
+    """The CPU model name (``/proc/cpuinfo``; else what ``platform`` knows)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -265,7 +269,8 @@ def _time_request(ort, req, inp, scratch) -> list:
             with open(path, "wb") as f:
                 f.write(_read_exact(inp, int(m["bytes"])))
             paths.append(path)
-        runners = [OrtRunner(ort, p, m["shape"], req["session"]) for p, m in zip(paths, models)]
+        runners = [OrtRunner(ort, paths[i], m["shape"], req["session"])
+                   for i, m in enumerate(models)]
         method = req.get("method", {})
         timings = time_interleaved(runners, **method)
         for r in runners:
@@ -328,6 +333,7 @@ def serve(inp, out) -> int:
 
 
 def main() -> None:
+    """Serve on stdin/stdout (``python3 -u agent.py``); exit 0, or 3 when a module is missing."""
     try:
         code = serve(sys.stdin.buffer, sys.stdout.buffer)
     except BrokenPipeError:  # hwnas went away; nothing to report to

@@ -8,7 +8,6 @@ from hwnas.space import get_space
 from .modules import build_subnet_module
 from .profilers import make_profiler, profiler_from_settings
 
-
 MAX_DISPERSION = 0.05  # IQR/median above which an end-to-end timing is repeated (see profilers.base)
 RETRIES = 2
 

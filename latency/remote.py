@@ -71,6 +71,7 @@ def check_same_target(device, target) -> None:
 
 
 def check_ssh_option(option: str) -> str:
+    """``option`` if it is ``KEY=VALUE`` as ``ssh -o`` takes it; a one-line HwnasError otherwise."""
     if not re.match(r"^[A-Za-z][A-Za-z0-9]*=\S.*$", str(option)):
         raise HwnasError(f"ssh option {str(option)!r} is not allowed; allowed: KEY=VALUE as for "
                          f"ssh -o (e.g. IdentityFile=~/.ssh/pi_key)")
@@ -99,7 +100,7 @@ class AgentSession:
             raise HwnasError("--target-python must not be empty; allowed: a Python 3 command or "
                              "path on the target")
         self.stderr = collections.deque(maxlen=40)
-        self.connected = False  # True once the agent said hello: a failure then is a lost connection
+        self.connected = False  # True once the agent said hello: a failure is then a lost link
         try:
             # start_new_session: Ctrl-C reaches hwnas only, which then says bye to the agent
             self.proc = subprocess.Popen(ssh_command(self.target, self.python, ssh_options),
@@ -240,27 +241,33 @@ class RemoteOrtProfiler(OrtProfiler):
             raise
 
     def settings(self) -> dict:
+        """The local ORT profiler's settings, plus ``target``."""
         return {**super().settings(), "target": self.session.url}
 
     def versions(self) -> dict:
+        """onnxruntime's and numpy's versions on the target."""
         v = self.session.hello["versions"]
         return {"onnxruntime": v["onnxruntime"], "numpy": v["numpy"]}
 
     def machine(self) -> dict:
+        """The target's CPU, cores, platform, Python, hostname and Python executable."""
         h = self.session.hello
         return {**h["machine"], "hostname": h["hostname"],
                 "python_executable": h["python_executable"]}
 
     def fingerprint(self) -> dict:
+        """The target's fingerprint (as ``latency.fingerprint.fingerprint`` gives here)."""
         m = self.session.hello["machine"]
         return {"cpu": m["cpu"], "cores": m.get("sched_affinity_cpus", m["logical_cpus"]),
                 "os": self.session.hello["os"], "backend": "ort",
                 "backend_version": self.ort_version, "threads": self.threads}
 
     def load_average(self):
+        """The target's 1-minute load average at its last reply."""
         return self.session.load_average
 
     def load_warning(self):
+        """The load warning for the target's load and cores, or None."""
         from .fingerprint import load_warning
 
         load = self.session.load_average
@@ -269,10 +276,12 @@ class RemoteOrtProfiler(OrtProfiler):
         return load_warning(self.fingerprint()["cores"], load, self.session.url)
 
     def prepare(self, module, input_shape):
+        """Not available: a target times groups of modules (``time_modules``)."""
         raise HwnasError(f"a remote target ({self.session.url}) times modules in groups: "
                          f"use time_modules")
 
     def time_modules(self, items, **method) -> list:
+        """Export ``items`` here, time them together on the target; one Timing (ms) each."""
         from .modules import export_onnx
 
         models = []
@@ -283,4 +292,5 @@ class RemoteOrtProfiler(OrtProfiler):
         return [Timing(**d) for d in self.session.time(models, self.session_spec(), method)]
 
     def close(self) -> None:
+        """End the ssh session (the agent exits and removes its scratch folder)."""
         self.session.close()

@@ -242,7 +242,7 @@ def test_target_forms():
 
 
 def test_agent_is_self_contained_and_runs_as_a_script(tmp_path):
-    """agent.py imports only the standard library, numpy, onnxruntime; ``python agent.py`` serves."""
+    """agent.py imports only the standard library, numpy, onnxruntime; runs as a plain script."""
     import ast
 
     import latency.agent as agent

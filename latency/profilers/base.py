@@ -64,35 +64,41 @@ class Profiler(ABC):
     def close(self) -> None:
         """Release what the profiler holds (a remote target's connection); a no-op locally."""
 
-    # The machine it measures on (this one; a remote profiler reports its target's), for device.yaml.
+    # The machine it measures on (here; a remote profiler reports its target's), for device.yaml.
     def machine(self) -> dict:
+        """``device.yaml``'s ``machine``: CPU, cores, platform, Python."""
         from ..fingerprint import machine_info
 
         return machine_info()
 
     def fingerprint(self) -> dict:
+        """The machine fingerprint for these settings (``latency.fingerprint``)."""
         from ..fingerprint import fingerprint
 
         s = self.settings()
         return fingerprint(s["backend"], s["threads"])
 
     def load_average(self):
+        """The 1-minute load average of the machine it measures on."""
         from ..fingerprint import load_average
 
         return load_average()
 
     def load_warning(self):
+        """A one-line warning when that machine is overloaded, or None."""
         from ..fingerprint import load_warning
 
         return load_warning()
 
     def time_modules(self, items, rounds: int = 15, warmup: int = 3, sample_ms: float = 2.0,
-                     max_inner: int = 50, max_dispersion: float | None = None, retries: int = 2) -> list:
-        """Time ``items`` (``(module, input_shape[, name])``) together; one :class:`Timing` (ms) each."""
+                     max_inner: int = 50, max_dispersion: float | None = None,
+                     retries: int = 2) -> list:
+        """Time ``items`` (``(module, input_shape[, name])``) together; a :class:`Timing` (ms) each."""
         runners = [self.prepare(item[0], item[1]) for item in items]
         try:
             return time_interleaved(runners, rounds=rounds, warmup=warmup, sample_ms=sample_ms,
-                                    max_inner=max_inner, max_dispersion=max_dispersion, retries=retries)
+                                    max_inner=max_inner, max_dispersion=max_dispersion,
+                                    retries=retries)
         finally:
             for r in runners:
                 r.close()

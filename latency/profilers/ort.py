@@ -40,19 +40,20 @@ class OrtProfiler(Profiler):
     def __init__(self, provider: str = "cpu", threads: int = 1, precision: str = "fp32", batch_size: int = 1,
                  opt_level: str = "all", spinning: bool = True, timer: str = "auto"):
         self.ort = import_ort()
-        self._configure(self.ort.__version__, self.ort.get_available_providers(), "the installed onnxruntime",
-                        provider, threads, precision, batch_size, opt_level, spinning, timer)
+        self._configure(self.ort.__version__, self.ort.get_available_providers(),
+                        "the installed onnxruntime", provider, threads, precision, batch_size,
+                        opt_level, spinning, timer)
 
-    def _configure(self, version, available, where, provider, threads, precision, batch_size, opt_level,
-                   spinning, timer) -> None:
-        """Check the settings against an onnxruntime (``version``, ``available`` providers) and keep them."""
+    def _configure(self, version, available, where, provider, threads, precision, batch_size,
+                   opt_level, spinning, timer) -> None:
+        """Check the settings against an onnxruntime (``version``, ``available``) and keep them."""
         if provider not in PROVIDERS:
             raise HwnasError(f"execution provider {provider!r} is unknown; allowed: {allowed(PROVIDERS)}")
         ep = PROVIDERS[provider]
         if ep not in available:
             pkg = "onnxruntime-gpu" if provider in ("cuda", "tensorrt") else "onnxruntime"
-            raise HwnasError(f"execution provider {ep} is not in {where} (it has: {allowed(available)}); "
-                             f"it is provided by: pip install {pkg}")
+            raise HwnasError(f"execution provider {ep} is not in {where} (it has: "
+                             f"{allowed(available)}); it is provided by: pip install {pkg}")
         if precision not in ("fp32", "fp16"):
             raise HwnasError(f"precision {precision!r} is not supported by backend ort; allowed: fp32, fp16")
         if precision == "fp16" and provider != "tensorrt":
@@ -76,11 +77,12 @@ class OrtProfiler(Profiler):
                         "io_binding": True, "onnx_opset": 17, "exporter": "torch.onnx.export(dynamo=False)"}}
 
     def session_spec(self) -> dict:
-        """What ``latency.agent.OrtRunner`` needs to build a session (sent as is to a remote agent)."""
+        """What ``latency.agent.OrtRunner`` needs for a session (sent as is to a remote agent)."""
         return {"provider": self.provider, "threads": self.threads, "precision": self.precision,
                 "opt_level": self.opt_level, "spinning": self.spinning, "timer": self.timer}
 
     def versions(self) -> dict:
+        """onnxruntime's version."""
         return {"onnxruntime": self.ort_version}
 
     def input_shape(self, input_shape) -> tuple:
@@ -88,8 +90,10 @@ class OrtProfiler(Profiler):
         return (self.batch_size,) + tuple(input_shape[1:])
 
     def prepare_onnx(self, onnx_bytes, input_shape) -> Runner:
+        """A runner for an ONNX model (bytes) with a fixed input shape."""
         return _OrtRunner(self.ort, onnx_bytes, input_shape, self.session_spec())
 
     def prepare(self, module, input_shape) -> Runner:
+        """Export ``module`` at this profiler's batch size and return its runner."""
         input_shape = self.input_shape(input_shape)
         return self.prepare_onnx(export_onnx(module, input_shape), input_shape)

@@ -25,12 +25,13 @@ from .base import Profiler, Runner, time_interleaved
 
 
 def import_tensorrt():
+    """The ``tensorrt`` module, or a one-line HwnasError naming the package."""
     try:
         import tensorrt as trt
     except ImportError:
-        raise HwnasError("backend tensorrt needs TensorRT, which is not installed; it is provided "
-                         "by: pip install tensorrt (or pip install 'hwnas[tensorrt]'), with an NVIDIA "
-                         "GPU") from None
+        raise HwnasError("backend tensorrt needs TensorRT, which is not installed; it is "
+                         "provided by: pip install tensorrt (or pip install 'hwnas[tensorrt]'), "
+                         "with an NVIDIA GPU") from None
     return trt
 
 
@@ -103,6 +104,7 @@ class TrtRunner(Runner):
         self.end = torch.cuda.Event(enable_timing=True)
 
     def run(self, n: int) -> float:
+        """Run ``n`` times back to back on the runner's stream; seconds from CUDA events."""
         handle = self.stream.cuda_stream
         self.start.record(self.stream)
         for _ in range(n):
@@ -122,6 +124,8 @@ def _cuda_torch():
 
 
 class TensorRTProfiler(Profiler):
+    """``backend tensorrt``: an engine per module, timed with CUDA events (one timing cache)."""
+
     backend = "tensorrt"
 
     def __init__(self, provider: str = "cuda", threads: int = 1, precision: str = "fp32",
@@ -142,15 +146,19 @@ class TensorRTProfiler(Profiler):
         self.timing_cache = self.builder.create_builder_config().create_timing_cache(b"")
 
     def settings(self) -> dict:
-        return {"backend": "tensorrt", "execution_provider": "TensorRT", "precision": self.precision,
+        """How it measures, for ``device.yaml``."""
+        return {"backend": "tensorrt", "execution_provider": "TensorRT",
+                "precision": self.precision,
                 "threads": self.threads, "batch_size": self.batch_size, "timer": "cuda_events",
                 "tensorrt": {"workspace_mb": self.workspace_mb, "timing_cache": True,
                              "onnx_opset": 17}}
 
     def versions(self) -> dict:
+        """TensorRT's and torch's versions."""
         return {"tensorrt": self.trt.__version__, "torch": self.torch.__version__}
 
     def prepare(self, module, input_shape) -> Runner:
+        """Export ``module``, build its engine (batch size of the profiler) and bind its buffers."""
         from ..modules import export_onnx
 
         shape = (self.batch_size,) + tuple(input_shape[1:])
@@ -163,7 +171,7 @@ class TensorRTProfiler(Profiler):
 
 def build_trt_engine(onnx_path, plan_path, resolution: int, *, fp16=False, dynamic_batch=False,
                      max_batch=None, runs=50) -> dict:
-    """Build a TensorRT engine from the ONNX file, write it, time it on CUDA (ms, batch 1, median)."""
+    """Build a TensorRT engine from the ONNX file, write it, time it on CUDA (ms, batch 1)."""
     from hwnas.export import DYNAMIC_BATCH_CHECK, INPUT_NAME
 
     trt = import_tensorrt()
