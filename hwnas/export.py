@@ -476,7 +476,8 @@ def export_onnx(arch: Arch, space: Space, onnx_path, *, weights=None, calib_data
         if trt_engine is not None:
             bar("tensorrt")
             _write_report(files["report"], result)  # keep what is measured even if the engine build fails
-            result.update(build_trt_engine(out, trt_engine, arch.r, fp16=fp16, dynamic_batch=dynamic_batch))
+            result.update(build_trt_engine(out, trt_engine, arch.r, input_name=INPUT_NAME, fp16=fp16,
+                                           dynamic_batch=dynamic_batch, max_batch=DYNAMIC_BATCH_CHECK))
             bar.done()
     finally:
         bar.close()

@@ -24,6 +24,8 @@ from pathlib import Path
 from hwnas.errors import HwnasError
 
 from . import agent
+from .fingerprint import load_warning
+from .modules import export_onnx
 from .profilers.base import Timing
 from .profilers.ort import OrtProfiler
 
@@ -268,8 +270,6 @@ class RemoteOrtProfiler(OrtProfiler):
 
     def load_warning(self):
         """The load warning for the target's load and cores, or None."""
-        from .fingerprint import load_warning
-
         load = self.session.load_average
         if load is None:
             return None
@@ -282,8 +282,6 @@ class RemoteOrtProfiler(OrtProfiler):
 
     def time_modules(self, items, **method) -> list:
         """Export ``items`` here, time them together on the target; one Timing (ms) each."""
-        from .modules import export_onnx
-
         models = []
         for i, item in enumerate(items):
             module, shape = item[0], self.input_shape(item[1])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from .. import fingerprint as _fingerprint
 from ..agent import TIMERS, Timing, clock, time_interleaved
 
 __all__ = ["TIMERS", "Timing", "clock", "time_interleaved", "resolve_timer", "Runner", "Profiler"]
@@ -67,28 +68,20 @@ class Profiler(ABC):
     # The machine it measures on (here; a remote profiler reports its target's), for device.yaml.
     def machine(self) -> dict:
         """``device.yaml``'s ``machine``: CPU, cores, platform, Python."""
-        from ..fingerprint import machine_info
-
-        return machine_info()
+        return _fingerprint.machine_info()
 
     def fingerprint(self) -> dict:
         """The machine fingerprint for these settings (``latency.fingerprint``)."""
-        from ..fingerprint import fingerprint
-
         s = self.settings()
-        return fingerprint(s["backend"], s["threads"])
+        return _fingerprint.fingerprint(s["backend"], s["threads"])
 
     def load_average(self):
         """The 1-minute load average of the machine it measures on."""
-        from ..fingerprint import load_average
-
-        return load_average()
+        return _fingerprint.load_average()
 
     def load_warning(self):
         """A one-line warning when that machine is overloaded, or None."""
-        from ..fingerprint import load_warning
-
-        return load_warning()
+        return _fingerprint.load_warning()
 
     def time_modules(self, items, rounds: int = 15, warmup: int = 3, sample_ms: float = 2.0,
                      max_inner: int = 50, max_dispersion: float | None = None,

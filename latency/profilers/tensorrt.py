@@ -21,6 +21,7 @@ from pathlib import Path
 
 from hwnas.errors import HwnasError
 
+from ..modules import export_onnx
 from .base import Profiler, Runner, time_interleaved
 
 
@@ -159,8 +160,6 @@ class TensorRTProfiler(Profiler):
 
     def prepare(self, module, input_shape) -> Runner:
         """Export ``module``, build its engine (batch size of the profiler) and bind its buffers."""
-        from ..modules import export_onnx
-
         shape = (self.batch_size,) + tuple(input_shape[1:])
         plan = build_engine(self.trt, self.builder, self.logger, export_onnx(module, shape),
                             "this layer", fp16=self.precision == "fp16",
@@ -169,16 +168,16 @@ class TensorRTProfiler(Profiler):
         return TrtRunner(engine, self.torch, shape)
 
 
-def build_trt_engine(onnx_path, plan_path, resolution: int, *, fp16=False, dynamic_batch=False,
-                     max_batch=None, runs=50) -> dict:
-    """Build a TensorRT engine from the ONNX file, write it, time it on CUDA (ms, batch 1)."""
-    from hwnas.export import DYNAMIC_BATCH_CHECK, INPUT_NAME
+def build_trt_engine(onnx_path, plan_path, resolution: int, *, input_name: str, fp16=False,
+                     dynamic_batch=False, max_batch: int = 1, runs=50) -> dict:
+    """Build a TensorRT engine from the ONNX file, write it, time it on CUDA (ms, batch 1).
 
+    ``dynamic_batch``: the engine takes batches 1..``max_batch`` on input ``input_name``.
+    """
     trt = import_tensorrt()
     logger = trt.Logger(trt.Logger.WARNING)
     chw = (3, int(resolution), int(resolution))
-    max_batch = DYNAMIC_BATCH_CHECK if max_batch is None else max_batch
-    dyn = (INPUT_NAME, chw, max_batch) if dynamic_batch else None
+    dyn = (input_name, chw, max_batch) if dynamic_batch else None
     t = time.perf_counter()
     plan = build_engine(trt, trt.Builder(logger), logger, onnx_path, repr(str(onnx_path)),
                         fp16=fp16, dynamic_batch=dyn)
