@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 ASSETS := $(abspath ../shared/assets)
 export HWNAS_ASSETS ?= $(if $(wildcard $(ASSETS)),$(ASSETS),)
 
-.PHONY: demo test venv bench clean
+.PHONY: demo test venv bench clean ssh-server rebuild-cpu-ort
 
 venv: $(VENV)/.installed
 
@@ -22,8 +22,21 @@ demo: venv
 	rm -rf runs/demo-600M
 	$(BIN)/hwnas search --flops 600M --oracle auto --queries 300 --out runs/demo-600M
 
-test: venv
+test: venv ssh-server
 	$(BIN)/python -m pytest -q tests
+
+# tests/test_remote.py runs a real sshd on 127.0.0.1: install OpenSSH where it is missing and apt-get can.
+ssh-server:
+	@if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ] && command -v apt-get >/dev/null 2>&1; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+	  { $$SUDO apt-get install -y -q openssh-server openssh-client || \
+	    { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q openssh-server openssh-client; }; } >/dev/null \
+	  || echo "note: could not install openssh-server; tests/test_remote.py will skip" >&2; \
+	fi
+
+# Rebuild the shipped devices/cpu-ort on an idle machine (temporary folder; INSTALL=1 copies it in).
+rebuild-cpu-ort: venv
+	PYTHON=$(BIN)/python sh scripts/rebuild_cpu_ort.sh $(if $(INSTALL),--install,)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -34,12 +34,13 @@ import time
 import warnings
 from pathlib import Path
 
+from latency.profilers.tensorrt import build_trt_engine, tensorrt_missing
+
 from . import __version__
 from .arch import Arch
 from .errors import HwnasError
 from .paths import WEIGHTS_FIX, check_checkpoint
 from .export_source import resolve_source  # noqa: F401  (part of this module's API)
-from .export_trt import build_trt_engine, tensorrt_missing
 from .space import Space, get_space
 
 PARITY_TOL = 1e-4  # max abs difference of fp32 logits, ONNX Runtime vs PyTorch
@@ -476,7 +477,8 @@ def export_onnx(arch: Arch, space: Space, onnx_path, *, weights=None, calib_data
         if trt_engine is not None:
             bar("tensorrt")
             _write_report(files["report"], result)  # keep what is measured even if the engine build fails
-            result.update(build_trt_engine(out, trt_engine, arch.r, fp16=fp16, dynamic_batch=dynamic_batch))
+            result.update(build_trt_engine(out, trt_engine, arch.r, input_name=INPUT_NAME, fp16=fp16,
+                                           dynamic_batch=dynamic_batch, max_batch=DYNAMIC_BATCH_CHECK))
             bar.done()
     finally:
         bar.close()

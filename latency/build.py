@@ -2,7 +2,7 @@
 
 For each resolution, exactly the entries ``latency.keys.table_specs`` lists (96 for OFA MobileNetV3)
 are measured as real OFA modules with one profiler, ``group_size`` entries at a time, interleaved
-round-robin (``latency.profilers.base.time_interleaved``). The table file is rewritten atomically
+round-robin (``latency.agent.time_interleaved``). The table file is rewritten atomically
 after every entry, and entries already in it are skipped, so an interrupted build resumes where it
 stopped. ``device.yaml`` records how the device was measured; it refuses to mix settings in one folder.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import platform
+import sys
 import time
 from pathlib import Path
 
@@ -20,32 +20,18 @@ from hwnas.space import (DEFAULT_RESOLUTIONS, NET_RESOLUTIONS_TEXT, check_resolu
                          get_space)
 
 from . import keys as K
-from .device import DEVICE_FILE, _named_devices, read_device_meta
+from .device import DEVICE_FILE, _named_devices, check_writable_folder, read_device_meta
 from .profilers import make_profiler
-from .profilers.base import check_timing, time_interleaved
+from .profilers.base import check_timing
+from .remote import remote_kwargs
 from .table import atomic_write_yaml, load_table, save_table, table_path, table_resolutions
 
 # Settings that must be equal for two tables to belong to one device.
-SETTING_KEYS = ("backend", "execution_provider", "precision", "threads", "batch_size", "timer", "width")
+SETTING_KEYS = ("backend", "execution_provider", "precision", "threads", "batch_size", "timer", "width",
+                "target")
+TARGET_WITH_EXECUTOR = ("--target times on one remote machine over SSH; it cannot be combined with "
+                        "--executor ray (use --executor local)")
 DEFAULTS = {"rounds": 21, "warmup": 5, "group_size": 32, "sample_ms": 2.0, "max_dispersion": 0.08, "retries": 2}
-
-
-def machine_info() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {"cpu": cpu, "logical_cpus": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version()}
-    try:
-        info["sched_affinity_cpus"] = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover
-        pass
-    return info
 
 
 def library_versions(profiler) -> dict:
@@ -57,12 +43,13 @@ def library_versions(profiler) -> dict:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             pass
-    out.update(profiler.versions())
+    out.update({k: str(v) for k, v in profiler.versions().items()})  # torch's version is not a plain str
     return out
 
 
 def resolve_out_dir(name_or_out_dir, out=None) -> tuple:
-    """``(name, folder)`` for ``hwnas profile --device NAME [--out DIR]``."""
+    """``(name, folder)`` for ``hwnas profile --device NAME [--out DIR]``: only a folder the user names,
+    never one inside the shipped devices."""
     s = str(name_or_out_dir)
     if out is not None:
         folder = Path(out)
@@ -71,7 +58,8 @@ def resolve_out_dir(name_or_out_dir, out=None) -> tuple:
     elif s in _named_devices():
         folder = _named_devices()[s]
     else:
-        folder = Path("devices") / s
+        raise HwnasError(f"name the folder to write device {s!r} to: --out DIR (e.g. --out ~/hwnas-devices/{s})")
+    check_writable_folder(folder, "--out" if out is not None else "--device")
     name = s if os.sep not in s else folder.name
     meta = read_device_meta(folder) if folder.is_dir() else {}
     return meta.get("name", name), folder
@@ -80,10 +68,16 @@ def resolve_out_dir(name_or_out_dir, out=None) -> tuple:
 def _check_same_settings(folder: Path, meta: dict, settings: dict) -> None:
     if not table_resolutions(folder):
         return
+    if "calibration" in meta:
+        raise HwnasError(f"device folder {str(folder)!r} is a calibrated copy of tables measured elsewhere; "
+                         f"measure into another --out DIR")
     if not meta.get("backend"):
         raise HwnasError(f"device folder {str(folder)!r} holds latency tables hwnas did not measure (no device.yaml "
                          f"with a backend); measure into another --out DIR")
     for k in SETTING_KEYS:
+        if k == "target" and meta.get(k) != settings.get(k):  # another machine: never mixed in one folder
+            raise HwnasError(f"device folder {str(folder)!r} was measured on {meta.get(k) or 'this machine'}, "
+                             f"not {settings.get(k) or 'this machine'}; measure into another --out DIR")
         if k in meta and k in settings and meta[k] != settings[k]:
             raise HwnasError(f"device folder {str(folder)!r} was measured with {k}={meta[k]!r}, not {settings[k]!r}; "
                              f"measure into another --out DIR, or use the same settings to resume it")
@@ -99,11 +93,9 @@ def _profile_resolution(folder, r, width, profiler, rounds, warmup, group_size, 
 
     for start in range(0, len(todo), group_size):
         group = todo[start:start + group_size]
-        runners = [profiler.prepare(build_layer(s), s.input_shape) for s in group]
-        timings = time_interleaved(runners, rounds=rounds, warmup=warmup, sample_ms=sample_ms,
-                                   max_dispersion=DEFAULTS["max_dispersion"], retries=DEFAULTS["retries"])
-        for r_ in runners:
-            r_.close()
+        timings = profiler.time_modules([(build_layer(s), s.input_shape, s.key) for s in group], rounds=rounds,
+                                        warmup=warmup, sample_ms=sample_ms,
+                                        max_dispersion=DEFAULTS["max_dispersion"], retries=DEFAULTS["retries"])
         for spec, t in zip(group, timings):
             table[spec.key] = t.entry()
             save_table(path, table)  # saved after every entry: nothing measured is lost
@@ -145,11 +137,14 @@ def profile_device(name_or_out_dir, backend: str = "ort", resolutions=DEFAULT_RE
                    out=None, provider=None, threads: int = 1, precision: str = "fp32", batch_size: int = 1,
                    rounds: int = DEFAULTS["rounds"], warmup: int = DEFAULTS["warmup"],
                    group_size: int = DEFAULTS["group_size"], sample_ms: float = DEFAULTS["sample_ms"],
-                   executor=None, progress: bool = True, **options) -> dict:
+                   executor=None, progress: bool = True, target=None, target_python: str = "python3",
+                   ssh_options=(), **options) -> dict:
     """Build (or resume) a device's latency tables; returns a summary (entries measured, seconds, folder).
 
     ``executor`` (from ``hwnas.executor.make_executor``): each resolution becomes one task requesting
     the resource ``{"device:<name>": 1}``, so a cluster runs it on a node that has the device.
+    ``target`` (``ssh://USER@HOST[:PORT]``): blocks are exported here and timed there by the agent
+    (``latency.remote``), run with ``target_python``; ``ssh_options`` are extra ``ssh -o`` options.
     """
     width = check_width(width)
     resolutions = tuple(sorted({check_resolution(r) for r in resolutions}))
@@ -159,12 +154,23 @@ def profile_device(name_or_out_dir, backend: str = "ort", resolutions=DEFAULT_RE
     check_int(group_size, "group size")
     prof_args = {"backend": backend, "provider": provider, "threads": int(threads), "precision": precision,
                  "batch_size": int(batch_size), **options}
-    profiler = make_profiler(**prof_args)  # fails early, in one line, when the backend is not installed
+    if target is not None and executor is not None:
+        raise HwnasError(TARGET_WITH_EXECUTOR)
     name, folder = resolve_out_dir(name_or_out_dir, out)
+    # fails early, in one line, when the backend is not installed or the target cannot be reached
+    profiler = make_profiler(**prof_args, **remote_kwargs(target, target_python, ssh_options))
+    try:
+        return _profile(profiler, name, folder, prof_args, resolutions, width, rounds, warmup, group_size,
+                        sample_ms, executor, progress)
+    finally:
+        profiler.close()
+
+
+def _profile(profiler, name, folder, prof_args, resolutions, width, rounds, warmup, group_size, sample_ms,
+             executor, progress) -> dict:
     settings = {**profiler.settings(), "width": width}
     meta = read_device_meta(folder) if folder.is_dir() else {}
     _check_same_settings(folder, meta, settings)
-    folder.mkdir(parents=True, exist_ok=True)
 
     space = get_space(width)
     todo = {}
@@ -176,26 +182,26 @@ def profile_device(name_or_out_dir, backend: str = "ort", resolutions=DEFAULT_RE
 
     new_meta = {"name": name, **settings,
                 "resolutions": sorted(set(table_resolutions(folder)) | set(resolutions)),
-                "machine": machine_info(), "versions": library_versions(profiler),
+                "machine": profiler.machine(), "versions": library_versions(profiler),
                 "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "method": {"rounds": int(rounds), "warmup": int(warmup), "group_size": int(group_size),
                            "sample_ms": float(sample_ms), "statistic": "median over rounds (table 'mean' field), ms",
                            "retry": f"IQR/median > {DEFAULTS['max_dispersion']}: timed again up to "
                                     f"{DEFAULTS['retries']} times, least dispersed kept",
                            "order": "interleaved round-robin, rotated each round"}}
-    kept = {k: meta[k] for k in ("correction", "validation", "notes") if k in meta}
-    if n_new == 0:
-        new_meta.update(kept)
-        new_meta["date"] = meta.get("date", new_meta["date"])
-        new_meta["machine"] = meta.get("machine", new_meta["machine"])
-        new_meta["versions"] = meta.get("versions", new_meta["versions"])
-    elif "notes" in kept:
-        new_meta["notes"] = kept["notes"]
-    atomic_write_yaml(folder / DEVICE_FILE, new_meta)
+    if "notes" in meta:
+        new_meta["notes"] = meta["notes"]
+    warning = profiler.load_warning()
+    if n_new and warning:
+        print(warning, file=sys.stderr)
+    load_before = profiler.load_average()
+    if n_new:  # a profile that measures nothing leaves the folder as it is
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_yaml(folder / DEVICE_FILE, new_meta)
 
     t0 = time.perf_counter()
     results = []
-    if executor is None:
+    if executor is None or not n_new:
         bar = None
         if progress and n_new:
             from tqdm import tqdm
@@ -243,8 +249,13 @@ def profile_device(name_or_out_dir, backend: str = "ort", resolutions=DEFAULT_RE
             raise HwnasError(f"profiling resolution {r} failed on the executor: {str(exc).splitlines()[0][:200]}; "
                              f"what was measured is saved; rerun the same command to resume")
     results.sort(key=lambda d: d["resolution"])
+    if n_new:  # the fingerprint, with the load average seen while profiling, once the tables are done
+        new_meta["fingerprint"] = {**profiler.fingerprint(),
+                                   "load_average": {"before": load_before, "after": profiler.load_average()}}
+        atomic_write_yaml(folder / DEVICE_FILE, new_meta)
     return {"device": name, "folder": str(folder), "backend": settings["backend"],
             "execution_provider": settings["execution_provider"], "threads": settings["threads"], "width": width,
+            "target": settings.get("target"),
             "resolutions": list(resolutions), "measured": sum(d["measured"] for d in results),
             "skipped": sum(d["skipped"] for d in results), "per_resolution": results,
             "seconds": time.perf_counter() - t0,

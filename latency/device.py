@@ -3,7 +3,7 @@
 A device folder holds ``{r}_lookup_table.yaml`` files (OFA's format, ms) and, for devices hwnas
 measured, a ``device.yaml`` describing how (backend, execution provider, precision, threads, batch
 size, machine, library versions, date) and the linear ``correction: {slope, intercept}`` fitted by
-``hwnas validate-latency`` (table sum -> measured end-to-end). A folder of OFA tables without
+``hwnas validate-latency --out`` or ``hwnas calibrate`` (table sum -> measured end-to-end). A folder of OFA tables without
 ``device.yaml`` (e.g. OFA's published Note10 tables) is a device as it is, with no correction.
 
 Names: a shipped device (``hwnas.devices`` package data, e.g. ``cpu-ort``), ``note10`` when the OFA
@@ -48,6 +48,30 @@ def _shipped_root():
     except (ModuleNotFoundError, TypeError):
         pass
     return _REPO_DEVICES
+
+
+def shipped_roots() -> tuple:
+    """Folders whose contents are shipped data and never written by a command: the installed
+    ``hwnas.devices`` package and the repo's ``devices/``."""
+    return tuple({_shipped_root().resolve(), _REPO_DEVICES.resolve()})
+
+
+def check_writable_folder(folder, what: str = "--out") -> Path:
+    """``folder`` as given, or a one-line HwnasError when it lies inside shipped device data."""
+    p = Path(folder).expanduser().resolve()
+    for root in shipped_roots():
+        if p == root or root in p.parents:
+            raise HwnasError(f"{what} {str(folder)!r} is inside the shipped devices ({root}), which no command "
+                             f"modifies; write to a folder of your own, e.g. --out ~/hwnas-devices/NAME")
+    return Path(folder)
+
+
+def _rebuild_folder(folder) -> str:
+    """Where a rebuild command should write: the folder itself, or NEW_DIR for shipped data."""
+    try:
+        return str(check_writable_folder(folder))
+    except HwnasError:
+        return "NEW_DIR"
 
 
 def _is_device_folder(p: Path) -> bool:
@@ -228,7 +252,7 @@ class Device:
         if not self.backend:  # OFA tables measured elsewhere: hwnas cannot complete them in place
             return (f"hwnas profile --device NAME --out NEW_DIR --resolutions {resolution} "
                     f"(a new device: {self.folder} holds tables hwnas did not measure)")
-        return f"hwnas profile --device {self.name} --out {self.folder} --resolutions {resolution}"
+        return f"hwnas profile --device {self.name} --out {_rebuild_folder(self.folder)} --resolutions {resolution}"
 
     # -- prediction ----------------------------------------------------------------------------------
     def _check(self, X) -> tuple:
@@ -346,11 +370,12 @@ def _width_of_table(r, table, path) -> float | None:
                      f"allowed widths: {allowed(WIDTHS)}")
 
 
-def load_device(name_or_path, width: float = 1.2, resolutions=None) -> Device:
+def load_device(name_or_path, width: float = 1.2, resolutions=None, notice: bool = True) -> Device:
     """Load a device by shipped name (see ``known_devices()``) or folder path, for the space at ``width``.
 
     ``resolutions`` limits which tables are read (default: all in the folder). Tables of another width,
-    corrupt YAML, or a missing folder are one-line HwnasErrors.
+    corrupt YAML, or a missing folder are one-line HwnasErrors. With ``notice``, a device measured on
+    another machine prints one notice on stderr naming ``hwnas calibrate`` (``latency.fingerprint``).
     """
     from hwnas.space import check_width
 
@@ -367,10 +392,11 @@ def load_device(name_or_path, width: float = 1.2, resolutions=None) -> Device:
     missing = [r for r in wanted if r not in have]
     if missing:
         raise HwnasError(f"device {name!r} has no latency table for resolution {missing[0]}; it has: {allowed(have) or '(none)'}; "
-                         f"build it with: hwnas profile --device {name} --out {folder} --resolutions {missing[0]}")
+                         f"build it with: hwnas profile --device {name} --out {_rebuild_folder(folder)} "
+                         f"--resolutions {missing[0]}")
     if not wanted:
         raise HwnasError(f"device {name!r} ({folder}) has no {{r}}_lookup_table.yaml tables yet; "
-                         f"build them with: hwnas profile --device {name} --out {folder}")
+                         f"build them with: hwnas profile --device {name} --out {_rebuild_folder(folder)}")
     tables = {}
     for r in wanted:
         path = table_path(folder, r)
@@ -380,4 +406,8 @@ def load_device(name_or_path, width: float = 1.2, resolutions=None) -> Device:
             raise HwnasError(f"latency table {str(path)!r} is for width {w}, not {width}; "
                              f"use --width {w} or build a width-{width} table with: hwnas profile --width {width} --out DIR")
         tables[r] = t
+    if notice:
+        from .fingerprint import notice_if_foreign
+
+        notice_if_foreign(name, folder, meta)
     return Device(name=name, folder=folder, width=width, resolutions=tuple(wanted), meta=meta, tables=tables)

@@ -8,8 +8,7 @@ from hwnas.space import get_space
 
 from .modules import build_subnet_module
 from .profilers import make_profiler, profiler_from_settings
-from .profilers.base import check_timing, time_interleaved
-
+from .profilers.base import check_timing
 
 MAX_DISPERSION = 0.05  # IQR/median above which an end-to-end timing is repeated (see profilers.base)
 RETRIES = 2
@@ -32,13 +31,9 @@ def measure_archs(archs, profiler, width: float = 1.2, rounds: int = 15, warmup:
     def run(indices, count_progress):
         for start in range(0, len(indices), group_size):
             group = indices[start:start + group_size]
-            runners = [profiler.prepare(build_subnet_module(space, archs[i]), (1, 3, archs[i].r, archs[i].r))
-                       for i in group]
-            try:
-                timings = time_interleaved(runners, rounds=rounds, warmup=warmup, sample_ms=0.0, max_inner=1)
-            finally:
-                for r in runners:
-                    r.close()
+            items = [(build_subnet_module(space, archs[i]), (1, 3, archs[i].r, archs[i].r), archs[i].id)
+                     for i in group]
+            timings = profiler.time_modules(items, rounds=rounds, warmup=warmup, sample_ms=0.0, max_inner=1)
             for i, t in zip(group, timings):
                 if out[i] is None or t.dispersion < out[i].dispersion:
                     out[i] = t

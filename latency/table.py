@@ -78,6 +78,9 @@ def atomic_write_text(path, text: str) -> None:
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would make the files private to their writer
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
             fh.flush()

@@ -3,26 +3,33 @@
 ``validate_device`` samples ``samples`` random subnets (uniform genes, the device's resolutions),
 measures each end to end with the profiler and settings the device's tables were built with, and
 compares with the table sum: % within +-10%, RMSE (% of measured), Spearman rank correlation. It
-fits ``measured ~ slope * table + intercept`` (least squares, ms) and reports the same figures after
-the correction, in-sample and leave-one-out (each subnet predicted by a line fitted without it).
-The correction, the figures and the date go into ``device.yaml``; the raw measurements go into
-``validation.json`` next to it, written after every group so an interrupted run resumes.
+fits ``measured ~ slope * table + intercept`` (``fit_correction``: least squares, ms; the one fit
+``hwnas calibrate`` uses too) and reports the same figures after the correction, in-sample and
+leave-one-out (each subnet predicted by a line fitted without it).
+
+Nothing is written into the device folder it reads. The raw measurements go to the per-user cache
+(``hwnas.cache``), saved after every group so an interrupted run resumes; with ``out`` a validated
+copy of the device (tables, ``device.yaml`` with the new correction, ``validation.json``) is written
+to a folder the user names (which may be the device's own folder, unless it is shipped data).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
+import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 
 from hwnas.arch import Arch, decode, encode, sample
 from hwnas.errors import HwnasError, check_int
 
-from .device import DEVICE_FILE, check_device_meta, load_device, read_device_meta
+from .device import DEVICE_FILE, check_writable_folder, load_device
 from .profilers.base import check_timing
-from .table import atomic_write_text, atomic_write_yaml
+from .table import atomic_write_text, atomic_write_yaml, table_path
 
 VALIDATION_FILE = "validation.json"
 
@@ -59,55 +66,74 @@ def leave_one_out(x, y) -> np.ndarray:
     return out
 
 
-def validate_device(name_or_path, samples: int = 100, seed: int = 0, width: float = 1.2, rounds: int = 11,
-                    warmup: int = 3, group_size: int = 8, write: bool = True, progress: bool = True,
-                    return_rows: bool = False) -> dict:
-    """Measure ``samples`` random subnets end to end and compare with the device's tables (ms)."""
+def fit_correction(table_ms, measured_ms) -> dict:
+    """The device correction ``measured = slope * table + intercept`` (ms) and how well it fits.
+
+    Returns ``correction``, and the accuracy of the table sum, the corrected prediction in-sample and
+    leave-one-out, with ``loo_ms``/``corrected_ms`` per subnet.
+    """
+    if len(measured_ms) < 3:
+        raise HwnasError(f"a correction needs at least 3 measured subnets, got {len(measured_ms)}")
+    slope, intercept = fit_line(table_ms, measured_ms)
+    corrected = slope * np.asarray(table_ms, float) + intercept
+    loo = leave_one_out(table_ms, measured_ms)
+    return {"correction": {"slope": slope, "intercept": intercept},
+            "table_sum": accuracy(table_ms, measured_ms), "corrected": accuracy(corrected, measured_ms),
+            "corrected_leave_one_out": accuracy(loo, measured_ms), "corrected_ms": corrected, "loo_ms": loo}
+
+
+def check_sampling(samples, seed, rounds) -> None:
+    """One-line errors for a measurement plan that cannot work (before anything is measured)."""
+    for value, what, low in ((samples, "samples", 3), (seed, "seed", 0), (rounds, "rounds", 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            why = " (a line with two parameters is fitted)" if what == "samples" else ""
+            raise HwnasError(f"{what} {value!r} must be an integer >= {low}{why}")
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def measurement_store(dev, profiler, seed, width, rounds) -> Path:
+    """The per-user cache file that holds (and resumes) one run's end-to-end measurements."""
+    from hwnas.cache import cache_path
+
+    key = {"folder": str(Path(dev.folder).resolve()), "table_date": dev.meta.get("date"), "seed": int(seed),
+           "width": width, "rounds": int(rounds), "settings": profiler.settings()}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return cache_path("measurements", f"{dev.name}-{digest}.json")
+
+
+def measure_subnets(archs, profiler, width, rounds=11, warmup=3, group_size=8, store=None, progress=True,
+                    desc="measure", header=None) -> np.ndarray:
+    """End-to-end latency (ms) of each arch, resumable: rows already in ``store`` (a JSON file, or None
+    to keep nothing) are not measured again, and the file is rewritten after every group."""
     from .measure import measure_archs
-    from .profilers import profiler_from_settings
 
-    check_int(samples, "samples", minimum=3)  # a line is fitted
-    check_int(seed, "seed", minimum=0)
-    check_timing(rounds, warmup)
-    check_int(group_size, "group size")
-    dev = load_device(name_or_path, width=width)
-    profiler = profiler_from_settings({"name": dev.name, **dev.meta})
-    X = sample(int(samples), np.random.default_rng(int(seed)), dev.resolutions)
-    table = dev.table_ms(X)  # fails early, naming a missing entry, before anything is measured
-    archs = decode(X)
     ids = [a.id for a in archs]
-
-    path = dev.folder / VALIDATION_FILE
-    done = {}
-    settings = {k: dev.meta.get(k) for k in ("backend", "execution_provider", "threads", "timer", "batch_size")}
-    if path.is_file():
+    rows = {}
+    if store is not None and Path(store).is_file():
         try:
-            old = json.loads(path.read_text())
-            if old.get("seed") == int(seed) and old.get("settings") == settings and old.get("table_date") == dev.meta.get("date"):
-                done = {r["id"]: r for r in old.get("rows", [])}
-        except (json.JSONDecodeError, AttributeError, TypeError):
-            done = {}
-    rows = {i: done[i] for i in ids if i in done}
+            rows = {r["id"]: r for r in json.loads(Path(store).read_text()).get("rows", [])}
+        except (json.JSONDecodeError, AttributeError, TypeError, KeyError):
+            rows = {}
 
     def save():
-        obj = {"device": dev.name, "seed": int(seed), "samples": int(samples), "settings": settings,
-               "table_date": dev.meta.get("date"), "rounds": int(rounds), "complete": len(rows) == len(ids),
-               "rows": [rows[i] for i in ids if i in rows]}
-        if write:
-            atomic_write_text(path, json.dumps(obj, indent=1) + "\n")
+        if store is not None:
+            obj = {**(header or {}), "rounds": int(rounds), "settings": profiler.settings(),
+                   "complete": all(i in rows for i in ids), "rows": list(rows.values())}
+            atomic_write_text(store, json.dumps(obj, indent=1, default=str) + "\n")
 
     todo = [a for a in archs if a.id not in rows]
     bar = None
     if progress and todo:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(ids), initial=len(ids) - len(todo), desc=f"validate {dev.name}", unit="subnet",
-                   dynamic_ncols=True)
-    t0 = time.perf_counter()
+        bar = tqdm(total=len(ids), initial=len(ids) - len(todo), desc=desc, unit="subnet", dynamic_ncols=True)
     try:
         for start in range(0, len(todo), group_size):
             group = todo[start:start + group_size]
-            timings = measure_archs(group, profiler, width=dev.width, rounds=rounds, warmup=warmup,
+            timings = measure_archs(group, profiler, width=width, rounds=rounds, warmup=warmup,
                                     group_size=group_size, progress=bar)
             for a, t in zip(group, timings):
                 rows[a.id] = {"id": a.id, "arch": a.to_dict(), "measured_ms": t.median, "std_ms": t.std,
@@ -116,46 +142,124 @@ def validate_device(name_or_path, samples: int = 100, seed: int = 0, width: floa
     finally:
         if bar is not None:
             bar.close()
+    return np.array([rows[i]["measured_ms"] for i in ids])
+
+
+def check_out_folder(out, source: Path) -> Path:
+    """``out`` if a device copy may be written there: not shipped data; new, empty, the source folder
+    itself, or an earlier copy of the same source. One-line HwnasError otherwise."""
+    from .device import read_device_meta
+
+    out = check_writable_folder(out)
+    if out.exists() and not out.is_dir():
+        raise HwnasError(f"--out {str(out)!r} is a file; name a folder")
+    if not out.is_dir() or not any(out.iterdir()) or out.resolve() == Path(source).resolve():
+        return out
+    meta = read_device_meta(out) if (out / DEVICE_FILE).is_file() else {}
+    if meta.get("derived_from", {}).get("folder") == str(Path(source).resolve()):
+        return out
+    raise HwnasError(f"--out {str(out)!r} already holds other files; name a new or empty folder "
+                     f"(or an earlier copy of the same device)")
+
+
+def write_device_copy(dev, out, meta: dict, files: dict) -> Path:
+    """Write ``dev``'s tables, ``device.yaml`` = ``meta`` and ``files`` (name -> text) into ``out``.
+
+    Tables are copied byte for byte (skipped when ``out`` is the device's own folder); device.yaml is
+    written last, so a copy interrupted midway is never a device with a correction that does not belong.
+    """
+    out = check_out_folder(out, dev.folder)
+    slope = meta["correction"]["slope"]
+    if not slope > 0:
+        raise HwnasError(f"the fitted correction slope {slope:.4g} is not positive: the table does not order the "
+                         f"measured subnets as they run here; nothing written to {str(out)!r}; measure more "
+                         f"subnets (--samples) or build a table here with: hwnas profile --out DIR")
+    out.mkdir(parents=True, exist_ok=True)
+    if out.resolve() != Path(dev.folder).resolve():
+        for r in dev.resolutions:
+            shutil.copyfile(table_path(dev.folder, r), table_path(out, r))
+    for name, text in files.items():
+        atomic_write_text(out / name, text)
+    atomic_write_yaml(out / DEVICE_FILE, meta)
+    return out
+
+
+def _rows_json(device, seed, archs, measured, extra=None) -> str:
+    rows = [{"id": a.id, "arch": a.to_dict(), "measured_ms": float(m)} for a, m in zip(archs, measured)]
+    return json.dumps({"device": device, "seed": int(seed), **(extra or {}), "rows": rows}, indent=1) + "\n"
+
+
+def validate_device(name_or_path, samples: int = 100, seed: int = 0, width: float = 1.2, rounds: int = 11,
+                    warmup: int = 3, group_size: int = 8, write: bool = True, out=None, progress: bool = True,
+                    return_rows: bool = False, target=None, target_python: str = "python3",
+                    ssh_options=()) -> dict:
+    """Measure ``samples`` random subnets end to end and compare with the device's tables (ms).
+
+    Never writes into the device folder it reads (unless ``out`` names it). ``write=False``: nothing is
+    written anywhere (no resumable cache either); ``out``: a validated copy of the device goes there.
+    ``target`` (``ssh://USER@HOST[:PORT]``): measure there with hwnas' agent, as ``hwnas profile
+    --target`` did; it must be the target the tables were measured on.
+    """
+    from .profilers import profiler_from_settings
+    from .remote import check_same_target, remote_kwargs
+
+    check_sampling(samples, seed, rounds)
+    check_timing(rounds, warmup)
+    check_int(group_size, "group size")
+    if out is not None and not write:
+        raise HwnasError("--no-write and --out cannot be used together: --out writes a validated copy")
+    dev = load_device(name_or_path, width=width, notice=False)
+    check_same_target(dev, target)
+    if out is not None:
+        check_out_folder(out, dev.folder)  # refused before anything is measured
+    profiler = profiler_from_settings({"name": dev.name, **dev.meta},
+                                      **remote_kwargs(target, target_python, ssh_options))
+    try:
+        return _validate(dev, profiler, samples, seed, rounds, warmup, group_size, write, out, progress,
+                         return_rows)
+    finally:
+        profiler.close()
+
+
+def _validate(dev, profiler, samples, seed, rounds, warmup, group_size, write, out, progress,
+              return_rows) -> dict:
+    X = sample(int(samples), np.random.default_rng(int(seed)), dev.resolutions)
+    table = dev.table_ms(X)  # fails early, naming a missing entry, before anything is measured
+    archs = decode(X)
+    store = measurement_store(dev, profiler, seed, dev.width, rounds) if write else None
+    t0 = time.perf_counter()
+    measured = measure_subnets(archs, profiler, dev.width, rounds, warmup, group_size, store, progress,
+                               desc=f"validate {dev.name}", header={"device": dev.name, "seed": int(seed)})
     seconds = time.perf_counter() - t0
 
-    measured = np.array([rows[i]["measured_ms"] for i in ids])
-    slope, intercept = fit_line(table, measured)
-    corrected = slope * table + intercept
-    loo = leave_one_out(table, measured)
+    fit = fit_correction(table, measured)
     result = {
         "device": dev.name, "folder": str(dev.folder), "samples": int(samples), "seed": int(seed),
-        "resolutions": list(dev.resolutions), "backend": dev.backend, "seconds": seconds,
-        "table_sum": accuracy(table, measured),
-        "corrected": accuracy(corrected, measured),
-        "corrected_leave_one_out": accuracy(loo, measured),
-        "correction": {"slope": slope, "intercept": intercept},
+        "resolutions": list(dev.resolutions), "backend": dev.backend, "target": dev.meta.get("target"),
+        "seconds": seconds, **{k: fit[k] for k in ("table_sum", "corrected", "corrected_leave_one_out", "correction")},
         "previous_correction": dev.correction,
         "previous_correction_accuracy": accuracy(dev.predict_ms(X), measured),
         "measured_ms": {"min": float(measured.min()), "median": float(np.median(measured)), "max": float(measured.max())},
+        "measurements": str(store) if store is not None else None,
     }
-    if write:
-        meta = read_device_meta(dev.folder)
-        meta["correction"] = {"slope": slope, "intercept": intercept, "fitted_on": int(samples), "seed": int(seed),
-                              "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    if out is not None:
+        meta = dict(dev.meta)
+        meta["correction"] = {**fit["correction"], "fitted_on": int(samples), "seed": int(seed), "date": _utc_now()}
         meta["validation"] = {k: result[k] for k in ("samples", "seed", "table_sum", "corrected",
                                                      "corrected_leave_one_out")}
-        try:  # never store a correction that every reader of device.yaml would refuse
-            check_device_meta(meta, dev.folder / DEVICE_FILE)
-        except HwnasError:
-            raise HwnasError(
-                f"the correction fitted on {samples} subnets (slope {slope:.4g}, intercept "
-                f"{intercept:.4g} ms) is not physical and was not stored; allowed: slope > 0; "
-                f"measure more subnets (--samples)") from None
-        atomic_write_yaml(dev.folder / DEVICE_FILE, meta)
-    result["written"] = bool(write)
+        if Path(out).resolve() != Path(dev.folder).resolve():
+            meta["derived_from"] = {"folder": str(Path(dev.folder).resolve()), "name": dev.name}
+        files = {VALIDATION_FILE: _rows_json(dev.name, seed, archs, measured, {"rounds": int(rounds)})}
+        result["out"] = str(write_device_copy(dev, out, meta, files))
+    result["written"] = result.get("out")
     if return_rows:
-        result["rows"] = {"X": X, "table_ms": table, "measured_ms": measured,
-                          "previous_ms": dev.predict_ms(X), "corrected_ms": corrected, "loo_ms": loo}
+        result["rows"] = {"X": X, "table_ms": table, "measured_ms": measured, "previous_ms": dev.predict_ms(X),
+                          "corrected_ms": fit["corrected_ms"], "loo_ms": fit["loo_ms"]}
     return result
 
 
 def measured_rows(folder) -> tuple:
     """``(X, measured_ms)`` from a device folder's ``validation.json`` (for benchmarks)."""
-    obj = json.loads((folder / VALIDATION_FILE).read_text())
+    obj = json.loads((Path(folder) / VALIDATION_FILE).read_text())
     archs = [Arch.from_dict(r["arch"]) for r in obj["rows"]]
     return encode(archs), np.array([r["measured_ms"] for r in obj["rows"]])

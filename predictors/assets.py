@@ -35,9 +35,10 @@ MANIFEST = {
 
 
 def cache_dir() -> Path:
-    """The user cache dir: ``$HWNAS_CACHE`` or ``~/.cache/hwnas``."""
-    env = os.environ.get("HWNAS_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "hwnas"
+    """The user cache dir (``hwnas.cache.cache_root``: ``$HWNAS_CACHE``, XDG, ``~/.cache/hwnas``)."""
+    from hwnas.cache import cache_root
+
+    return cache_root()
 
 
 def search_roots() -> list:

@@ -1,12 +1,14 @@
 #!/usr/bin/env python
 """Latency benchmarks: timer/thread stability, table build time, table accuracy, lookup speed, note10 figures.
 
-Run the timing steps under the shared lock, one step at a time if others wait for the machine::
+Run the timing steps under the shared lock, one step at a time if others wait for the machine; build
+and validate into a folder outside the shipped ``devices/`` (``scripts/rebuild_cpu_ort.sh`` does that
+and copies the result into ``devices/cpu-ort`` only with ``--install``)::
 
     flock /tmp/hwnas-cpu.lock python scripts/bench_latency.py --steps stability
-    flock /tmp/hwnas-cpu.lock python scripts/bench_latency.py --steps build --out devices/cpu-ort --fresh
-    flock /tmp/hwnas-cpu.lock python scripts/bench_latency.py --steps validate --out devices/cpu-ort
-    flock /tmp/hwnas-cpu.lock python scripts/bench_latency.py --steps holdout --out devices/cpu-ort
+    flock /tmp/hwnas-cpu.lock python scripts/bench_latency.py --steps build --out /tmp/rebuild/cpu-ort --fresh
+    flock /tmp/hwnas-cpu.lock python scripts/bench_latency.py --steps validate --out /tmp/rebuild/cpu-ort
+    flock /tmp/hwnas-cpu.lock python scripts/bench_latency.py --steps holdout --out /tmp/rebuild/cpu-ort
     HWNAS_ASSETS=/work/shared/assets python scripts/bench_latency.py --steps lookup,note10 --out devices/cpu-ort
 
 Each step merges its figures into ``scripts/results/latency_bench.json``; ``validate``/``holdout`` also
@@ -121,7 +123,8 @@ def step_validate(args, seed=0, write=True, key="validate"):
     from latency.validate import validate_device
 
     before = load_device(args.out)
-    res = validate_device(args.out, samples=args.samples, seed=seed, write=write, progress=True, return_rows=True)
+    res = validate_device(args.out, samples=args.samples, seed=seed, out=args.out if write else None,
+                          progress=True, return_rows=True)
     rows = res.pop("rows")
     pred = rows["corrected_ms"] if write else rows["previous_ms"]
     _write_csv(f"latency_{key}.csv", rows["X"], rows["table_ms"], pred, rows["measured_ms"])

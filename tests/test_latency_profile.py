@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import latency
-import latency.build as build
+import latency.profilers.base as base
 from hwnas.arch import Arch, encode
 from hwnas.cli import main
 from hwnas.errors import HwnasError
@@ -31,7 +31,7 @@ FAST = dict(resolutions=(128,), width=1.0, rounds=1, warmup=1, group_size=8, sam
 def built(tmp_path_factory):
     """A complete w1.0 r=128 device, built with one interruption and one resume."""
     folder = tmp_path_factory.mktemp("dev") / "tiny"
-    real = build.time_interleaved
+    real = base.time_interleaved
     calls = {"n": 0}
 
     def interrupting(*a, **k):
@@ -40,12 +40,12 @@ def built(tmp_path_factory):
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    build.time_interleaved = interrupting
+    base.time_interleaved = interrupting
     try:
         with pytest.raises(KeyboardInterrupt):
             latency.profile_device(str(folder), **FAST)
     finally:
-        build.time_interleaved = real
+        base.time_interleaved = real
     partial = load_table(table_path(folder, 128))
     summary = latency.profile_device(str(folder), **FAST)
     return folder, partial, summary
@@ -142,13 +142,35 @@ def test_tensorrt_engine_timing():
     assert t[0].median > 0
 
 
-def test_measure_and_validate(built, monkeypatch):
+def test_cuda_profilers_time_real_modules():
+    """PyTorch CUDA (fp32, fp16; batch 1 and 64) and ONNX Runtime's CUDA provider where installed."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip(f"no CUDA GPU visible to this torch ({torch.__version__}); scripts/gpu_profile.sh runs this")
+    specs = {(s.kernel, s.expand): s for s in table_specs(get_space(1.2), 160) if s.block == 0}
+    small, big = specs[(3, 3)], specs[(7, 6)]
+    cases = [("torch", p, b) for p in ("fp32", "fp16") for b in (1, 64)]
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        cases.append(("ort", "fp32", 1))
+    for backend, precision, batch in cases:
+        prof = make_profiler(backend, provider="cuda", precision=precision, batch_size=batch)
+        t = prof.time_modules([(build_layer(s), s.input_shape) for s in (small, big)], rounds=5, warmup=2)
+        assert all(x.count == 5 and x.median > 0 for x in t), (backend, precision, batch)
+        if batch == 64:  # at batch 1 a GPU is launch-bound: small and big blocks may take the same time
+            assert t[1].median > t[0].median, (backend, precision, batch)
+
+
+def test_measure_and_validate(built, monkeypatch, tmp_path):
     folder, _, _ = built
+    monkeypatch.setenv("HWNAS_CACHE", str(tmp_path / "cache"))
     dev = latency.load_device(folder, width=1.0)
     arch = Arch.smallest(128)
     ms = latency.measure_arch_ms(arch, device=dev, rounds=3)
     assert 0.5 < ms / dev.table_ms(encode([arch]))[0] < 2.0
-    res = latency.validate_device(str(folder), samples=4, seed=3, width=1.0, rounds=2, progress=False)
+    res = latency.validate_device(str(folder), samples=4, seed=3, width=1.0, rounds=2, progress=False, out=folder)
     for k in ("within_10pct", "rmse_pct", "spearman"):
         assert k in res["table_sum"] and k in res["corrected"]
     meta = yaml.safe_load((folder / "device.yaml").read_text())

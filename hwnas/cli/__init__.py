@@ -16,6 +16,7 @@ import re
 import sys
 
 from ..errors import HwnasError
+from ..notices import held
 
 # name -> module implementing it. Order is the order of ``hwnas --help``.
 COMMANDS = {
@@ -24,6 +25,7 @@ COMMANDS = {
     "profile": "hwnas.cli.profile",
     "latency": "hwnas.cli.latency",
     "validate-latency": "hwnas.cli.validate_latency",
+    "calibrate": "hwnas.cli.calibrate",
     "export": "hwnas.cli.export",
     "assets": "hwnas.cli.assets",
 }
@@ -75,8 +77,10 @@ def main(argv=None) -> int:
     # (libraries' notices, e.g. Ray's worker messages) goes to stderr instead.
     real_stdout = sys.stdout
     try:
-        with contextlib.redirect_stdout(sys.stderr if args.json else real_stdout):
+        with contextlib.redirect_stdout(sys.stderr if args.json else real_stdout), held() as notices:
             result = args._module.run(args)
+        for line in notices:  # after success only: a failing command prints exactly its error line
+            print(line, file=sys.stderr)
     except HwnasError as exc:
         print(f"hwnas: error: {exc}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ def add_parser(sub):
                                    "files in OFA's format (ms) plus device.yaml. Saves after every entry; rerunning "
                                    "the same command resumes where it stopped.")
     p.add_argument("--device", required=True, metavar="NAME",
-                   help="device name (tables go to devices/NAME unless --out) or a device folder")
+                   help="device name (with --out DIR) or a device folder of your own")
     p.add_argument("--backend", default="ort", choices=("ort", "tensorrt", "torch"), help="profiler (default: ort)")
     p.add_argument("--provider", default=None,
                    help="ort: cpu (default), cuda, tensorrt; torch: cpu (default), cuda; tensorrt: cuda")
@@ -25,24 +25,54 @@ def add_parser(sub):
     p.add_argument("--resolutions", type=int, nargs="+", default=list(DEFAULT_RESOLUTIONS), metavar="R",
                    help="input resolutions in px (default: 160 176 192 208 224)")
     p.add_argument("--width", type=float, default=1.2, help="width multiplier 1.2 (default) or 1.0")
-    p.add_argument("--out", default=None, metavar="DIR", help="device folder to write (default: devices/NAME)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="device folder to write (never inside the shipped devices)")
     p.add_argument("--rounds", type=int, default=None, help="timed rounds per entry (default 21)")
     p.add_argument("--group-size", type=int, default=None, help="entries measured interleaved together (default 32)")
     p.add_argument("--executor", default="local", choices=("local", "ray"),
                    help="local: in this process; ray: one task per resolution, resource device:NAME")
     p.add_argument("--ray-address", default=None, metavar="ADDR", help="Ray cluster address (with --executor ray)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_target_args(p)
     return p
 
 
+def add_target_args(p) -> None:
+    """``--target``, ``--target-python``, ``--ssh-option``: time on a remote machine over SSH."""
+    p.add_argument("--target", default=None, metavar="ssh://USER@HOST[:PORT]",
+                   help="time on this machine over SSH (OpenSSH client, BatchMode) with hwnas' agent; "
+                        "it needs only python3, numpy and onnxruntime (backend ort)")
+    p.add_argument("--target-python", default=None, metavar="PATH",
+                   help="Python on the target that runs the agent (default: python3)")
+    p.add_argument("--ssh-option", action="append", default=None, metavar="KEY=VALUE",
+                   help="extra ssh -o option, repeatable (e.g. IdentityFile=~/.ssh/pi_key)")
+
+
+def target_kwargs(args) -> dict:
+    """The remote-target keyword arguments of the Python API, from ``add_target_args``' flags."""
+    from ..errors import HwnasError
+
+    if args.target is None:
+        flags = (("--target-python", args.target_python), ("--ssh-option", args.ssh_option))
+        for flag, value in flags:
+            if value is not None:
+                raise HwnasError(f"{flag} applies only with --target ssh://USER@HOST[:PORT]")
+        return {}
+    return {"target": args.target, "target_python": args.target_python or "python3",
+            "ssh_options": tuple(args.ssh_option or ())}
+
+
 def run(args) -> dict:
-    from latency.build import DEFAULTS, profile_device
+    from latency.build import DEFAULTS, TARGET_WITH_EXECUTOR, profile_device
 
     from ..errors import HwnasError
     from ..executor import make_executor
 
     if args.ray_address is not None and args.executor != "ray":
         raise HwnasError(f"--ray-address {args.ray_address!r} applies only with --executor ray")
+    remote = target_kwargs(args)  # flag errors before anything starts
+    if remote and args.executor != "local":
+        raise HwnasError(TARGET_WITH_EXECUTOR)
     executor = None
     if args.executor != "local":
         executor = make_executor(args.executor, address=args.ray_address)
@@ -55,21 +85,24 @@ def run(args) -> dict:
             provider=args.provider, threads=args.threads, precision=args.precision, batch_size=args.batch_size,
             rounds=DEFAULTS["rounds"] if args.rounds is None else args.rounds,
             group_size=DEFAULTS["group_size"] if args.group_size is None else args.group_size,
-            executor=executor, progress=not args.no_progress, **options)
+            executor=executor, progress=not args.no_progress, **remote, **options)
     finally:
         if executor is not None:
             executor.close()
 
 
 def human(result: dict) -> str:
-    lines = [f"device {result['device']} ({result['backend']}, {result['execution_provider']}, "
+    on = f" on {result['target']}" if result.get("target") else ""
+    lines = [f"device {result['device']}{on} ({result['backend']}, {result['execution_provider']}, "
              f"{result['threads']} thread(s), w{result['width']}): {result['measured']} entries measured, "
              f"{result['skipped']} already there, in {result['seconds']:.1f} s -> {result['folder']}"]
     for d in result["per_resolution"]:
         lines.append(f"  r={d['resolution']}: {d['entries']} entries ({d['measured']} new) in {d.get('seconds', 0):.1f} s")
     if result.get("correction_dropped"):
         lines.append("  the old correction was dropped (tables changed); refit it with: "
-                     f"hwnas validate-latency --device {result['folder']}")
+                     f"hwnas validate-latency --device {result['folder']} --out {result['folder']}")
     else:
-        lines.append(f"  next: hwnas validate-latency --device {result['folder']} --samples 100")
+        there = f" --target {result['target']}" if result.get("target") else ""
+        lines.append(f"  next: hwnas validate-latency --device {result['folder']} --samples 100 "
+                     f"--out {result['folder']}{there}")
     return "\n".join(lines)

@@ -9,12 +9,25 @@ DEFAULT_PROVIDER = {"ort": "cpu", "tensorrt": "cuda", "torch": "cpu"}
 
 
 def make_profiler(backend: str = "ort", provider: str | None = None, threads: int = 1, precision: str = "fp32",
-                  batch_size: int = 1, **options):
-    """A profiler for ``backend`` (import-guarded: a missing library is a one-line HwnasError naming its package)."""
+                  batch_size: int = 1, target: str | None = None, target_python: str = "python3",
+                  ssh_options=(), **options):
+    """A profiler for ``backend`` (import-guarded: a missing library is a one-line HwnasError naming its package).
+
+    With ``target`` (``ssh://[USER@]HOST[:PORT]``, backend ``ort`` only) it times on that machine
+    through hwnas' agent (``latency.remote.RemoteOrtProfiler``); close it when done.
+    """
     if backend not in BACKENDS:
         raise HwnasError(f"backend {backend!r} is unknown; allowed: {allowed(BACKENDS)}")
     threads, batch_size = check_int(threads, "threads"), check_int(batch_size, "batch size")
     provider = provider or DEFAULT_PROVIDER[backend]
+    if target is not None:
+        if backend != "ort":
+            raise HwnasError(f"--target times with hwnas' ONNX Runtime agent: it needs --backend ort, "
+                             f"not {backend}")
+        from ..remote import RemoteOrtProfiler
+
+        return RemoteOrtProfiler(target, target_python, ssh_options, provider=provider, threads=threads,
+                                 precision=precision, batch_size=batch_size, **options)
     if backend == "ort":
         from .ort import OrtProfiler
 
@@ -30,8 +43,11 @@ def make_profiler(backend: str = "ort", provider: str | None = None, threads: in
                          timer=options.get("timer", "auto"))
 
 
-def profiler_from_settings(meta: dict):
-    """Rebuild the profiler a device was measured with, from its ``device.yaml``."""
+def profiler_from_settings(meta: dict, **remote):
+    """Rebuild the profiler a device was measured with, from its ``device.yaml``.
+
+    ``remote``: ``target``, ``target_python``, ``ssh_options`` as for :func:`make_profiler`.
+    """
     backend = meta.get("backend")
     if backend is None:
         name = meta.get("name", "this device")
@@ -49,4 +65,5 @@ def profiler_from_settings(meta: dict):
         opts = {**opts, "opt_level": "disable" if level == "ORT_DISABLE_ALL" else level.replace("ORT_ENABLE_", "").lower(),
                 "spinning": bool(o.get("allow_spinning", 1))}
     return make_profiler(backend, provider=provider, threads=int(meta.get("threads", 1)),
-                         precision=meta.get("precision", "fp32"), batch_size=int(meta.get("batch_size", 1)), **opts)
+                         precision=meta.get("precision", "fp32"), batch_size=int(meta.get("batch_size", 1)),
+                         **remote, **opts)

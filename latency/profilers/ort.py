@@ -6,19 +6,19 @@ and run in its own ``InferenceSession`` with fixed, stated settings: ``intra_op_
 ``ORT_ENABLE_ALL`` (batch-norm folded into convs, activations fused), and thread spinning as
 ``spinning`` says (``session.intra_op.allow_spinning``/``inter_op``). Inputs and outputs are bound once
 (``IOBinding``), so a timed run is one ``run_with_iobinding`` call with no Python-side copies.
+Sessions and timing are the agent's (``latency.agent``): the same code runs on a remote target.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from hwnas.errors import HwnasError, allowed
 
+from .. import agent
 from ..modules import export_onnx
-from .base import Profiler, Runner, clock, resolve_timer
+from .base import Profiler, Runner, resolve_timer
 
-PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
-OPT_LEVELS = ("disable", "basic", "extended", "all")
+PROVIDERS = agent.PROVIDERS
+OPT_LEVELS = agent.OPT_LEVELS
 
 
 def import_ort():
@@ -30,23 +30,8 @@ def import_ort():
     return ort
 
 
-class _OrtRunner(Runner):
-    def __init__(self, session, x, device, clock):
-        self.session, self.clock = session, clock
-        ort = import_ort()
-        self.binding = session.io_binding()
-        if device == "cpu":
-            self.binding.bind_cpu_input("x", x)
-        else:
-            self.binding.bind_ortvalue_input("x", ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0))
-        self.binding.bind_output("y", device)
-
-    def run(self, n: int) -> float:
-        s, b, clock = self.session, self.binding, self.clock
-        t0 = clock()
-        for _ in range(n):
-            s.run_with_iobinding(b)
-        return clock() - t0
+class _OrtRunner(agent.OrtRunner, Runner):
+    pass
 
 
 class OrtProfiler(Profiler):
@@ -54,14 +39,21 @@ class OrtProfiler(Profiler):
 
     def __init__(self, provider: str = "cpu", threads: int = 1, precision: str = "fp32", batch_size: int = 1,
                  opt_level: str = "all", spinning: bool = True, timer: str = "auto"):
-        ort = import_ort()
+        self.ort = import_ort()
+        self._configure(self.ort.__version__, self.ort.get_available_providers(),
+                        "the installed onnxruntime", provider, threads, precision, batch_size,
+                        opt_level, spinning, timer)
+
+    def _configure(self, version, available, where, provider, threads, precision, batch_size,
+                   opt_level, spinning, timer) -> None:
+        """Check the settings against an onnxruntime (``version``, ``available``) and keep them."""
         if provider not in PROVIDERS:
             raise HwnasError(f"execution provider {provider!r} is unknown; allowed: {allowed(PROVIDERS)}")
         ep = PROVIDERS[provider]
-        if ep not in ort.get_available_providers():
+        if ep not in available:
             pkg = "onnxruntime-gpu" if provider in ("cuda", "tensorrt") else "onnxruntime"
-            raise HwnasError(f"execution provider {ep} is not in the installed onnxruntime "
-                             f"(it has: {allowed(ort.get_available_providers())}); it is provided by: pip install {pkg}")
+            raise HwnasError(f"execution provider {ep} is not in {where} (it has: "
+                             f"{allowed(available)}); it is provided by: pip install {pkg}")
         if precision not in ("fp32", "fp16"):
             raise HwnasError(f"precision {precision!r} is not supported by backend ort; allowed: fp32, fp16")
         if precision == "fp16" and provider != "tensorrt":
@@ -70,7 +62,7 @@ class OrtProfiler(Profiler):
             raise HwnasError(f"graph optimisation level {opt_level!r} is unknown; allowed: {allowed(OPT_LEVELS)}")
         if int(threads) < 1:
             raise HwnasError(f"threads {threads!r} must be >= 1")
-        self.ort, self.provider, self.ep = ort, provider, ep
+        self.ort_version, self.provider, self.ep = version, provider, ep
         self.threads, self.precision, self.batch_size = int(threads), precision, int(batch_size)
         self.opt_level, self.spinning = opt_level, bool(spinning)
         self.timer = resolve_timer(timer, provider, self.threads)
@@ -84,38 +76,24 @@ class OrtProfiler(Profiler):
                         "execution_mode": "ORT_SEQUENTIAL", "allow_spinning": int(self.spinning),
                         "io_binding": True, "onnx_opset": 17, "exporter": "torch.onnx.export(dynamo=False)"}}
 
+    def session_spec(self) -> dict:
+        """What ``latency.agent.OrtRunner`` needs for a session (sent as is to a remote agent)."""
+        return {"provider": self.provider, "threads": self.threads, "precision": self.precision,
+                "opt_level": self.opt_level, "spinning": self.spinning, "timer": self.timer}
+
     def versions(self) -> dict:
-        return {"onnxruntime": self.ort.__version__}
+        """onnxruntime's version."""
+        return {"onnxruntime": self.ort_version}
 
-    def session_options(self):
-        ort = self.ort
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = self.threads
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.graph_optimization_level = {
-            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[self.opt_level]
-        spin = "1" if self.spinning else "0"
-        so.add_session_config_entry("session.intra_op.allow_spinning", spin)
-        so.add_session_config_entry("session.inter_op.allow_spinning", spin)
-        so.log_severity_level = 3
-        return so
-
-    def providers(self):
-        if self.provider == "tensorrt":
-            opts = {"trt_fp16_enable": self.precision == "fp16", "trt_engine_cache_enable": True,
-                    "trt_timing_cache_enable": True}
-            return [(self.ep, opts), "CUDAExecutionProvider", "CPUExecutionProvider"]
-        return [self.ep] if self.provider == "cpu" else [self.ep, "CPUExecutionProvider"]
+    def input_shape(self, input_shape) -> tuple:
+        """``input_shape`` with this profiler's batch size."""
+        return (self.batch_size,) + tuple(input_shape[1:])
 
     def prepare_onnx(self, onnx_bytes, input_shape) -> Runner:
-        session = self.ort.InferenceSession(onnx_bytes, self.session_options(), providers=self.providers())
-        x = np.random.default_rng(0).standard_normal(input_shape, dtype=np.float32)
-        return _OrtRunner(session, x, "cpu" if self.provider == "cpu" else "cuda", clock(self.timer))
+        """A runner for an ONNX model (bytes) with a fixed input shape."""
+        return _OrtRunner(self.ort, onnx_bytes, input_shape, self.session_spec())
 
     def prepare(self, module, input_shape) -> Runner:
-        input_shape = (self.batch_size,) + tuple(input_shape[1:])
+        """Export ``module`` at this profiler's batch size and return its runner."""
+        input_shape = self.input_shape(input_shape)
         return self.prepare_onnx(export_onnx(module, input_shape), input_shape)
