@@ -116,8 +116,23 @@ def test_validate_latency_never_stores_a_non_physical_fit(tmp_path, monkeypatch)
         return [Timing(median=m, std=0.0, iqr=0.0, min=m, max=m, count=3, inner=1) for m in ms]
 
     monkeypatch.setattr("latency.measure.measure_archs", measured_backwards)
-    monkeypatch.setattr("latency.profilers.profiler_from_settings", lambda meta: None)
-    with pytest.raises(HwnasError, match="not physical and was not stored; allowed: slope > 0"):
-        V.validate_device(folder, samples=4, progress=False)
+    monkeypatch.setattr("latency.profilers.profiler_from_settings", lambda meta, **kw: _NoProfiler())
+    monkeypatch.setenv("HWNAS_CACHE", str(tmp_path / "cache"))
+    copy = tmp_path / "copy"
+    with pytest.raises(HwnasError, match="slope .* is not positive.*nothing written"):
+        V.validate_device(folder, samples=4, out=copy, progress=False)
     assert (folder / "device.yaml").read_text() == before
-    json.loads((folder / "validation.json").read_text())  # the measurements themselves are kept
+    assert not (copy / "device.yaml").exists()
+    # the measurements themselves are kept (the per-user cache), so a rerun measures nothing again
+    stored = list((tmp_path / "cache").rglob("*.json"))
+    assert len(stored) == 1 and len(json.loads(stored[0].read_text())["rows"]) == 4
+
+
+class _NoProfiler:
+    """Stands in for a profiler whose timings the test supplies; only what validate asks of it."""
+
+    def settings(self):
+        return {"backend": "ort"}
+
+    def close(self):
+        pass
