@@ -59,7 +59,10 @@ def resolve_out_dir(name_or_out_dir, out=None) -> tuple:
         folder = _named_devices()[s]
     else:
         raise HwnasError(f"name the folder to write device {s!r} to: --out DIR (e.g. --out ~/hwnas-devices/{s})")
-    check_writable_folder(folder, "--out" if out is not None else "--device")
+    flag = "--out" if out is not None else "--device"
+    check_writable_folder(folder, flag)
+    if folder.exists() and not folder.is_dir():
+        raise HwnasError(f"{flag} {str(folder)!r} is a file; name a folder for the device")
     name = s if os.sep not in s else folder.name
     meta = read_device_meta(folder) if folder.is_dir() else {}
     return meta.get("name", name), folder

@@ -84,10 +84,9 @@ def fit_correction(table_ms, measured_ms) -> dict:
 
 def check_sampling(samples, seed, rounds) -> None:
     """One-line errors for a measurement plan that cannot work (before anything is measured)."""
-    for value, what, low in ((samples, "samples", 3), (seed, "seed", 0), (rounds, "rounds", 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            why = " (a line with two parameters is fitted)" if what == "samples" else ""
-            raise HwnasError(f"{what} {value!r} must be an integer >= {low}{why}")
+    check_int(samples, "samples", minimum=3)  # a line with two parameters is fitted
+    check_int(seed, "seed", minimum=0)
+    check_timing(rounds, warmup=0)
 
 
 def _utc_now() -> str:

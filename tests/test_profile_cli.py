@@ -74,6 +74,6 @@ def test_profile_then_validate_through_the_cli(backend, tmp_path, capsys):
                           3, "--no-write", "--no-progress", "--json")
     assert code == 0, err
     res = json.loads(out)
-    assert res["backend"] == backend and res["samples"] == 3 and res["written"] is False
+    assert res["backend"] == backend and res["samples"] == 3 and res["written"] is None
     assert 0 < res["measured_ms"]["min"] <= res["measured_ms"]["max"]
     assert {p.name: p.read_bytes() for p in dev.iterdir()} == before  # --no-write wrote nothing
