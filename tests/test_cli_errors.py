@@ -98,6 +98,25 @@ CASES = {
     "search-bad-width": (_search("--width", "0.7"), "width 0.7"),
     "search-bad-objectives": (_search("--objectives", "acc,joy"), "objectives 'acc,joy'"),
     "search-latency-without-device": (_search("--latency", "25ms"), "device"),
+    "search-infinite-flops": (_search("--flops", "1e400"), "is not finite"),
+    "search-unused-ray-address": (_search("--ray-address", "1.2.3.4:1"), "needs --executor ray"),
+    "search-unused-table": (
+        _search("--oracle", "zerocost", "--table", "{h}/noheader.csv"),
+        "needs --oracle table",
+    ),
+    "search-unused-data": (_search("--data", "{h}/adir"), "needs --oracle supernet"),
+    "search-unused-weights": (
+        _search("--weights", "{h}/corrupt.pth"),
+        "--oracle supernet or --export-onnx",
+    ),
+    "search-unused-device": (
+        _search("--device", "cpu-ort"),
+        "--latency, --objectives acc,latency",
+    ),
+    "search-unused-acc-predictor": (
+        _search("--oracle", "zerocost", "--acc-predictor", "{h}/corrupt.pth"),
+        "needs --oracle ofa-mlp",
+    ),
     "search-unreachable-budget": (("search", "--flops", "1K", "--out", "{h}/run"), "smallest"),
     "search-bad-resolution": (_search("--resolutions", "100"), "100"),
     "search-config-bad-yaml": (_search("--config", "{h}/bad.yaml"), "not valid YAML"),
@@ -301,6 +320,13 @@ def test_bom_and_integral_floats_are_accepted(tmp_path):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["arch_id"] == ARCH.id
+    from predictors.table import read_table, write_table
+
+    table = tmp_path / "acc.csv"
+    write_table(table, ARCH.to_array()[None], [0.7])
+    plain = read_table(table)
+    table.write_bytes(b"\xef\xbb\xbf" + table.read_bytes())
+    assert read_table(table) == plain == {ARCH.id: (0.7, 0.0)}
     cfg = tmp_path / "cfg.yaml"
     cfg.write_bytes(
         b"\xef\xbb\xbfflops: 600M\nseed: -1\n"
