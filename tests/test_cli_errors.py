@@ -343,3 +343,14 @@ def test_bom_and_integral_floats_are_accepted(tmp_path):
 def test_every_case_table_entry_is_distinct():
     argvs = [tuple(a) for a, _ in CASES.values()]
     assert len(argvs) == len(set(argvs)) and sys.executable
+
+
+@pytest.mark.xfail(strict=False, reason="h10a: ofa_interop.py passes torch's weights_only text on")
+def test_a_checkpoint_with_unsafe_objects_is_named_without_pytorch_text(hostile, tmp_path):
+    import torch
+
+    bad = tmp_path / "unsafe.pth"
+    torch.save({"w": torch.zeros(2), "f": print}, bad)  # weights_only refuses the function
+    args = ("export", "{h}/arch.json", "--onnx", "{h}/x.onnx", "--weights", str(bad))
+    line = _check(hostile, args, "unsafe.pth")
+    assert "Weights only load failed" not in line and "\x1b[" not in line
