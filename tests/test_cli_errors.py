@@ -183,6 +183,11 @@ CASES = {
         ("export", "{h}/arch.json", "--onnx", "{h}/x.onnx", "--latency-runs", "0"),
         "--latency-runs 0",
     ),
+    "export-old-opset": (("export", "{h}/arch.json", "--onnx", "{h}/x.onnx", "--opset", "5"), "5"),
+    "export-unused-calib-images": (
+        ("export", "{h}/arch.json", "--onnx", "{h}/x.onnx", "--calib-images", "0"),
+        "give --calib-data DIR too",
+    ),
     # -- assets -----------------------------------------------------------------------------------
     "assets-dest-is-a-file": (
         ("assets", "fetch", "--only", "acc-predictor", "--force", "--dest", "{h}/afile.txt"),
