@@ -261,11 +261,11 @@ XFAIL = {
 }
 
 
-def _check(h, args, expect, json_flag=True):
+def _check(h, args, expect, json_flag=True, timeout=300):
     run = f"run-{abs(hash(args))}"  # each search case its own --out, checked to stay absent
     argv = [str(a).replace("{h}/run", str(h / run)).replace("{h}", str(h)) for a in args]
     argv += ["--json"] if json_flag and args else []
-    r = run_cli(*argv, env={"HWNAS_CACHE": str(h / "cache")}, timeout=300)
+    r = run_cli(*argv, env={"HWNAS_CACHE": str(h / "cache")}, timeout=timeout)
     lines = r.stderr.splitlines()
     assert r.returncode == 2, f"exit {r.returncode}; stderr tail: {r.stderr[-1500:]}"
     assert len(lines) == 1 and lines[0].startswith("hwnas: error: "), r.stderr[-1500:]
@@ -288,7 +288,7 @@ def test_bad_input_is_one_line_and_exit_2(hostile, name):
 )
 def test_bad_input_in_other_parts(hostile, name):
     args, expect = XFAIL[name]
-    _check(hostile, args, expect)
+    _check(hostile, args, expect, timeout=30)  # unfixed, --rounds 0 profiles everything
 
 
 def test_without_json_the_error_is_the_same_one_line(hostile):
