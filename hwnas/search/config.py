@@ -98,8 +98,7 @@ class SearchConfig:
         ]
         for name, idle, needs in unused:
             if getattr(self, name) is not None and idle:
-                flag = FLAGS.get(name, "--" + name.replace("_", "-"))
-                raise HwnasError(f"{flag} {getattr(self, name)!r} is not used by this search; "
+                raise HwnasError(f"{_flag(name)} {getattr(self, name)!r} is not used by this search; "
                                  f"it needs {needs}")
 
     def to_dict(self) -> dict:
@@ -132,12 +131,16 @@ class SearchConfig:
         for name in mine:
             if name in RESUME_FREE or mine[name] == theirs[name]:
                 continue
-            flag = FLAGS.get(name, "--" + name.replace("_", "-"))
             if name == "queries" and mine[name] > theirs[name]:
                 continue
+            flag = _flag(name)
             why = "; a run's budget can grow, not shrink" if name == "queries" else ""
             raise HwnasError(f"--resume: {flag} {_show(name, mine[name])} conflicts with the run's "
                              f"{_show(name, theirs[name])} (run.yaml){why}; drop {flag} or start a new --out")
+
+
+def _flag(name: str) -> str:
+    return FLAGS.get(name, "--" + name.replace("_", "-"))
 
 
 def _show(name, value) -> str:
