@@ -189,6 +189,7 @@ CASES = {
         "give --calib-data DIR too",
     ),
     # -- assets -----------------------------------------------------------------------------------
+    "assets-list-force": (("assets", "list", "--force"), "--force applies to `hwnas assets fetch`"),
     "assets-dest-is-a-file": (
         ("assets", "fetch", "--only", "acc-predictor", "--force", "--dest", "{h}/afile.txt"),
         "afile.txt",
