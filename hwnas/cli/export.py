@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from ..export import export_onnx, resolve_source
-
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -41,6 +39,9 @@ def add_parser(sub):
 
 
 def run(args) -> dict:
+    # kept lazy: at module level it costs every `hwnas` command ~130 ms (measured with --help)
+    from ..export import export_onnx, resolve_source
+
     arch, space = resolve_source(args.source, pick=args.pick, width=args.width)
     result = export_onnx(
         arch, space, args.onnx, weights=args.weights, calib_data=args.calib_data, calib_images=args.calib_images,
