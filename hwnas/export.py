@@ -21,7 +21,8 @@ result dict). The ONNX metadata (``metadata_props``, keys ``hwnas.*``) carry the
 width, resolution (px), MACs, params, hwnas version and the weights source ("random-init" says the
 weights are random: fine for latency work, meaningless for accuracy).
 
-``resolve_source`` turns an arch JSON, a ``best.json`` or a search run folder into ``(Arch, Space)``.
+``resolve_source`` turns an arch JSON, a ``best.json`` or a search run folder into
+``(Arch, Space)``.
 """
 
 from __future__ import annotations
@@ -53,11 +54,12 @@ from .space import Space, get_space
 
 PARITY_TOL = 1e-4  # max abs difference of fp32 logits, ONNX Runtime vs PyTorch
 MIN_OPSET = 13
-EXPORTER = "torchscript"  # torch.onnx.export(..., dynamo=False); chosen by measurement (docs/export.md)
+# torch.onnx.export(..., dynamo=False); chosen by measurement (docs/export.md)
+EXPORTER = "torchscript"
 RANDOM_INIT = "random-init"
 
 
-# ---- checks done before any heavy work ---------------------------------------------------------------------
+# ---- checks done before any heavy work -----------------------------------------------------------
 
 def max_torchscript_opset() -> int:
     try:
@@ -69,7 +71,8 @@ def max_torchscript_opset() -> int:
 
 
 def ort_can_run_opset(opset: int) -> tuple:
-    """``(ok, reason)``: whether this ONNX Runtime loads a model of this default-domain opset (probed)."""
+    """``(ok, reason)``: whether this ONNX Runtime loads a model of this default-domain opset
+    (probed)."""
     import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper
@@ -95,15 +98,17 @@ def check_opset(opset) -> int:
         try:
             opset = int(str(opset))
         except ValueError:
-            raise HwnasError(f"opset {opset!r} is not an integer; allowed: {MIN_OPSET}..{top}") from None
+            raise HwnasError(f"opset {opset!r} is not an integer; allowed: "
+                             f"{MIN_OPSET}..{top}") from None
     ok, why = ort_can_run_opset(opset)
     if not ok:
         import onnxruntime as ort
 
-        raise HwnasError(f"opset {opset}: ONNX Runtime {ort.__version__} cannot run it ({why}); allowed: {MIN_OPSET}..{top}")
-    if not MIN_OPSET <= opset <= top:
-        raise HwnasError(f"opset {opset} is not supported by the {EXPORTER} ONNX exporter of torch here; "
+        raise HwnasError(f"opset {opset}: ONNX Runtime {ort.__version__} cannot run it ({why}); "
                          f"allowed: {MIN_OPSET}..{top}")
+    if not MIN_OPSET <= opset <= top:
+        raise HwnasError(f"opset {opset} is not supported by the {EXPORTER} ONNX exporter of torch "
+                         f"here; allowed: {MIN_OPSET}..{top}")
     return opset
 
 
@@ -113,7 +118,8 @@ def _check_out_path(path, what) -> Path:
         raise HwnasError(f"{what} {str(path)!r} is a folder; give a file path")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
-        raise HwnasError(f"{what} {str(path)!r} is in a folder that does not exist: {str(parent)!r}")
+        raise HwnasError(f"{what} {str(path)!r} is in a folder that does not exist: "
+                         f"{str(parent)!r}")
     return p
 
 
@@ -126,7 +132,7 @@ def companion_paths(onnx_path) -> dict:
             "report": str(p.with_name(stem + ".export.json"))}
 
 
-# ---- the pieces -------------------------------------------------------------------------------------------
+# ---- the pieces ----------------------------------------------------------------------------------
 
 def _sha256(path, n=16) -> str:
     h = hashlib.sha256()
@@ -151,7 +157,8 @@ def build_module(arch: Arch, space: Space, weights=None, seed: int = 0):
 
 
 def calibrate(net, arch: Arch, calib_data, calib_images: int) -> int:
-    """Recalibrate BN statistics on up to ``calib_images`` images of an image folder; returns how many."""
+    """Recalibrate BN statistics on up to ``calib_images`` images of an image folder; returns how
+    many."""
     images, _labels = load_image_folder(str(calib_data), arch.r, limit=calib_images)
     recalibrate_bn(net, images, batch_size=50)
     net.eval()
@@ -180,15 +187,18 @@ def _put_metadata(model, props: dict) -> None:
 def _save(model, path) -> None:
     import onnx
 
-    big = model.ByteSize() > 2_000_000_000  # protobuf's 2 GiB limit: only then an external-data file
+    # protobuf's 2 GiB limit: only then an external-data file
+    big = model.ByteSize() > 2_000_000_000
     if big:
-        onnx.save_model(model, str(path), save_as_external_data=True, location=Path(path).name + ".data")
+        onnx.save_model(model, str(path), save_as_external_data=True,
+                        location=Path(path).name + ".data")
     else:
         onnx.save_model(model, str(path))
 
 
 def set_metadata(path, props: dict) -> None:
-    """Replace the ``hwnas.*`` entries of an ONNX file's ``metadata_props`` with ``props`` (as strings)."""
+    """Replace the ``hwnas.*`` entries of an ONNX file's ``metadata_props`` with ``props`` (as
+    strings)."""
     import onnx
 
     model = onnx.load(str(path))
@@ -205,7 +215,8 @@ def read_metadata(path) -> dict:
 
 
 def ort_session(path):
-    """A plain CPU session of an ONNX file, for the parity check (timing: ``OrtProfiler.time_onnx``)."""
+    """A plain CPU session of an ONNX file, for the parity check (timing:
+    ``OrtProfiler.time_onnx``)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -224,7 +235,8 @@ def parity(net, session, resolution: int, batch: int, seed: int = 0) -> dict:
         ref = net(x).numpy()
     out = session.run(None, {INPUT_NAME: x.numpy()})[0]
     if out.shape != ref.shape:
-        raise HwnasError(f"ONNX Runtime output shape {out.shape} differs from PyTorch's {ref.shape} at batch {batch}")
+        raise HwnasError(f"ONNX Runtime output shape {out.shape} differs from PyTorch's "
+                         f"{ref.shape} at batch {batch}")
     diff = float(np.max(np.abs(out.astype(np.float64) - ref)))
     scale = float(np.max(np.abs(ref)))
     return {"batch": batch, "max_abs_diff": diff, "output_abs_max": scale,
@@ -321,7 +333,8 @@ class _Export:
             if missing:
                 raise HwnasError(missing)
         elif fp16:
-            raise HwnasError("--fp16 applies to the TensorRT engine; give --trt-engine OUT.plan too")
+            raise HwnasError("--fp16 applies to the TensorRT engine; give --trt-engine OUT.plan "
+                             "too")
         _check_positive(latency_runs, "--latency-runs")
         if ort_threads is not None:
             _check_positive(ort_threads, "ORT threads")
@@ -343,7 +356,8 @@ class _Export:
         """The steps this call runs, in order."""
         optional = {"calibrate": self.calib_data is not None, "simplify": self.slim,
                     "tensorrt": self.trt_engine is not None}
-        order = ("build", "calibrate", "export", "check", "parity", "simplify", "latency", "tensorrt")
+        order = ("build", "calibrate", "export", "check", "parity", "simplify", "latency",
+                 "tensorrt")
         return [s for s in order if optional.get(s, True)]
 
     def build(self) -> None:
@@ -367,7 +381,9 @@ class _Export:
     def metadata(self) -> dict:
         """The ``hwnas.*`` entries of the ONNX file's ``metadata_props``."""
         arch, r = self.arch, self.arch.r
-        calib = f"{self.n_calib} images from {Path(self.calib_data).name}" if self.n_calib else "none"
+        calib = "none"
+        if self.n_calib:
+            calib = f"{self.n_calib} images from {Path(self.calib_data).name}"
         batch = "batch" if self.dynamic_batch else 1
         random_note = ", RANDOM weights: not for accuracy" if self.weights is None else ""
         return {
@@ -508,7 +524,8 @@ def _onnx_check(path) -> None:
     try:
         onnx.checker.check_model(str(path), full_check=True)
     except Exception as exc:
-        raise HwnasError(f"onnx.checker rejects {str(path)!r}: {str(exc).splitlines()[0][:300]}") from None
+        raise HwnasError(f"onnx.checker rejects {str(path)!r}: "
+                         f"{str(exc).splitlines()[0][:300]}") from None
 
 
 def _write_report(path, result) -> None:
@@ -527,4 +544,5 @@ def export_source(source, onnx_path, *, pick="best", width=None, **kwargs) -> di
     return export_onnx(arch, space, onnx_path, **kwargs)
 
 
-__all__ = ["export_onnx", "resolve_source", "export_source", "read_metadata", "check_opset", "PARITY_TOL"]
+__all__ = ["export_onnx", "resolve_source", "export_source", "read_metadata", "check_opset",
+           "export_profiler", "PARITY_TOL"]

@@ -46,7 +46,8 @@ def onnx_bytes(module, input_shape, opset: int = 17, *, dynamic_batch: bool = Fa
     axes = {names[0]: {0: "batch"}, names[1]: {0: "batch"}} if dynamic_batch else None
     buf = io.BytesIO()
     with torch_threads(1), torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation each call
+        # the TorchScript exporter (chosen on purpose) announces its deprecation on every call
+        warnings.simplefilter("ignore")
         torch.onnx.export(module, (x,), buf, dynamo=False, opset_version=opset,
                           input_names=[names[0]], output_names=[names[1]], dynamic_axes=axes,
                           do_constant_folding=True)
