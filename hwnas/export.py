@@ -100,15 +100,18 @@ def check_opset(opset) -> int:
         except ValueError:
             raise HwnasError(f"opset {opset!r} is not an integer; allowed: "
                              f"{MIN_OPSET}..{top}") from None
+    unsupported = (f"opset {opset} is not supported by the {EXPORTER} ONNX exporter of torch "
+                   f"here; allowed: {MIN_OPSET}..{top}")
+    if opset < MIN_OPSET:  # before the probe: ONNX Runtime prints warnings for old opsets
+        raise HwnasError(unsupported)
     ok, why = ort_can_run_opset(opset)
     if not ok:
         import onnxruntime as ort
 
         raise HwnasError(f"opset {opset}: ONNX Runtime {ort.__version__} cannot run it ({why}); "
                          f"allowed: {MIN_OPSET}..{top}")
-    if not MIN_OPSET <= opset <= top:
-        raise HwnasError(f"opset {opset} is not supported by the {EXPORTER} ONNX exporter of torch "
-                         f"here; allowed: {MIN_OPSET}..{top}")
+    if opset > top:
+        raise HwnasError(unsupported)
     return opset
 
 

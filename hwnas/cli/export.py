@@ -22,7 +22,8 @@ def add_parser(sub):
     p.add_argument("--weights", metavar="SUPERNET.pth",
                    help="an OFA supernet state dict of the same width; the subnet inherits its weights")
     p.add_argument("--calib-data", metavar="DIR", help="image folder (DIR/<class>/<image>) to recalibrate BN statistics")
-    p.add_argument("--calib-images", type=int, default=2000, metavar="N", help="images used for BN recalibration (2000)")
+    p.add_argument("--calib-images", type=int, default=None, metavar="N",
+                   help="images used for BN recalibration with --calib-data (default 2000)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     p.add_argument("--dynamic-batch", action="store_true", help="a dynamic batch axis (checked at batch 1 and 8)")
     p.add_argument("--simplify", action="store_true", help="simplify with onnxslim and check parity again")
@@ -40,11 +41,16 @@ def add_parser(sub):
 
 def run(args) -> dict:
     # kept lazy: at module level it costs every `hwnas` command ~130 ms (measured with --help)
+    from ..errors import HwnasError
     from ..export import export_onnx, resolve_source
 
+    if args.calib_images is not None and args.calib_data is None:
+        raise HwnasError(f"--calib-images {args.calib_images} applies to BN recalibration; "
+                         "give --calib-data DIR too")
     arch, space = resolve_source(args.source, pick=args.pick, width=args.width)
     result = export_onnx(
-        arch, space, args.onnx, weights=args.weights, calib_data=args.calib_data, calib_images=args.calib_images,
+        arch, space, args.onnx, weights=args.weights, calib_data=args.calib_data,
+        calib_images=2000 if args.calib_images is None else args.calib_images,
         opset=args.opset, dynamic_batch=args.dynamic_batch, simplify=args.simplify, trt_engine=args.trt_engine,
         fp16=args.fp16, device=args.device, progress=sys.stderr.isatty(), latency_runs=args.latency_runs,
         ort_threads=args.ort_threads)
