@@ -30,7 +30,7 @@ class SearchConfig:
     oracle_device: str = "cpu"  # where the supernet oracle evaluates: cpu, cuda, cuda:N
     queries: int = 300
     algorithm: str = "weaknas"
-    predictor: str = "linear"
+    predictor: str = "gp"
     seed: int = 0
     width: float = 1.2
     resolutions: list = field(default_factory=lambda: list(DEFAULT_RESOLUTIONS))

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..arch import crossover, mutate, unique_rows
+from .inner import InnerOptimiser
 
 
 def _fit(ctx, predictor=None):
@@ -42,14 +42,6 @@ def weaknas_pool(ctx, pool_size=10_000, n_init=100, top_n=1000, m=100):
                 break
         pick = rng.choice(todo, size=min(m, len(todo), q.remaining), replace=False)
         q.ask(pool[pick])
-
-
-def _schedule(budget: int, max_iters: int = 10, init_frac: float = 0.2):
-    """(n_init, per-iteration M, number of iterations) for a query budget."""
-    n_init = int(min(100, max(10, round(init_frac * budget))))
-    iters = max(1, min(max_iters, (budget - n_init) // 5))
-    m = max(1, math.ceil((budget - n_init) / iters))
-    return n_init, m, iters
 
 
 def nondominated_rank(acc, cost, limit=None) -> np.ndarray:
@@ -93,24 +85,6 @@ class _Scorer:
         return np.lexsort((-score, rank))
 
 
-def _evolve_on_predictor(ctx, scorer, parents, generations=6, children=4000, keep=256, mutate_prob=0.08):
-    """Cheap evolution on the predictor around ``parents``; returns every feasible child made."""
-    problem, rng, res = ctx.problem, ctx.rng, ctx.problem.space.resolutions
-    made = []
-    P = parents
-    for _ in range(generations):
-        a = P[rng.integers(len(P), size=children // 2)]
-        b = P[rng.integers(len(P), size=children // 2)]
-        kids = np.concatenate([mutate(a, rng, mutate_prob, res), crossover(a, b, rng)])
-        kids = unique_rows(problem.repair(kids, rng) if ctx.options.get("repair", True) else kids[problem.feasible(kids)])
-        if len(kids) == 0:
-            continue
-        made.append(kids)
-        union = unique_rows(np.concatenate([P, kids]))
-        P = union[scorer.order(union, scorer(union), keep)[:keep]]
-    return np.concatenate(made) if made else parents[:0]
-
-
 def _spread_pick(ctx, X, order, m):
     """Multi-objective: ``m`` picks spread along the cost axis, best-ranked first within each cost bin."""
     cost = ctx.problem.costs(X)[ctx.problem.cost_key]
@@ -128,32 +102,58 @@ def _spread_pick(ctx, X, order, m):
     return np.array(picked + rest[: m - len(picked)], dtype=np.int64)
 
 
-def weaknas(ctx, pool_size=20_000):
-    q, rng, problem = ctx.queries, ctx.rng, ctx.problem
-    n_init, m, iters = _schedule(q.budget, ctx.options.get('iters', 10), ctx.options.get('init_frac', 0.2))
-    q.ask(problem.sample_feasible(n_init, rng, tilt=False))
+def batch_size(n_measured: int, smallest: int = 5, share: float = 0.05) -> int:
+    """Queries per iteration after ``n_measured``: ``share`` of what is measured, at least ``smallest``.
+
+    It depends only on what was measured so far, never on the query budget, so the first N queries of
+    a longer run are exactly the N-query run (anytime: raise ``--queries`` on ``--resume``)."""
+    return max(smallest, int(math.ceil(share * n_measured)))
+
+
+def _candidates(ctx, score, order, parents):
+    opt = ctx.options
+    inner = InnerOptimiser(ctx.problem, ctx.rng, score, order, generations=opt.get("generations", 12),
+                           children=opt.get("children", 2000), keep=opt.get("keep", 64),
+                           mutate_prob=opt.get("mutate_prob", 0.04),
+                           polish_rounds=opt.get("polish_rounds", 3))
+    return inner.run(parents)[0]
+
+
+def _pool_candidates(pool, score, order, chunk=20_000):
+    """With ``--pool``: every pool member, best-scored first (the pool is scored whole)."""
+    s = np.concatenate([score(pool[i:i + chunk]) for i in range(0, len(pool), chunk)])
+    return pool[order(pool, s, None)]
+
+
+def weaknas(ctx):
+    q, rng, problem, opt = ctx.queries, ctx.rng, ctx.problem, ctx.options
+    q.ask(problem.sample_feasible(opt.get("n_init", 20), rng, tilt=False))
     q.phase_name = "iter"
-    it = 0
     while not q.exhausted:
-        scorer = _Scorer(ctx, _fit(ctx))
-        fresh = problem.sample_feasible(pool_size, rng, tilt=True)
-        measured = q.X()
-        seeds = np.concatenate([measured, fresh])
-        seeds = seeds[scorer.order(seeds, scorer(seeds), 256)[:256]]
-        cand = unique_rows(np.concatenate([fresh, _evolve_on_predictor(ctx, scorer, seeds, generations=ctx.options.get('generations', 6), children=ctx.options.get('children', 4000), mutate_prob=ctx.options.get('mutate_prob', 0.08))]))
-        cand = cand[~q.measured_mask(cand)]
+        model = _fit(ctx)
+        kappa = opt.get("kappa", 1.0)
+
+        def score(X):
+            mean, spread = model.predict_dist(X)
+            return mean + kappa * spread
+
+        scorer = _Scorer(ctx, None)
+        order = scorer.order
+        y = q.y()
+        measured = q.X()[np.argsort(-np.nan_to_num(y, nan=-1.0), kind="stable")]
+        fresh = problem.sample_feasible(opt.get("fresh", 2000), rng, tilt=True)
+        fs = score(fresh)
+        parents = np.concatenate([measured[: opt.get("top_measured", 32)],
+                                  fresh[order(fresh, fs, 32)[:32]]])
+        cand = _candidates(ctx, score, scorer.order, parents) if getattr(problem, "pool", None) is None \
+            else _pool_candidates(problem.pool, score, scorer.order)
+        new = ~q.measured_mask(cand)
+        cand = cand[new]
         if len(cand) == 0:
             break
-        score = scorer(cand)
-        take = min(m, q.remaining)
-        # epsilon = M/N rises geometrically from 0.1 (explore the predicted top 10M) to 1 (take the top M)
-        eps0 = ctx.options.get('eps_start', 0.1)
-        eps = eps0 ** (1 - min(it, iters - 1) / max(iters - 1, 1))
-        order = scorer.order(cand, score, limit=int(round(take / eps)))
-        top_n = order[: max(take, int(round(take / eps)))]
+        take = min(batch_size(q.n, opt.get("batch_min", 5), opt.get("batch_share", 0.05)), q.remaining)
         if problem.multi_objective:
-            pick = top_n[_spread_pick(ctx, cand[top_n], np.arange(len(top_n)), take)]
+            pick = _spread_pick(ctx, cand[: 10 * take], np.arange(min(len(cand), 10 * take)), take)
         else:
-            pick = rng.choice(top_n, size=min(take, len(top_n)), replace=False)
+            pick = np.arange(min(take, len(cand)))
         q.ask(cand[pick])
-        it += 1
