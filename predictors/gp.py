@@ -86,8 +86,11 @@ class GPPredictor(Predictor):
         self._L, self._F = c[0], F
         return self
 
-    def predict_dist(self, X) -> tuple:
-        """``(mean, standard deviation)`` of the accuracy, fractions."""
+    def _kernel(self, A, B) -> np.ndarray:
+        return (1.0 - self.w) * np.exp(-_sqdist(A, B) / (2.0 * self.l2)) + self.w * self._lin(A, B)
+
+    def _posterior(self, X):
+        """Features, cross-kernel to the data, mean, ``V = L^-1 K^T`` and variance of ``X``."""
         from scipy.linalg import solve_triangular
 
         if self._L is None:
@@ -95,11 +98,35 @@ class GPPredictor(Predictor):
 
             raise HwnasError("predictor gp is not fitted; call fit(X, y) first")
         Fq = self._features(X)
-        K = (1.0 - self.w) * np.exp(-_sqdist(Fq, self._F) / (2.0 * self.l2)) + self.w * self._lin(Fq, self._F)
-        mean = self._prior + K @ self._alpha
+        K = self._kernel(Fq, self._F)
         V = solve_triangular(self._L, K.T, lower=True, check_finite=False)
-        var = self.s2 * np.maximum(1.0 + self.noise - (V * V).sum(0), 0.0)
+        prior = (1.0 - self.w) + self.w * (Fq * Fq).sum(1) / 46.0
+        var = self.s2 * np.maximum(prior - (V * V).sum(0), 0.0)
+        return Fq, self._prior + K @ self._alpha, V, var
+
+    def predict_dist(self, X) -> tuple:
+        """``(mean, standard deviation)`` of the accuracy, fractions."""
+        _, mean, _, var = self._posterior(X)
         return mean, np.sqrt(var)
 
     def predict(self, X) -> np.ndarray:
         return self.predict_dist(X)[0]
+
+    def select_batch(self, X, kappa: float, b: int) -> np.ndarray:
+        """Indices of ``b`` rows of ``X`` for one batch of queries (GP-BUCB, Desautels et al. 2014).
+
+        Greedy on mean + kappa x sd; after each pick the variance is updated as if that row had been
+        measured (its answer is not needed for the variance), so a batch does not spend several
+        queries on what one of them would already tell.
+        """
+        Fq, mean, V, var = self._posterior(X)
+        picked = []
+        free = np.ones(len(X), dtype=bool)
+        for _ in range(min(b, len(X))):
+            ucb = np.where(free, mean + kappa * np.sqrt(var), -np.inf)
+            j = int(np.argmax(ucb))
+            picked.append(j)
+            free[j] = False
+            cov = self.s2 * (self._kernel(Fq, Fq[j:j + 1])[:, 0] - V.T @ V[:, j])
+            var = np.maximum(var - cov * cov / (var[j] + self.s2 * self.noise), 0.0)
+        return np.array(picked, dtype=np.int64)

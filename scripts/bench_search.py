@@ -36,15 +36,15 @@ def oracle_fn(space):
     return oracle, lambda X: np.array([a.accuracy for a in oracle.evaluate(X)])
 
 
-def reference_optimum(space, flops, seed=0, restarts=3, gens=50, children=4000, keep=256):
+def reference_optimum(space, flops, seed=0, restarts=3, gens=50, children=4000, keep=256, problem=None):
     """Long search on the oracle itself: ``restarts`` evolutions (mutation + crossover, children
     repaired into the budget, the best ``keep`` survive) of ``gens`` generations, then an exhaustive
-    single-gene hill-climbing polish of the best. Returns (arch row, accuracy, queries, all X, all y)."""
+    single-gene hill-climbing polish of the best (``problem``: other budgets than MACs). Returns (arch row, accuracy, queries, all X, all y)."""
     from hwnas.arch import canonicalize, crossover, mutate, unique_rows
     from hwnas.search.problem import Problem
     from hwnas.space import D_COLS, DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, R_COL
 
-    problem = Problem(space, flops=flops)
+    problem = Problem(space, flops=flops) if problem is None else problem
     _, f = oracle_fn(space)
     rng = np.random.default_rng(seed)
     n, allX, ally = 0, [], []

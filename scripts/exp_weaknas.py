@@ -26,6 +26,8 @@ def main():
     ap.add_argument("--algorithm", default="weaknas")
     ap.add_argument("--ref", default="{}", help="JSON {flops: reference optimum} for other budgets")
     ap.add_argument("--cheat", action="store_true", help="diagnostic: the oracle itself as predictor")
+    ap.add_argument("--latency", default=None, help="a latency budget instead of --flops (needs --device)")
+    ap.add_argument("--device", default=None)
     ap.add_argument("--read", default="100,200,300,500,1000")
     args = ap.parse_args()
     from hwnas.search import SearchConfig, run_search
@@ -49,11 +51,14 @@ def main():
 
         predictors.make_predictor = lambda *a, **k: Cheat()
     reads = [n for n in map(int, args.read.split(",")) if n <= args.queries]
-    for ftext in args.flops.split(","):
-        flops = parse_count(ftext)
+    for ftext in ([args.latency] if args.latency else args.flops.split(",")):
+        flops = None if args.latency else parse_count(ftext)
+        budget = {"latency_ms": ftext, "device": args.device} if args.latency else {"flops": flops}
+        if (args.latency or flops) not in refs:
+            refs[args.latency or flops] = _reference(budget)
         curves, overhead = [], []
         for seed in map(int, args.seeds.split(",")):
-            cfg = SearchConfig(flops=flops, queries=args.queries, seed=seed, algorithm=args.algorithm,
+            cfg = SearchConfig(**budget, queries=args.queries, seed=seed, algorithm=args.algorithm,
                                options=json.loads(args.opt),
                                **({"predictor": args.predictor} if args.predictor else {}))
             t = time.perf_counter()
@@ -64,7 +69,7 @@ def main():
             overhead.append(r["overhead_seconds"])
             print(f"  {ftext} seed {seed}: best {r['best']['accuracy']:.4f} "
                   f"({time.perf_counter() - t:.1f} s, overhead {r['overhead_seconds']:.1f} s)", flush=True)
-        ref = refs.get(flops)
+        ref = refs.get(args.latency or flops)
         cells = []
         for n in reads:
             b = np.array([c[min(n, len(c)) - 1] for c in curves])
@@ -74,6 +79,24 @@ def main():
                 cells.append(f"N={n}: mean {b.mean():.4f} worst {b.min():.4f}")
         print(f"{ftext} {args.opt} regret | " + " | ".join(cells) +
               f" | overhead {np.mean(overhead):.1f} s", flush=True)
+
+
+def _reference(budget):
+    """The benchmark's reference optimum (long search on the oracle itself) for another budget."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_search import reference_optimum
+    from hwnas.search import SearchConfig
+    from hwnas.search.run import build_problem
+
+    problem = build_problem(SearchConfig(**budget))
+    t = time.perf_counter()
+    _, best, n, _, _ = reference_optimum(problem.space, problem.flops, problem=problem)
+    print(f"reference optimum for {budget}: {best:.4f} ({n:,} oracle queries, "
+          f"{time.perf_counter() - t:.0f} s)", flush=True)
+    return best
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..space import DEFAULT_RESOLUTIONS
 
 _DEFAULTS = {"objectives": "acc", "oracle": "auto", "queries": 300, "algorithm": "weaknas", "seed": 0,
-             "width": 1.2, "predictor": "linear", "executor": "local"}
+             "width": 1.2, "predictor": "gp", "executor": "local"}
 
 
 def add_parser(sub):
@@ -26,7 +26,7 @@ def add_parser(sub):
     p.add_argument("--oracle-device", help="where the supernet oracle runs: cpu (default), cuda, cuda:N")
     p.add_argument("--queries", type=int, help="oracle query budget (default 300)")
     p.add_argument("--algorithm", help="weaknas (default) | weaknas-pool | random | evolution | regularized | nsga2")
-    p.add_argument("--predictor", help="weak predictor: linear (default) | xgb | mlp | ensemble")
+    p.add_argument("--predictor", help="weak predictor: gp (default) | linear | xgb | mlp | ensemble")
     p.add_argument("--seed", type=int, help="random seed (default 0); same seed, same result")
     p.add_argument("--width", type=float, help="supernet width 1.2 (default) or 1.0")
     p.add_argument("--resolutions", type=lambda s: [int(x) for x in s.split(",")],

@@ -23,7 +23,10 @@ from .inner import InnerOptimiser
 def _fit(ctx, predictor=None):
     X, y = ctx.queries.X(), ctx.queries.y()
     ok = ~np.isnan(y)
-    return ctx.make_predictor(predictor).fit(X[ok], y[ok])
+    model = ctx.make_predictor(predictor)
+    if "gp_points" in ctx.options and hasattr(model, "max_points"):
+        model.max_points = int(ctx.options["gp_points"])
+    return model.fit(X[ok], y[ok])
 
 
 def weaknas_pool(ctx, pool_size=10_000, n_init=100, top_n=1000, m=100):
@@ -154,6 +157,8 @@ def weaknas(ctx):
         take = min(batch_size(q.n, opt.get("batch_min", 5), opt.get("batch_share", 0.05)), q.remaining)
         if problem.multi_objective:
             pick = _spread_pick(ctx, cand[: 10 * take], np.arange(min(len(cand), 10 * take)), take)
+        elif hasattr(model, "select_batch") and opt.get("bucb", True):
+            pick = model.select_batch(cand[: opt.get("batch_pool", 2000)], kappa, take)
         else:
             pick = np.arange(min(take, len(cand)))
         q.ask(cand[pick])
