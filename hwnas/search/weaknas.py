@@ -134,7 +134,7 @@ def weaknas(ctx):
     q.phase_name = "iter"
     while not q.exhausted:
         model = _fit(ctx)
-        kappa = opt.get("kappa", 1.0)
+        kappa = opt.get("kappa", 2.0)
 
         def score(X):
             mean, spread = model.predict_dist(X)
