@@ -1,7 +1,9 @@
 """A run's oracle queries: the budget, the order they were made in, and what each returned.
 
 Algorithms call ``ask(X)``: rows this run has already measured cost nothing; new unique rows are
-measured until the query budget is spent (later rows read NaN and ``exhausted`` turns true). Answers
+measured until the query budget is spent (later rows read NaN and ``exhausted`` turns true).
+With a pool, rows are first snapped to their nearest pool members, so no algorithm measures outside
+it. Answers
 come from the :class:`~predictors.evaluator.Evaluator`, which stores each one as it arrives; a resumed
 run replays the same decisions and finds every earlier answer in the store.
 """
@@ -62,7 +64,7 @@ class Queries:
     # -- asking ------------------------------------------------------------------------------------
     def ask(self, X) -> np.ndarray:
         """Accuracy per row of ``X``; measures new rows while the budget lasts (NaN past it)."""
-        X = np.asarray(X, dtype=np.int64)
+        X = self.problem.snap(X)
         keys = [bytes(row) for row in X]
         new, seen = [], set()
         for key, row in zip(keys, X):
