@@ -27,7 +27,8 @@ def add_parser(sub):
     p.add_argument("--pool", help="CSV or JSON lines of archs (optionally with accuracies): "
                                   "search only these")
     p.add_argument("--queries", type=int, help="oracle query budget (default 300)")
-    p.add_argument("--algorithm", help="weaknas (default) | weaknas-pool | random | evolution | regularized | nsga2")
+    p.add_argument("--algorithm", help="weaknas (default) | weaknas-pool | random | evolution | regularized | nsga2"
+                                       " | optuna-tpe (pip install hwnas[optuna])")
     p.add_argument("--predictor", help="weak predictor: linear (default) | xgb | mlp | ensemble")
     p.add_argument("--seed", type=int, help="random seed (default 0); same seed, same result")
     p.add_argument("--width", type=float, help="supernet width 1.2 (default) or 1.0")

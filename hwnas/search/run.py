@@ -28,6 +28,7 @@ from .config import SearchConfig
 from .pareto import hypervolume, pareto_mask, plot_front
 from .problem import COST_LABELS, Problem
 from .queries import Queries
+from .optuna_tpe import optuna_tpe
 from .weaknas import weaknas, weaknas_pool
 
 ALGORITHMS = {
@@ -37,6 +38,7 @@ ALGORITHMS = {
     "evolution": ofa_evolution,
     "regularized": regularized_evolution,
     "nsga2": nsga2,
+    "optuna-tpe": optuna_tpe,
 }
 
 
