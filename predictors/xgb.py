@@ -43,7 +43,8 @@ class XGBPredictor(Predictor):
         if encoding not in ENCODINGS:
             from hwnas.errors import HwnasError
 
-            raise HwnasError(f"xgb encoding {encoding!r} is unknown; allowed: {', '.join(ENCODINGS)}")
+            raise HwnasError(f"xgb encoding {encoding!r} is unknown; allowed: "
+                             f"{', '.join(ENCODINGS)}")
         self.encoding = encoding
         self.n_jobs = n_jobs
         unknown = set(params) - set(DEFAULTS)
@@ -57,7 +58,8 @@ class XGBPredictor(Predictor):
 
     @classmethod
     def paper(cls, seed: int = 0, **kw) -> "XGBPredictor":
-        """The WeakNAS paper's predictor: its XGBoost settings on raw gene values, no cost features."""
+        """The WeakNAS paper's predictor: its XGBoost settings on raw gene values, no cost
+        features."""
         return cls(seed=seed, **{"with_cost": False, "encoding": "genes", **PAPER, **kw})
 
     def _features(self, X):

@@ -3,11 +3,12 @@
 Ask/tell with ``TPESampler(seed=...)`` at its defaults and a define-by-run space: the five depths,
 the resolution, then the kernel size and expand ratio of each *active* block only, all categorical.
 Budgets are handled with Optuna's own constraint mechanism (``Trial.set_constraint``, Optuna 5;
-violation = max over budgets of cost / budget - 1): an infeasible proposal is told to the study with accuracy 0
-and its violation, and is never measured, so only feasible trials spend oracle queries. A proposal
-this run already measured is told its stored accuracy without a new query. Multi-objective mode
-(``--objectives acc,COST``) uses the same sampler with two directions (maximise accuracy, minimise
-the cost). With ``--pool`` a proposal is measured as its nearest pool member (``Problem.snap``).
+violation = max over budgets of cost / budget - 1): an infeasible proposal is told to the study
+with accuracy 0 and its violation, and is never measured, so only feasible trials spend oracle
+queries. A proposal this run already measured is told its stored accuracy without a new query.
+Multi-objective mode (``--objectives acc,COST``) uses the same sampler with two directions
+(maximise accuracy, minimise the cost). With ``--pool`` a proposal is measured as its nearest
+pool member (``Problem.snap``).
 
 Optuna is an optional extra (``pip install hwnas[optuna]``), not a core dependency.
 """
@@ -19,7 +20,8 @@ import numpy as np
 from ..arch import canonicalize
 from ..errors import HwnasError
 from ..space import (
-    D_COLS, DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, MAX_DEPTH, N_GENES, N_STAGES, R_COL,
+    D_COLS, DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, MAX_DEPTH, N_GENES, N_STAGES,
+    R_COL,
 )
 
 STALL_LIMIT = 5000  # trials in a row that measure nothing new (e.g. a tiny pool fully measured)

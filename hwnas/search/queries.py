@@ -1,11 +1,11 @@
 """A run's oracle queries: the budget, the order they were made in, and what each returned.
 
 Algorithms call ``ask(X)``: rows this run has already measured cost nothing; new unique rows are
-measured until the query budget is spent (later rows read NaN and ``exhausted`` turns true).
-With a pool, rows are first snapped to their nearest pool members, so no algorithm measures outside
-it. Answers
+measured until the query budget is spent (later rows read NaN and ``exhausted`` turns true). Answers
 come from the :class:`~predictors.evaluator.Evaluator`, which stores each one as it arrives; a resumed
-run replays the same decisions and finds every earlier answer in the store.
+run replays the same decisions and finds every earlier answer in the store. With a pool
+(``--pool``), rows are first snapped to their nearest pool members, so no algorithm measures
+outside it.
 """
 
 from __future__ import annotations

@@ -25,10 +25,10 @@ from ..ofa_interop import net_config
 from ..space import Space
 from .baselines import nsga2, ofa_evolution, random_search, regularized_evolution
 from .config import SearchConfig
+from .optuna_tpe import optuna_tpe
 from .pareto import hypervolume, pareto_mask, plot_front
 from .problem import COST_LABELS, Problem
 from .queries import Queries
-from .optuna_tpe import optuna_tpe
 from .weaknas import weaknas, weaknas_pool
 
 ALGORITHMS = {
