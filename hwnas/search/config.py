@@ -9,7 +9,7 @@ from ..errors import HwnasError, allowed
 from ..space import DEFAULT_RESOLUTIONS
 from ..units import parse_count, parse_ms
 
-ALGORITHM_NAMES = ("weaknas", "weaknas-pool", "random", "evolution", "regularized", "nsga2")
+ALGORITHM_NAMES = ("weaknas", "weaknas-pool", "random", "evolution", "regularized", "nsga2", "optuna-tpe")
 OBJECTIVE_SETS = ("acc", "acc,flops", "acc,latency", "acc,params")
 
 
@@ -38,6 +38,7 @@ class SearchConfig:
     executor: str = "local"
     ray_address: str | None = None
     export_onnx: str | None = None
+    pool: str | None = None  # CSV or JSON-lines file of the only archs the search may measure
     options: dict = field(default_factory=dict)  # algorithm knobs, e.g. {"optimism": 0.5}
 
     def __post_init__(self):
@@ -49,6 +50,10 @@ class SearchConfig:
             self.latency_ms = parse_ms(self.latency_ms, "--latency")
         if self.algorithm not in ALGORITHM_NAMES:
             raise HwnasError(f"algorithm {self.algorithm!r} is unknown; allowed: {allowed(ALGORITHM_NAMES)}")
+        if self.algorithm == "optuna-tpe":  # an optional extra: say so before a run folder is made
+            from .optuna_tpe import require_optuna
+
+            require_optuna()
         self.objectives = ",".join(s.strip() for s in str(self.objectives).split(","))
         if self.objectives not in OBJECTIVE_SETS:
             raise HwnasError(f"objectives {self.objectives!r} not allowed; allowed: {allowed(OBJECTIVE_SETS)}")

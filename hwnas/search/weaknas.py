@@ -36,7 +36,8 @@ def weaknas_pool(ctx, pool_size=10_000, n_init=100, top_n=1000, m=100):
     q.ask(pool[first])
     q.phase_name = "iter"
     while not q.exhausted:
-        pred = _fit(ctx, "xgb-paper").predict(pool)  # the paper's XGBoost: gbtree, depth 20, 1000 rounds
+        # the paper's XGBoost (gbtree, depth 20, 1000 rounds) on raw gene values, no cost features
+        pred = _fit(ctx, "xgb-paper").predict(pool)
         top = np.argsort(-pred, kind="stable")[:top_n]
         todo = top[~q.measured_mask(pool[top])]
         if len(todo) == 0:  # the predicted top is all measured: widen to the whole pool
