@@ -47,6 +47,8 @@ def _gene_list(name, values) -> tuple:
         raise HwnasError(f"{name} has {len(values)} values; allowed: exactly {_LENGTHS[name]} ({per})")
     out = []
     for i, v in enumerate(values):
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            v = int(v)  # one rule for every number of an arch: integral floats (3.0, 224.0) are integers
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or int(v) not in _DOMAINS[name]:
             raise HwnasError(f"{_WHAT[name]} {v!r} at {name}[{i}] is not allowed; allowed: {allowed(_DOMAINS[name])}")
         out.append(int(v))
@@ -118,11 +120,9 @@ class Arch:
 
     @classmethod
     def from_json(cls, text: str) -> "Arch":
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise HwnasError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-        return cls.from_dict(obj)
+        from .paths import parse_json
+
+        return cls.from_dict(parse_json(text, "arch JSON"))
 
     @classmethod
     def load(cls, path) -> "Arch":
@@ -157,17 +157,11 @@ class Arch:
         return f"Arch({self.id}: d={list(self.d)} r={self.r})"
 
 
-def load_json(path):
-    """Read a JSON file with one-line errors for a missing file or malformed JSON."""
-    p = Path(path)
-    if not p.is_file():
-        raise HwnasError(f"file {str(path)!r} does not exist")
-    try:
-        return json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise HwnasError(f"malformed JSON in {str(path)!r}: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except UnicodeDecodeError:
-        raise HwnasError(f"file {str(path)!r} is not UTF-8 text JSON") from None
+def load_json(path, what: str = "file"):
+    """Read a JSON file with one-line errors (missing, a directory, empty, binary, malformed, too deep)."""
+    from .paths import read_json
+
+    return read_json(path, what)
 
 
 # ==== batched (N x 46) operations ===================================================================

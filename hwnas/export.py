@@ -37,6 +37,7 @@ from pathlib import Path
 from . import __version__
 from .arch import Arch
 from .errors import HwnasError
+from .paths import WEIGHTS_FIX, check_checkpoint
 from .export_source import resolve_source  # noqa: F401  (part of this module's API)
 from .export_trt import build_trt_engine, tensorrt_missing
 from .space import Space, get_space
@@ -345,8 +346,8 @@ def export_onnx(arch: Arch, space: Space, onnx_path, *, weights=None, calib_data
     if out.suffix != ".onnx":
         raise HwnasError(f"ONNX output {str(onnx_path)!r} must end in .onnx")
     opset = check_opset(opset)
-    if weights is not None and not Path(weights).is_file():
-        raise HwnasError(f"weights file {str(weights)!r} does not exist")
+    if weights is not None:
+        check_checkpoint(weights, "weights file", WEIGHTS_FIX)
     if calib_data is not None:
         if not Path(calib_data).is_dir():
             raise HwnasError(f"--calib-data {str(calib_data)!r} is not a folder (an image folder: DIR/<class>/<image>)")

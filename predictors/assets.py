@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from hwnas.errors import HwnasError
+from hwnas.paths import input_file, output_dir
 
 # The base URL of OFA's file repository, as used by the ofa package.
 OFA_BASE_URL = "https://raw.githubusercontent.com/han-cai/files/master"
@@ -55,10 +56,7 @@ def find_asset(name: str, explicit=None):
     ``explicit`` (a user-given path) wins and must exist.
     """
     if explicit is not None:
-        p = Path(explicit).expanduser()
-        if not p.is_file():
-            raise HwnasError(f"file {str(explicit)!r} does not exist")
-        return p
+        return input_file(explicit, "--acc-predictor")
     for _, root in search_roots():
         p = root / name
         if p.is_file():
@@ -90,7 +88,9 @@ def fetch(names=None, base_url: str = OFA_BASE_URL, dest=None, force: bool = Fal
     unknown = [n for n in names if n not in MANIFEST]
     if unknown:
         raise HwnasError(f"asset {unknown[0]!r} is unknown; allowed: {', '.join(MANIFEST)}")
-    dest = Path(dest).expanduser() if dest is not None else cache_dir()
+    if not str(base_url).startswith(("http://", "https://", "file://")):
+        raise HwnasError(f"--base-url {base_url!r} is not a URL; allowed: http://..., https://... or file://...")
+    dest = output_dir(dest if dest is not None else cache_dir(), "--dest")
     out = []
     bar = None
     if progress:

@@ -3,7 +3,9 @@
 The predictor is ``Sequential(Linear(128,400), ReLU, Linear(400,400), ReLU, Linear(400,400), ReLU,
 Linear(400,1))`` over OFA's 128-d encoding: kernel one-hot (20 x 3, order 3,5,7), expand one-hot
 (20 x 3, order 3,4,6), resolution one-hot (8 slots, ``(r - 112) // 16``); inactive blocks all-zero.
-Its output is top-1 as a fraction on OFA's 10k-image ImageNet hold-out split.
+Its output is top-1 as a fraction on OFA's 10k-image ImageNet hold-out split. Every answer is
+evaluated batch-invariantly (:mod:`predictors.invariant_mlp`): the same number for an arch whatever
+batch, position or executor (local, Ray) it is evaluated in.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import numpy as np
 
 from hwnas.arch import active_mask, validate
 from hwnas.errors import HwnasError
+from hwnas.paths import check_checkpoint
 from hwnas.space import E_COLS, KS_COLS, R_COL
 
-from .assets import ACC_PREDICTOR, find_asset, searched_text, sha256_file
+from .assets import ACC_PREDICTOR, MANIFEST, find_asset, searched_text, sha256_file
 from .base import Answer, Oracle
 from .features import _E_IDX, _KS_IDX, one_hot
+from .invariant_mlp import InvariantMLP
 
 MIN_R, MAX_R = 112, 239  # the 8 resolution slots of OFA's encoding: 112..239 px
 
@@ -46,10 +50,20 @@ def load_acc_predictor(path):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
-    except Exception as exc:
-        raise HwnasError(f"accuracy predictor {str(path)!r} is not OFA's acc_predictor state dict: "
-                         f"{str(exc).splitlines()[0][:160]}") from None
+    except Exception as exc:  # torch's own text is long and about torch; say what is wrong and the fix
+        kind = "is not OFA's acc_predictor state dict" if isinstance(exc, (KeyError, RuntimeError)) else \
+            "cannot be read as a PyTorch checkpoint"
+        raise HwnasError(f"accuracy predictor {str(path)!r} {kind} ({type(exc).__name__}); "
+                         f"{_fix(sha256_file(path))}") from None
     return model.eval()
+
+
+def _fix(sha: str) -> str:
+    want = MANIFEST[ACC_PREDICTOR]
+    if sha == want:
+        return "its sha256 is that of OFA's published file"
+    return (f"its sha256 is {sha[:12]}..., OFA's published file has {want}; run `hwnas assets fetch --force` "
+            "to download it again")
 
 
 def find_acc_predictor(explicit=None):
@@ -73,9 +87,12 @@ class OfaMlpOracle(Oracle):
                              f"{searched_text(ACC_PREDICTOR)}; run `hwnas assets fetch` or pass --acc-predictor PATH")
         self.path = str(path)
         self.sha256 = sha256_file(path)
-        self.version = "1+" + self.sha256[:8]  # answers of another predictor file never mix
+        check_checkpoint(path, "accuracy predictor", _fix(self.sha256))
+        # "2": batch-invariant answers; those of another predictor file never mix
+        self.version = "2+" + self.sha256[:8]
         self.batch_size = int(batch_size)
         self._model = None
+        _ = self.model  # a damaged file is reported now, before a run folder is made (the file is small)
 
     def __getstate__(self):  # ship the path, not the module
         d = dict(self.__dict__)
@@ -83,22 +100,17 @@ class OfaMlpOracle(Oracle):
         return d
 
     @property
-    def model(self):
+    def model(self) -> InvariantMLP:
         if self._model is None:
-            self._model = load_acc_predictor(self.path)
+            self._model = InvariantMLP(load_acc_predictor(self.path))
         return self._model
 
     def predict(self, X) -> np.ndarray:
         """Accuracy fractions, float64 ``(N,)`` (vectorised; the batch need not be canonical)."""
-        import torch
-
         X = np.asarray(X, dtype=np.int64)
         out = np.empty(len(X), dtype=np.float64)
-        model = self.model
-        with torch.inference_mode():
-            for s in range(0, len(X), self.batch_size):
-                feats = torch.from_numpy(ofa_encode(X[s:s + self.batch_size]))
-                out[s:s + self.batch_size] = model(feats)[:, 0].double().numpy()
+        for s in range(0, len(X), self.batch_size):
+            out[s:s + self.batch_size] = self.model(ofa_encode(X[s:s + self.batch_size]))[:, 0]
         return out
 
     def evaluate(self, X) -> list:

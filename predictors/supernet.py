@@ -19,6 +19,7 @@ import numpy as np
 
 from hwnas.arch import Arch, validate
 from hwnas.errors import HwnasError
+from hwnas.paths import WEIGHTS_FIX, check_checkpoint
 
 from .base import Answer, Oracle
 
@@ -35,8 +36,7 @@ class SupernetOracle(Oracle):
         self.calib_images = int(calib_images)
         self.eval_images = None if eval_images is None else int(eval_images)
         self.batch_size = int(batch_size)
-        if not Path(self.weights).is_file():
-            raise HwnasError(f"weights file {self.weights!r} does not exist")
+        check_checkpoint(self.weights, "weights file", WEIGHTS_FIX)
         if not Path(self.data).is_dir():
             raise HwnasError(f"data folder {self.data!r} does not exist")
         if self.device != "cpu" and not self.device.startswith("cuda"):

@@ -10,6 +10,7 @@ the table is an :class:`HwnasError`.
 from __future__ import annotations
 
 import csv
+import io
 import hashlib
 import math
 from pathlib import Path

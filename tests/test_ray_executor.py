@@ -160,6 +160,21 @@ def test_search_on_ray_gives_the_same_result_as_local(cluster, local_search, tmp
     assert res["queries"] == SEARCH["queries"]
 
 
+def test_search_with_the_real_default_oracle_on_ray_gives_the_same_result_as_local(cluster, tmp_path):
+    """OFA's accuracy predictor (``ofa-mlp``): answers must not depend on the batch a task carries."""
+    acc = Path(os.environ.get("HWNAS_ASSETS", "/nonexistent")) / "ofa" / "acc_predictor.pth"
+    if not acc.is_file():
+        pytest.skip("OFA's acc_predictor.pth not found: set HWNAS_ASSETS to the shared assets folder")
+    from predictors import make_oracle
+
+    kw = dict(algorithm="weaknas", queries=60, seed=3)
+    local = _search(tmp_path / "local", make_oracle("ofa-mlp", Space()), **kw)
+    res = _search(tmp_path / "ray", make_oracle("ofa-mlp", Space()), executor="ray", ray_address=cluster.address, **kw)
+    assert res["best"]["arch_id"] == local["best"]["arch_id"]
+    assert res["best"]["accuracy"] == local["best"]["accuracy"]
+    assert _history(tmp_path / "ray") == _history(tmp_path / "local")
+
+
 def test_worker_killed_mid_batch_search_finishes_nothing_lost_nothing_twice(cluster, local_search, tmp_path):
     res_local, hist_local = local_search
     archs = _arch_rows(local_search)

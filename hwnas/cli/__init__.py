@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import importlib
 import json
+import re
 import sys
 
 from ..errors import HwnasError
@@ -37,10 +38,26 @@ def _available():
                 raise
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's own errors (a bad number, an unknown or missing flag) in the one-line form, exit 2.
+
+    Subcommand parsers are made from the same class, so this holds for every subcommand. A value that
+    starts like a negative number (``--flops -5M``) is a value, so its own check names it.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
+
+    def error(self, message):
+        sys.stderr.write(f"hwnas: error: {' '.join(message.split())} (see `{self.prog} --help`)\n")
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
-    parser = argparse.ArgumentParser(prog="hwnas", description="Hardware-aware NAS over the OFA MobileNetV3 space.")
+    parser = _Parser(prog="hwnas", description="Hardware-aware NAS over the OFA MobileNetV3 space.")
     parser.add_argument("--version", action="version", version=f"hwnas {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -62,6 +79,10 @@ def main(argv=None) -> int:
             result = args._module.run(args)
     except HwnasError as exc:
         print(f"hwnas: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file the checks could not foresee (disk full, a file vanished): still one line
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print(f"hwnas: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("hwnas: interrupted; everything measured so far is saved", file=sys.stderr)

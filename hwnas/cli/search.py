@@ -32,16 +32,27 @@ def add_parser(sub):
     p.add_argument("--predictor", help="weak predictor: gp (default) | linear | xgb | mlp | ensemble")
     p.add_argument("--seed", type=int, help="random seed (default 0); same seed, same result")
     p.add_argument("--width", type=float, help="supernet width 1.2 (default) or 1.0")
-    p.add_argument("--resolutions", type=lambda s: [int(x) for x in s.split(",")],
+    p.add_argument("--resolutions", type=_int_list,
                    help=f"comma-separated input resolutions (default {','.join(map(str, DEFAULT_RESOLUTIONS))})")
     p.add_argument("--out", help="run folder (default runs/<algorithm>-<seed>)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out (settings from its run.yaml)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out with the settings of its run.yaml; a flag that differs from them "
+                        "is an error, except --queries raised to continue to a larger budget")
     p.add_argument("--config", help="run.yaml (or a YAML mapping of settings); command-line flags override it")
     p.add_argument("--executor", help="local (default) or ray")
     p.add_argument("--ray-address", help="Ray cluster address for --executor ray")
     p.add_argument("--export-onnx", metavar="OUT.onnx", help="export the best subnet to ONNX at the end")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
+
+
+def _int_list(text: str) -> list:
+    import argparse
+
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers, e.g. 160,192,224") from None
 
 
 def config_from_args(args):
@@ -56,13 +67,13 @@ def config_from_args(args):
              "ray_address": args.ray_address, "export_onnx": args.export_onnx, "pool": args.pool}
     given = {k: v for k, v in flags.items() if v is not None}
     if args.resume:
-        if args.out is None:
-            from ..errors import HwnasError
+        from ..errors import HwnasError
 
+        if args.out is None:
             raise HwnasError("--resume needs --out FOLDER (the run to continue)")
-        base = resume_config(args.out).to_dict()
-        base.update({k: v for k, v in given.items() if k in ("executor", "ray_address", "export_onnx")})
-        return SearchConfig.from_dict(base)
+        if args.config is not None:
+            raise HwnasError("--config cannot be used with --resume: the run's settings are in its run.yaml")
+        return resume_config(args.out, {k: v for k, v in given.items() if k != "out"})
     base = SearchConfig.load(args.config).to_dict() if args.config else dict(_DEFAULTS)
     base.update(given)
     if base.get("out") is None:

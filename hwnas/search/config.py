@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 
 from ..errors import HwnasError, allowed
-from ..space import DEFAULT_RESOLUTIONS
-from ..units import parse_count, parse_ms
+from ..paths import read_yaml
+from ..space import DEFAULT_RESOLUTIONS, check_width
+from ..units import format_count, parse_count, parse_ms
 
 ALGORITHM_NAMES = ("weaknas", "weaknas-pool", "random", "evolution", "regularized", "nsga2", "optuna-tpe")
 OBJECTIVE_SETS = ("acc", "acc,flops", "acc,latency", "acc,params")
+_PATHS = ("device", "acc_predictor", "oracle_table", "weights", "data", "out", "export_onnx", "ray_address",
+          "oracle_device", "oracle")
+# settings that may differ when a run is resumed: where it runs and what is done with its result
+RESUME_FREE = ("out", "executor", "ray_address", "export_onnx")
+FLAGS = {"latency_ms": "--latency", "oracle_table": "--table"}  # setting -> flag, where not --<name>
 
 
 @dataclass
@@ -59,11 +64,29 @@ class SearchConfig:
             raise HwnasError(f"objectives {self.objectives!r} not allowed; allowed: {allowed(OBJECTIVE_SETS)}")
         if isinstance(self.queries, bool) or not isinstance(self.queries, int) or self.queries < 1:
             raise HwnasError(f"--queries {self.queries!r} must be a positive integer")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise HwnasError(f"--seed {self.seed!r} must be an integer")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 63:
+            raise HwnasError(f"--seed {self.seed!r} is not allowed; allowed: integers 0..2**63-1")
         if self.executor not in ("local", "ray"):
             raise HwnasError(f"executor {self.executor!r} is unknown; allowed: local, ray")
+        from predictors import ORACLES, PREDICTORS
+
+        if self.oracle not in ORACLES:
+            raise HwnasError(f"oracle {self.oracle!r} is unknown; allowed: {allowed(ORACLES)}")
+        if self.predictor not in PREDICTORS:  # whatever the algorithm: a typo is never silently ignored
+            raise HwnasError(f"predictor {self.predictor!r} is unknown; allowed: {allowed(PREDICTORS)}")
+        for name in _PATHS:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise HwnasError(f"setting {name} {value!r} is not allowed; allowed: a string")
+        if isinstance(self.width, bool) or not isinstance(self.width, (int, float)):
+            raise HwnasError(f"--width {self.width!r} is not allowed; allowed: 1.2, 1.0")
+        self.width = check_width(self.width)
+        if not isinstance(self.resolutions, (list, tuple)) or not self.resolutions or not all(
+                isinstance(r, int) and not isinstance(r, bool) for r in self.resolutions):
+            raise HwnasError(f"--resolutions {self.resolutions!r} is not allowed; allowed: a list of integers")
         self.resolutions = [int(r) for r in self.resolutions]
+        if not isinstance(self.options, dict):
+            raise HwnasError(f"setting options {self.options!r} is not allowed; allowed: a mapping")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,15 +104,35 @@ class SearchConfig:
     @classmethod
     def load(cls, path) -> "SearchConfig":
         """Read the ``settings`` of a ``run.yaml`` (or a plain mapping of settings)."""
-        import yaml
-
-        p = Path(path)
-        if not p.is_file():
-            raise HwnasError(f"config file {str(path)!r} does not exist")
-        try:
-            doc = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as exc:
-            raise HwnasError(f"config file {str(path)!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        doc = read_yaml(path, "--config")
         if isinstance(doc, dict) and isinstance(doc.get("settings"), dict):
             doc = doc["settings"]
-        return cls.from_dict(doc or {})
+        return cls.from_dict(doc)
+
+    def check_resume(self, stored: "SearchConfig") -> None:
+        """A resumed run keeps its settings: any difference but :data:`RESUME_FREE` is an error.
+
+        ``queries`` may grow (the run continues to the larger budget) but not shrink.
+        """
+        mine, theirs = self.to_dict(), stored.to_dict()
+        for name in mine:
+            if name in RESUME_FREE or mine[name] == theirs[name]:
+                continue
+            flag = FLAGS.get(name, "--" + name.replace("_", "-"))
+            if name == "queries" and mine[name] > theirs[name]:
+                continue
+            why = "; a run's budget can grow, not shrink" if name == "queries" else ""
+            raise HwnasError(f"--resume: {flag} {_show(name, mine[name])} conflicts with the run's "
+                             f"{_show(name, theirs[name])} (run.yaml){why}; drop {flag} or start a new --out")
+
+
+def _show(name, value) -> str:
+    if value is None:
+        return "(not set)"
+    if name in ("flops", "params"):
+        return format_count(value)
+    if name == "latency_ms":
+        return f"{value:g}ms"
+    if name == "resolutions":
+        return ",".join(map(str, value))
+    return str(value)

@@ -22,12 +22,14 @@ from .. import __version__
 from ..arch import Arch
 from ..errors import HwnasError
 from ..ofa_interop import net_config
+from ..paths import WEIGHTS_FIX, check_checkpoint
 from ..space import Space
 from .baselines import nsga2, ofa_evolution, random_search, regularized_evolution
 from .config import SearchConfig
 from .optuna_tpe import optuna_tpe
 from .pareto import hypervolume, pareto_mask, plot_front
 from .problem import COST_LABELS, Problem
+from .folder import RunFolder, check_export_path
 from .queries import Queries
 from .weaknas import weaknas, weaknas_pool
 
@@ -84,25 +86,29 @@ def build_problem(config: SearchConfig) -> Problem:
                    pool_label=f"--pool {config.pool!r}")
 
 
-def _prepare_out(config: SearchConfig, resume: bool) -> Path | None:
-    if config.out is None:
-        return None
-    out = Path(config.out)
-    if out.exists() and not out.is_dir():
-        raise HwnasError(f"--out {config.out!r} is a file; give a folder for the run")
-    if (out / "run.yaml").exists() and not resume:
-        raise HwnasError(f"--out {config.out!r} already holds a run; add --resume to continue it or choose another --out")
-    if resume and not (out / "run.yaml").exists():
-        raise HwnasError(f"--resume: {config.out!r} holds no run.yaml to resume")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+def resume_config(out, overrides: dict | None = None) -> SearchConfig:
+    """The settings a run folder was started with (its ``run.yaml``), with ``overrides`` applied.
 
-
-def resume_config(out) -> SearchConfig:
-    """The settings a run folder was started with (its ``run.yaml``)."""
-    config = SearchConfig.load(Path(out) / "run.yaml")
-    config.out = str(out)
+    ``overrides`` may only change :data:`~hwnas.search.config.RESUME_FREE` settings and raise
+    ``queries``; anything else that differs is an :class:`HwnasError` naming both values.
+    """
+    stored = _stored_config(Path(out))
+    stored.out = str(out)
+    config = SearchConfig.from_dict({**stored.to_dict(), **(overrides or {})})
+    config.check_resume(stored)
     return config
+
+
+def _stored_config(out: Path) -> SearchConfig:
+    if not out.is_dir():
+        raise HwnasError(f"--resume: run folder {str(out)!r} " + ("is a file" if out.exists() else "does not exist"))
+    if not (out / "run.yaml").is_file():
+        raise HwnasError(f"--resume: {str(out)!r} holds no hwnas run (it has no run.yaml); "
+                         "start a new run there without --resume")
+    try:
+        return SearchConfig.load(out / "run.yaml")
+    except HwnasError as exc:
+        raise HwnasError(f"--resume: the run's run.yaml cannot be used: {exc}") from None
 
 
 def run_search(config: SearchConfig, oracle=None, resume: bool = False, progress: bool = False, store=None) -> dict:
@@ -110,23 +116,41 @@ def run_search(config: SearchConfig, oracle=None, resume: bool = False, progress
 
     ``oracle`` overrides ``config.oracle`` with an Oracle object (tests, custom oracles).
     """
-    from predictors import make_oracle, make_predictor
+    from predictors import make_oracle
+
+    t0 = time.perf_counter()
+    # everything is checked before the run folder is touched: a bad setting leaves no folder behind
+    problem = build_problem(config)
+    if config.export_onnx:
+        check_export_path(config.export_onnx)
+        if config.weights:
+            check_checkpoint(config.weights, "weights file", WEIGHTS_FIX)
+    if resume and config.out is not None:
+        config.check_resume(_stored_config(Path(config.out)))
+    if oracle is None:
+        oracle = make_oracle(config.oracle, problem.space, acc_predictor=config.acc_predictor,
+                             table=config.oracle_table, weights=config.weights, data=config.data,
+                             device=config.oracle_device)
+    folder = RunFolder(config.out, resume) if config.out is not None else None
+    try:
+        return _run(config, problem, oracle, folder, store, progress, t0)
+    finally:
+        if folder is not None:
+            folder.release()
+
+
+def _run(config, problem, oracle, folder, store, progress, t0) -> dict:
+    from predictors import make_predictor
     from predictors.evaluator import Evaluator
     from predictors.store import EvalStore
 
     from ..executor import make_executor
 
-    t0 = time.perf_counter()
-    problem = build_problem(config)
-    out = _prepare_out(config, resume)
-    if oracle is None:
-        oracle = make_oracle(config.oracle, problem.space, acc_predictor=config.acc_predictor,
-                             table=config.oracle_table, weights=config.weights, data=config.data,
-                             device=config.oracle_device)
-    if out is not None and not resume:
+    out = folder.path if folder is not None else None
+    if out is not None:  # a resumed run records a raised --queries here too
         _write_yaml(out / "run.yaml", {"settings": config.to_dict(), "oracle": oracle.key,
                                        "oracle_is_proxy": bool(oracle.is_proxy), "versions": _versions(),
-                                       "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+                                       "started": folder.started or time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     own_store = store is None
     if store is None:
         store = EvalStore(out / "evals.sqlite" if out is not None else ":memory:")
