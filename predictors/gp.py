@@ -18,7 +18,8 @@ from hwnas.space import R_COL, get_space
 from .base import Predictor
 from .features import features
 
-LENGTH2_GRID = (8.0, 16.0, 32.0, 64.0, 128.0, 256.0)  # squared length scale, in squared one-hot distance
+# squared length scale, in squared one-hot distance (one gene change: about 2)
+LENGTH2_GRID = (8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
 NOISE_GRID = (1e-4, 1e-3, 1e-2, 1e-1)  # nugget, as a share of the signal variance
 LINEAR_GRID = (0.0, 0.3, 0.7)  # share of a linear kernel (a Bayesian ridge: additive gene effects)
 
@@ -65,7 +66,8 @@ class GPPredictor(Predictor):
         order = np.argsort(-y, kind="stable")
         half = self.max_points // 2
         rest = order[half:]
-        spread = rest[np.linspace(0, len(rest) - 1, self.max_points - half).round().astype(np.int64)]
+        ranks = np.linspace(0, len(rest) - 1, self.max_points - half).round().astype(np.int64)
+        spread = rest[ranks]
         return np.sort(np.concatenate([order[:half], spread]))
 
     def fit(self, X, y) -> "GPPredictor":

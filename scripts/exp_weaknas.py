@@ -25,8 +25,10 @@ def main():
     ap.add_argument("--predictor", default=None)
     ap.add_argument("--algorithm", default="weaknas")
     ap.add_argument("--ref", default="{}", help="JSON {flops: reference optimum} for other budgets")
-    ap.add_argument("--cheat", action="store_true", help="diagnostic: the oracle itself as predictor")
-    ap.add_argument("--latency", default=None, help="a latency budget instead of --flops (needs --device)")
+    ap.add_argument("--cheat", action="store_true",
+                    help="diagnostic: the oracle itself as predictor")
+    ap.add_argument("--latency", default=None,
+                    help="a latency budget instead of --flops (needs --device)")
     ap.add_argument("--device", default=None)
     ap.add_argument("--read", default="100,200,300,500,1000")
     args = ap.parse_args()
@@ -68,7 +70,8 @@ def main():
             curves.append(np.fmax.accumulate(hist))
             overhead.append(r["overhead_seconds"])
             print(f"  {ftext} seed {seed}: best {r['best']['accuracy']:.4f} "
-                  f"({time.perf_counter() - t:.1f} s, overhead {r['overhead_seconds']:.1f} s)", flush=True)
+                  f"({time.perf_counter() - t:.1f} s, overhead {r['overhead_seconds']:.1f} s)",
+                  flush=True)
         ref = refs.get(args.latency or flops)
         cells = []
         for n in reads:

@@ -44,7 +44,7 @@ class SearchConfig:
     ray_address: str | None = None
     export_onnx: str | None = None
     pool: str | None = None  # CSV or JSON-lines file of the only archs the search may measure
-    options: dict = field(default_factory=dict)  # algorithm knobs, e.g. {"optimism": 0.5}
+    options: dict = field(default_factory=dict)  # algorithm knobs, e.g. {"kappa": 2.0}
 
     def __post_init__(self):
         if self.flops is not None:

@@ -18,7 +18,8 @@ def gene_values(space) -> list:
     """``[(column, allowed values)]`` for all 46 genes of ``space``."""
     return ([(c, KERNEL_SIZES) for c in range(KS_COLS.start, KS_COLS.stop)]
             + [(c, EXPAND_RATIOS) for c in range(E_COLS.start, E_COLS.stop)]
-            + [(c, DEPTHS) for c in range(D_COLS.start, D_COLS.stop)] + [(R_COL, space.resolutions)])
+            + [(c, DEPTHS) for c in range(D_COLS.start, D_COLS.stop)]
+            + [(R_COL, space.resolutions)])
 
 
 def neighbours(X, space) -> np.ndarray:
@@ -43,7 +44,8 @@ class InnerOptimiser:
                  mutate_prob=0.04, polish_rounds=3, polish_top=4):
         self.problem, self.rng, self.score, self.order = problem, rng, score, order
         self.generations, self.children, self.keep = generations, children, keep
-        self.mutate_prob, self.polish_rounds, self.polish_top = mutate_prob, polish_rounds, polish_top
+        self.mutate_prob = mutate_prob
+        self.polish_rounds, self.polish_top = polish_rounds, polish_top
         self._seen, self._scores = [], []
 
     def _add(self, X) -> np.ndarray:

@@ -4,11 +4,12 @@
 random subnets within the budget, 100 random initial queries, then per iteration XGBoost (the paper's
 settings, whatever ``--predictor`` says) on all measured pairs, the predicted top N = 1000 of the pool, M = 100 drawn uniformly from its unmeasured members.
 
-``weaknas`` is hwnas's default: candidates are drawn under the budgets directly and refreshed every
-iteration by evolving the predicted top on the predictor (tens of thousands of cheap predictions per
-iteration), and epsilon = M/N moves from exploration (0.1) to exploitation (1.0) over the iterations.
-In multi-objective mode candidates are ranked by non-dominated sorting of (predicted accuracy, cost)
-and the M queries are spread along the cost axis of the front.
+``weaknas`` is hwnas's default (docs/search.md): a Gaussian process (``--predictor gp``) refit
+every iteration on what this run measured, an inner optimiser that spends ~30,000 predictions per
+iteration on its upper confidence bound (:mod:`.inner`), and batches picked by GP-BUCB. Batch sizes
+grow with the queries made so far, never with the budget: the run is anytime. In multi-objective
+mode candidates are ranked by non-dominated sorting of (acquisition, cost) and each batch is spread
+along the cost axis of the front. With ``--pool`` the whole pool is scored instead of evolved.
 """
 
 from __future__ import annotations
@@ -70,23 +71,16 @@ def nondominated_rank(acc, cost, limit=None) -> np.ndarray:
     return rank
 
 
-class _Scorer:
-    """Score = predicted mean (+ optimism x ensemble spread); multi-objective adds front rank by cost."""
-
-    def __init__(self, ctx, predictor):
-        self.ctx, self.predictor, self.optimism = ctx, predictor, ctx.options.get("optimism", 0.0)
-
-    def __call__(self, X):
-        mean, spread = self.predictor.predict_dist(X)
-        return mean + self.optimism * spread
-
-    def order(self, X, score, limit=None):
-        """Candidate indices from best to worst (multi-objective: exact for the first ``limit``)."""
-        if not self.ctx.problem.multi_objective:
+def _ranker(problem):
+    """``order(X, score, limit)``: candidate indices best first (multi-objective: front rank by
+    cost, then score; exact for the first ``limit``)."""
+    def order(X, score, limit=None):
+        if not problem.multi_objective:
             return np.argsort(-score, kind="stable")
-        cost = self.ctx.problem.costs(X)[self.ctx.problem.cost_key]
-        rank = nondominated_rank(score, cost, limit=limit)
+        rank = nondominated_rank(score, problem.costs(X)[problem.cost_key], limit=limit)
         return np.lexsort((-score, rank))
+
+    return order
 
 
 def _spread_pick(ctx, X, order, m):
@@ -107,18 +101,18 @@ def _spread_pick(ctx, X, order, m):
 
 
 def batch_size(n_measured: int, smallest: int = 5, share: float = 0.05) -> int:
-    """Queries per iteration after ``n_measured``: ``share`` of what is measured, at least ``smallest``.
-
-    It depends only on what was measured so far, never on the query budget, so the first N queries of
-    a longer run are exactly the N-query run (anytime: raise ``--queries`` on ``--resume``)."""
+    """Queries per iteration after ``n_measured``: ``share`` of what is measured, at least
+    ``smallest``. It depends only on what was measured so far, never on the query budget, so the
+    first N queries of a longer run are exactly the N-query run (anytime)."""
     return max(smallest, int(math.ceil(share * n_measured)))
 
 
 def _candidates(ctx, score, order, parents):
+    """Unmeasured-or-not candidates, best-scored first, from the inner optimiser."""
     opt = ctx.options
-    inner = InnerOptimiser(ctx.problem, ctx.rng, score, order, generations=opt.get("generations", 12),
-                           children=opt.get("children", 2000), keep=opt.get("keep", 64),
-                           mutate_prob=opt.get("mutate_prob", 0.04),
+    inner = InnerOptimiser(ctx.problem, ctx.rng, score, order,
+                           generations=opt.get("generations", 12), children=opt.get("children", 2000),
+                           keep=opt.get("keep", 64), mutate_prob=opt.get("mutate_prob", 0.04),
                            polish_rounds=opt.get("polish_rounds", 3))
     return inner.run(parents)[0]
 
@@ -131,33 +125,34 @@ def _pool_candidates(pool, score, order, chunk=20_000):
 
 def weaknas(ctx):
     q, rng, problem, opt = ctx.queries, ctx.rng, ctx.problem, ctx.options
+    kappa = opt.get("kappa", 2.0)  # upper confidence bound: mean + kappa x sd
+    order = _ranker(problem)
     q.ask(problem.sample_feasible(opt.get("n_init", 20), rng, tilt=False))
     q.phase_name = "iter"
     while not q.exhausted:
         model = _fit(ctx)
-        kappa = opt.get("kappa", 2.0)
 
         def score(X):
-            mean, spread = model.predict_dist(X)
-            return mean + kappa * spread
+            mean, sd = model.predict_dist(X)
+            return mean + kappa * sd
 
-        scorer = _Scorer(ctx, None)
-        order = scorer.order
         y = q.y()
         measured = q.X()[np.argsort(-np.nan_to_num(y, nan=-1.0), kind="stable")]
         fresh = problem.sample_feasible(opt.get("fresh", 2000), rng, tilt=True)
-        fs = score(fresh)
         parents = np.concatenate([measured[: opt.get("top_measured", 32)],
-                                  fresh[order(fresh, fs, 32)[:32]]])
-        cand = _candidates(ctx, score, scorer.order, parents) if getattr(problem, "pool", None) is None \
-            else _pool_candidates(problem.pool, score, scorer.order)
-        new = ~q.measured_mask(cand)
-        cand = cand[new]
+                                  fresh[order(fresh, score(fresh), 32)[:32]]])
+        if problem.pool is None:
+            cand = _candidates(ctx, score, order, parents)
+        else:
+            cand = _pool_candidates(problem.pool, score, order)
+        cand = cand[~q.measured_mask(cand)]
         if len(cand) == 0:
             break
-        take = min(batch_size(q.n, opt.get("batch_min", 5), opt.get("batch_share", 0.05)), q.remaining)
+        take = min(batch_size(q.n, opt.get("batch_min", 5), opt.get("batch_share", 0.05)),
+                   q.remaining)
         if problem.multi_objective:
-            pick = _spread_pick(ctx, cand[: 10 * take], np.arange(min(len(cand), 10 * take)), take)
+            top = cand[: 10 * take]
+            pick = _spread_pick(ctx, top, np.arange(len(top)), take)
         elif hasattr(model, "select_batch") and opt.get("bucb", True):
             pick = model.select_batch(cand[: opt.get("batch_pool", 2000)], kappa, take)
         else:
