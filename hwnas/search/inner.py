@@ -54,6 +54,14 @@ class InnerOptimiser:
         self._scores.append(s)
         return s
 
+    def _survive(self, P, ps, new):
+        """Score ``new``; the best ``keep`` of population and new (duplicates once) survive."""
+        U, us = np.concatenate([P, new]), np.concatenate([ps, self._add(new)])
+        first = _first_occurrences(U)
+        U, us = U[first], us[first]
+        top = self.order(U, us, self.keep)[: self.keep]
+        return U[top], us[top]
+
     def run(self, parents):
         problem, rng, res = self.problem, self.rng, self.problem.space.resolutions
         P = unique_rows(parents)
@@ -65,22 +73,12 @@ class InnerOptimiser:
             kids = unique_rows(problem.repair(kids, rng))
             if len(kids) == 0:
                 continue
-            ks = self._add(kids)
-            U, us = np.concatenate([P, kids]), np.concatenate([ps, ks])
-            first = _first_occurrences(U)
-            U, us = U[first], us[first]
-            top = self.order(U, us, self.keep)[: self.keep]
-            P, ps = U[top], us[top]
+            P, ps = self._survive(P, ps, kids)
         for _ in range(self.polish_rounds):
             nb = problem.repair(neighbours(P[: self.polish_top], problem.space), rng)
             if len(nb) == 0:
                 break
-            ns = self._add(nb)
-            U, us = np.concatenate([P, nb]), np.concatenate([ps, ns])
-            first = _first_occurrences(U)
-            U, us = U[first], us[first]
-            top = self.order(U, us, self.keep)[: self.keep]
-            P, ps = U[top], us[top]
+            P, ps = self._survive(P, ps, nb)
         X, s = np.concatenate(self._seen), np.concatenate(self._scores)
         first = _first_occurrences(X)
         X, s = X[first], s[first]
