@@ -1,7 +1,7 @@
 """The accuracy side of hwnas: oracles (expensive, measured, stored) and weak predictors (cheap).
 
 - :func:`make_oracle` -- ``auto`` | ``ofa-mlp`` | ``supernet`` | ``table`` | ``zerocost``
-- :func:`make_predictor` -- ``xgb`` | ``mlp`` | ``ensemble``
+- :func:`make_predictor` -- ``linear`` | ``xgb`` | ``mlp`` | ``ensemble`` | ``gp``
 - :class:`predictors.store.EvalStore` -- every answer in SQLite; :class:`predictors.evaluator.Evaluator`
   -- store first, oracle only for new archs.
 
@@ -16,7 +16,7 @@ from hwnas.space import get_space
 from .base import Answer, Oracle, Predictor
 
 ORACLES = ("auto", "ofa-mlp", "supernet", "table", "zerocost")
-PREDICTORS = ("linear", "xgb", "mlp", "ensemble")
+PREDICTORS = ("linear", "xgb", "mlp", "ensemble", "gp")
 
 __all__ = ["Answer", "Oracle", "Predictor", "ORACLES", "PREDICTORS", "make_oracle", "make_predictor"]
 
@@ -78,6 +78,10 @@ def make_predictor(name, seed: int = 0, **kw) -> Predictor:
 
         kw.pop("subsample", None)
         return MLPPredictor(seed=seed, **kw)
+    if name == "gp":
+        from .gp import GPPredictor
+
+        return GPPredictor(seed=seed, **kw)
     if name == "ensemble":
         from .ensemble import EnsemblePredictor
 

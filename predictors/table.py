@@ -1,8 +1,10 @@
-"""``table``: accuracies measured elsewhere, read from a CSV file.
+"""``table``: accuracies measured elsewhere, read from a CSV or JSON-lines file.
 
-Columns: ``arch`` (an arch JSON object ``{"ks":[20],"e":[20],"d":[5],"r":R}``, quoted as CSV requires)
-and ``accuracy`` (top-1 as a fraction 0..1); an optional ``seconds`` column is the cost of the original
-measurement. Asking for an arch that is not in the table is an :class:`HwnasError`.
+CSV columns: ``arch`` (an arch JSON object ``{"ks":[20],"e":[20],"d":[5],"r":R}`` or an OFA
+net.config, quoted as CSV requires) and ``accuracy`` (top-1 as a fraction 0..1); an optional
+``seconds`` column is the cost of the original measurement. JSON lines carry the same keys
+(:mod:`hwnas.archfile`). The same file can serve as a ``--pool``. Asking for an arch that is not in
+the table is an :class:`HwnasError`.
 """
 
 from __future__ import annotations
@@ -16,43 +18,18 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.arch import Arch, validate
+from hwnas.archfile import read_arch_list
 from hwnas.errors import HwnasError
-from hwnas.paths import read_text
 
 from .base import Answer, Oracle
 
 
-def read_table(path) -> dict:
-    """``{arch_id: (accuracy, seconds)}`` from a CSV; one-line errors name the bad row."""
-    text = read_text(path, "accuracy table")  # a BOM is read past; missing, empty, binary: one line
-    out = {}
-    with io.StringIO(text, newline="") as f:
-        reader = csv.DictReader(f)
-        cols = reader.fieldnames or []
-        if "arch" not in cols or "accuracy" not in cols:
-            raise HwnasError(f"accuracy table {str(path)!r} has columns {cols}; required: arch, accuracy "
-                             "(optional: seconds)")
-        for n, row in enumerate(reader, start=2):
-            where = f"accuracy table {str(path)!r} line {n}"
-            try:
-                arch = Arch.from_json(row["arch"] or "")
-            except HwnasError as exc:
-                raise HwnasError(f"{where}: {exc}") from None
-            try:
-                acc = float(row["accuracy"])
-            except (TypeError, ValueError):
-                raise HwnasError(f"{where}: accuracy {row['accuracy']!r} is not a number; allowed: fractions 0..1") from None
-            if not (math.isfinite(acc) and 0.0 <= acc <= 1.0):
-                raise HwnasError(f"{where}: accuracy {acc} is out of range; allowed: fractions 0..1 (not percent)")
-            sec = row.get("seconds")
-            try:
-                sec = float(sec) if sec not in (None, "") else 0.0
-            except ValueError:
-                raise HwnasError(f"{where}: seconds {sec!r} is not a number") from None
-            out[arch.id] = (acc, sec)
-    if not out:
-        raise HwnasError(f"accuracy table {str(path)!r} has no rows")
-    return out
+def read_table(path, width=None) -> dict:
+    """``{arch_id: (accuracy, seconds)}`` from a CSV or JSON-lines arch list (:mod:`hwnas.archfile`)
+    whose every row has an accuracy; one-line errors name the bad row."""
+    rows = read_arch_list(path, what="accuracy table", width=width, need_accuracy=True)
+    return {Arch.from_array(x).id: (float(a), 0.0 if math.isnan(s) else float(s))
+            for x, a, s in zip(rows.X, rows.accuracy, rows.seconds)}
 
 
 def write_table(path, X, accuracy, seconds=None) -> None:
@@ -73,7 +50,7 @@ class TableOracle(Oracle):
     def __init__(self, space, table):
         super().__init__(space)
         self.path = str(table)
-        self.table = read_table(table)
+        self.table = read_table(table, width=space.width)
         digest = hashlib.sha256(Path(table).read_bytes()).hexdigest()
         self.version = "1+" + digest[:8]  # answers of another table never mix
 

@@ -4,6 +4,12 @@ The WeakNAS paper used gbtree, max_depth 20, 1000 rounds, refit from scratch eac
 hundred points shallow trees (depth 2, 300 rounds, eta 0.15) over features that include log MACs and
 log params rank better and fit in ~0.05 s (see docs/predictors.md for the measurement); the
 defaults below are that measured choice, and ``XGBPredictor.paper()`` gives the paper's settings.
+
+``XGBPredictor.paper()`` is the paper as its authors ran it on OFA MobileNetV3 (VITA-Group/WeakNAS,
+``imagenet_mobilenet_search.ipynb``): ``xgb.train({"booster": "gbtree", "max_depth": 20,
+"objective": "reg:squarederror"}, num_boost_round=1000)``, XGBoost's defaults otherwise (eta 0.3),
+on the raw gene values ``ks + e + d`` (plus ``r``, since hwnas searches several resolutions): no
+one-hot, no cost features (``encoding="genes"``).
 One thread by default: robust on shared machines, and WeakNAS fits are tiny.
 """
 
@@ -19,7 +25,9 @@ from .features import features
 DEFAULTS = dict(n_estimators=300, max_depth=2, learning_rate=0.15, subsample=1.0, colsample_bytree=0.5,
                 min_child_weight=1.0, reg_lambda=1.0)
 PAPER = dict(n_estimators=1000, max_depth=20, learning_rate=0.3, subsample=1.0, colsample_bytree=1.0,
-             min_child_weight=1.0, reg_lambda=1.0)
+             min_child_weight=1.0, reg_lambda=1.0)  # XGBoost's defaults but for depth and rounds
+# "onehot": predictors.features (one-hot genes, inactive blocks zeroed); "genes": the 46 raw values
+ENCODINGS = ("onehot", "genes")
 
 
 class XGBPredictor(Predictor):
@@ -27,10 +35,17 @@ class XGBPredictor(Predictor):
 
     # One thread: on a few hundred rows threads gain nothing, and on a busy 2-core machine OpenMP's
     # spin-waiting made a 0.1 s fit take 10-60 s (measured by the lead, 2026-11-24).
-    def __init__(self, seed: int = 0, space=None, with_cost: bool = True, n_jobs: int = 1, **params):
+    def __init__(self, seed: int = 0, space=None, with_cost: bool = True, n_jobs: int = 1,
+                 encoding: str = "onehot", **params):
         self.seed = int(seed)
         self.space = get_space(1.2 if space is None else space)
         self.with_cost = with_cost
+        if encoding not in ENCODINGS:
+            from hwnas.errors import HwnasError
+
+            raise HwnasError(f"xgb encoding {encoding!r} is unknown; allowed: "
+                             f"{', '.join(ENCODINGS)}")
+        self.encoding = encoding
         self.n_jobs = n_jobs
         unknown = set(params) - set(DEFAULTS)
         if unknown:
@@ -43,9 +58,16 @@ class XGBPredictor(Predictor):
 
     @classmethod
     def paper(cls, seed: int = 0, **kw) -> "XGBPredictor":
-        return cls(seed=seed, **{**PAPER, **kw})
+        """The WeakNAS paper's predictor: its XGBoost settings on raw gene values, no cost
+        features."""
+        return cls(seed=seed, **{"with_cost": False, "encoding": "genes", **PAPER, **kw})
 
     def _features(self, X):
+        if self.encoding == "genes":
+            genes = np.asarray(X, dtype=np.float32)
+            if not self.with_cost:
+                return genes
+            return np.column_stack([genes, features(X, self.space, with_cost=True)[:, -2:]])
         return features(X, self.space, with_cost=self.with_cost)
 
     def fit(self, X, y) -> "XGBPredictor":

@@ -2,14 +2,16 @@
 
 For each FLOPs budget: a reference optimum from a long search on the oracle itself (evolution with a
 large population + an exhaustive single-gene local-search polish; its query count is recorded); then
-every algorithm x seed x query budget: best accuracy, regret to the reference, and the queries needed
-to come within 0.002 of it. Algorithms whose trajectory does not depend on the budget (random, OFA
-evolution, regularized evolution, NSGA-II) run once at the largest budget and are read at each smaller
-one from their query history; WeakNAS variants plan by their budget, so each budget is its own run.
-Also OFA's evolution at its own default (about 50,000 queries) and a multi-objective comparison.
+every algorithm x seed: best accuracy, regret to the reference, and the queries needed to come within
+0.002 of it. Every algorithm is anytime (no decision depends on the query budget: weaknas sizes its
+batches by the queries made so far), so each runs once per seed at the largest budget and is read at
+each smaller one from its query history. Also OFA's evolution at its own default (about 16,000 unique
+queries) and a multi-objective comparison.
 
-Results are appended to scripts/results/search_runs.jsonl as they finish (the script resumes: rows
-already there are not run again), then summarised into search.json, search.md and search.png.
+Results are appended to scripts/results/search_runs.jsonl (``--log`` names another file, so two
+processes can share the work) as they finish (the script resumes: rows already in any
+search_runs*.jsonl are not run again), then summarised into search.json, search.md and
+search_<budget>.png.
 
 Usage: HWNAS_ASSETS=../shared/assets python scripts/bench_search.py [--seeds 10] [--budgets 100,200,300,500,1000]
 """
@@ -25,8 +27,6 @@ from pathlib import Path
 import numpy as np
 
 RESULTS = Path(__file__).parent / "results"
-BUDGET_FREE = ("random", "evolution", "regularized", "nsga2")
-PLANNED = ("weaknas", "weaknas+xgb", "weaknas-pool")
 
 
 def oracle_fn(space):
@@ -36,15 +36,15 @@ def oracle_fn(space):
     return oracle, lambda X: np.array([a.accuracy for a in oracle.evaluate(X)])
 
 
-def reference_optimum(space, flops, seed=0, restarts=3, gens=50, children=4000, keep=256):
+def reference_optimum(space, flops, seed=0, restarts=3, gens=50, children=4000, keep=256, problem=None):
     """Long search on the oracle itself: ``restarts`` evolutions (mutation + crossover, children
     repaired into the budget, the best ``keep`` survive) of ``gens`` generations, then an exhaustive
-    single-gene hill-climbing polish of the best. Returns (arch row, accuracy, queries, all X, all y)."""
+    single-gene hill-climbing polish of the best (``problem``: other budgets than MACs). Returns (arch row, accuracy, queries, all X, all y)."""
     from hwnas.arch import canonicalize, crossover, mutate, unique_rows
     from hwnas.search.problem import Problem
     from hwnas.space import D_COLS, DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, R_COL
 
-    problem = Problem(space, flops=flops)
+    problem = Problem(space, flops=flops) if problem is None else problem
     _, f = oracle_fn(space)
     rng = np.random.default_rng(seed)
     n, allX, ally = 0, [], []
@@ -106,13 +106,14 @@ def run_one(space, flops, algorithm, seed, queries, objectives="acc"):
     cfg = SearchConfig(flops=flops, queries=queries, algorithm=name, seed=seed, objectives=objectives,
                        **({"predictor": predictor} if predictor else {}))
     oracle, _ = oracle_fn(space)
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     with EvalStore(":memory:") as store:
         r = run_search(cfg, oracle=oracle, store=store, progress=False)
         hist = [row["accuracy"] for row in store.rows(oracle.key)]
     return {"algorithm": algorithm, "seed": seed, "queries": queries, "flops": flops, "objectives": objectives,
             "best": r["best"]["accuracy"], "n": r["queries"], "curve": np.fmax.accumulate(np.nan_to_num(hist)).tolist(),
             "overhead_s": r["overhead_seconds"], "oracle_s": r["oracle_seconds"], "wall_s": time.perf_counter() - t,
+            "cpu_s": time.process_time() - cpu,
             "hv": r["hypervolume"], "mflops": r["best"]["mflops"]}
 
 
@@ -122,11 +123,14 @@ def main():
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--budgets", default="100,200,300,500,1000")
     ap.add_argument("--flops", default="600M,400M")
-    ap.add_argument("--algorithms", default="weaknas,weaknas+xgb,weaknas-pool,random,evolution,regularized,nsga2")
+    ap.add_argument("--algorithms", default="weaknas,weaknas-pool,random,evolution,regularized,nsga2")
     ap.add_argument("--ofa-default-seeds", type=int, default=3, help="seeds of OFA evolution at its own ~50k queries")
     ap.add_argument("--mo-seeds", type=int, default=3)
     ap.add_argument("--ref-gens", type=int, default=50, help="generations of each reference evolution (x4000 children)")
     ap.add_argument("--out", default=None, help="results folder (default scripts/results)")
+    ap.add_argument("--log", default="search_runs.jsonl", help="file (in the results folder) new rows go to")
+    ap.add_argument("--claims", default=None, help="folder where parallel processes claim runs")
+    ap.add_argument("--summary-only", action="store_true", help="only summarise the rows already there")
     args = ap.parse_args()
     from hwnas import get_space
     from hwnas.units import parse_count
@@ -135,10 +139,22 @@ def main():
     space = get_space(1.2)
     budgets = [int(b) for b in args.budgets.split(",")]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    log = RESULTS / "search_runs.jsonl"
-    done = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    log = RESULTS / args.log
+    done = [json.loads(line) for f in sorted(RESULTS.glob("search_runs*.jsonl"))
+            for line in f.read_text().splitlines() if line.strip()]
     have = {(d["kind"], d.get("algorithm"), d.get("seed"), d.get("queries"), d["flops"], d.get("objectives", "acc"))
             for d in done}
+
+    def claim(*key) -> bool:
+        """With --claims DIR, several processes share the runs: each run goes to the first that claims it."""
+        if args.claims is None:
+            return True
+        Path(args.claims).mkdir(parents=True, exist_ok=True)
+        try:
+            (Path(args.claims) / "_".join(map(str, key)).replace(",", "+")).open("x").close()
+            return True
+        except FileExistsError:
+            return False
 
     def record(row):
         done.append(row)
@@ -146,7 +162,7 @@ def main():
             fh.write(json.dumps(row) + "\n")
         print(json.dumps({k: v for k, v in row.items() if k not in ("curve",)}), flush=True)
 
-    for flops_text in args.flops.split(","):
+    for flops_text in ([] if args.summary_only else args.flops.split(",")):
         flops = parse_count(flops_text)
         if ("ref", None, None, None, flops, "acc") not in have:
             t = time.perf_counter()
@@ -157,19 +173,12 @@ def main():
             ref_hv = hypervolume(ally, mflops(space, allX), flops / 1e6)
             record({"kind": "ref", "flops": flops, "best": best_y, "n": n, "arch": best.tolist(),
                     "ref_hv": ref_hv, "wall_s": time.perf_counter() - t})
-        for algorithm in args.algorithms.split(","):
-            for seed in range(args.seeds):
-                for q in ([max(budgets)] if algorithm in BUDGET_FREE else budgets):
-                    if ("run", algorithm, seed, q, flops, "acc") in have:
-                        continue
-                    record({"kind": "run", **run_one(space, flops, algorithm, seed, q)})
-        for seed in range(args.ofa_default_seeds):
-            if ("run", "evolution", seed, 10**6, flops, "acc") not in have:
-                record({"kind": "run", **run_one(space, flops, "evolution", seed, 10**6)})
-        for algorithm in ("weaknas", "nsga2", "random"):
-            for seed in range(args.mo_seeds):
-                if ("run", algorithm, seed, 1000, flops, "acc,flops") not in have:
-                    record({"kind": "run", **run_one(space, flops, algorithm, seed, 1000, "acc,flops")})
+        tasks = [(a, seed, max(budgets), "acc") for a in args.algorithms.split(",") for seed in range(args.seeds)]
+        tasks += [("evolution", seed, 10**6, "acc") for seed in range(args.ofa_default_seeds)]
+        tasks += [(a, seed, 1000, "acc,flops") for a in ("weaknas", "nsga2", "random") for seed in range(args.mo_seeds)]
+        for algorithm, seed, q, objectives in tasks:
+            if ("run", algorithm, seed, q, flops, objectives) not in have and claim(algorithm, seed, q, flops, objectives):
+                record({"kind": "run", **run_one(space, flops, algorithm, seed, q, objectives)})
     summarise(done, budgets)
 
 
@@ -194,9 +203,7 @@ def summarise(done, budgets):
                 for r in runs:
                     if r["flops"] != flops or r["algorithm"] != algo or r["objectives"] != "acc":
                         continue
-                    if algo in PLANNED and r["queries"] == q:
-                        bests.append(r["best"])
-                    elif algo in BUDGET_FREE and r["queries"] == max(budgets) and r["curve"]:
+                    if r["queries"] == max(budgets) and r["curve"]:
                         # a run that stopped early (a converged population) keeps its final best
                         bests.append(r["curve"][min(q, len(r["curve"])) - 1])
                 if bests:
@@ -230,22 +237,42 @@ def summarise(done, budgets):
         if wn:
             summary[f"{tag}/weaknas/overhead_s_1000"] = float(np.median([r["overhead_s"] for r in wn]))
             lines += [f"Search overhead of weaknas at 1000 queries (everything but the oracle): median "
-                      f"{np.median([r['overhead_s'] for r in wn]):.1f} s."]
+                      f"{np.median([r['overhead_s'] for r in wn]):.1f} s wall on the shared machine"]
+            cpu = [r["cpu_s"] - r["oracle_s"] for r in wn if "cpu_s" in r]
+            if cpu:
+                summary[f"{tag}/weaknas/overhead_cpu_s_1000"] = float(np.median(cpu))
+                lines[-1] += f", median {np.median(cpu):.1f} CPU-seconds on one thread ({len(cpu)} runs)"
+            lines[-1] += "."
         mo = [r for r in runs if r["flops"] == flops and r["objectives"] == "acc,flops"]
         if mo:
             lines += ["", "| multi-objective (acc, MACs), 1000 queries | mean hypervolume |", "|---|---|"]
             for algo in sorted({r["algorithm"] for r in mo}):
                 hv = [r["hv"] for r in mo if r["algorithm"] == algo]
                 summary[f"{tag}/mo/{algo}/hv"] = float(np.mean(hv))
-                lines.append(f"| {algo} | {np.mean(hv):.4f} ({len(hv)} seeds) |")
+                share = f", {np.mean(hv) / ref['ref_hv']:.1%} of the reference" if "ref_hv" in ref else ""
+                if "ref_hv" in ref:
+                    summary[f"{tag}/mo/{algo}/hv_share"] = float(np.mean(hv) / ref["ref_hv"])
+                lines.append(f"| {algo} | {np.mean(hv):.4f} ({len(hv)} seeds{share}) |")
             if "ref_hv" in ref:
-                lines.append(f"| reference front (long search) | {ref['ref_hv']:.4f} |")
+                lines.append(f"| reference front (every arch the reference search measured) | {ref['ref_hv']:.4f} |")
+            front = RESULTS / "reference_front.json"
+            if front.exists() and tag in json.loads(front.read_text()).get("hv", {}):
+                lo = json.loads(front.read_text())["hv"][tag]["lower"]
+                lines.append(f"| reference front of scripts/reference_front.py (lower bound) | {lo:.4f} |")
+                for algo in sorted({r["algorithm"] for r in mo}):
+                    share = np.mean([r["hv"] for r in mo if r["algorithm"] == algo]) / lo
+                    summary[f"{tag}/mo/{algo}/hv_share_reference_front"] = float(share)
+                    lines.append(f"| {algo}: share of that front's hypervolume | {share:.1%} |")
         lines.append("")
         fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+        top = max(budgets)
         for algo in algos:
-            ys = [summary.get(f"{tag}/{algo}/{q}", {}).get("mean_regret") for q in budgets]
-            if any(v is not None for v in ys):
-                ax.plot(budgets, [np.nan if v is None else max(v, 1e-5) for v in ys], marker="o", label=algo)
+            curves = [r["curve"] for r in runs if r["flops"] == flops and r["algorithm"] == algo
+                      and r["objectives"] == "acc" and r["queries"] == top and r["curve"]]
+            if curves:  # a run that stopped early keeps its final best
+                C = np.array([c[:top] + c[-1:] * (top - len(c)) for c in curves])
+                ax.plot(np.arange(1, top + 1), np.maximum(ref["best"] - C.mean(axis=0), 1e-5), label=algo)
+        ax.axhline(0.002, color="k", lw=0.8, ls="--")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("oracle queries")

@@ -62,10 +62,26 @@ def test_predictor_learns_deterministic_and_refits_from_scratch(name):
     np.testing.assert_allclose(r.predict(Xt), pred, rtol=0, atol=1e-12)
     mean, spread = p.predict_dist(Xt)
     np.testing.assert_allclose(mean, pred, atol=1e-12)
-    if name == "ensemble":
+    if name in ("ensemble", "gp"):
         assert (spread > 0).all() and spread.mean() < 0.5 * yt.std()
     else:
         assert (spread == 0).all()
+
+
+def test_gp_batch_spends_no_query_on_a_duplicate():
+    X, Xt = _X(200, 6), _X(300, 7)
+    gp = predictors.make_predictor("gp").fit(X, _target(X))
+    mean, sd = gp.predict_dist(Xt)
+    ucb = mean + 100.0 * sd
+    top = int(np.argmax(ucb))
+    np.testing.assert_array_equal(gp.select_batch(Xt, 100.0, 1), [top])
+    C = np.concatenate([Xt, Xt[top:top + 1]])  # the best row twice: its copy adds nothing
+    batch = gp.select_batch(C, 100.0, 5)
+    copies = {top, len(C) - 1}
+    assert batch[0] in copies and len(copies & set(batch.tolist())) == 1
+    assert len(set(batch.tolist())) == 5
+    _, sd_train = gp.predict_dist(X)
+    assert sd_train.mean() < 0.6 * sd.mean()  # measured archs are known better than unmeasured ones
 
 
 def test_cost_features_and_space_argument():

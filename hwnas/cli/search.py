@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..space import DEFAULT_RESOLUTIONS
 
 _DEFAULTS = {"objectives": "acc", "oracle": "auto", "queries": 300, "algorithm": "weaknas", "seed": 0,
-             "width": 1.2, "predictor": "linear", "executor": "local"}
+             "width": 1.2, "predictor": "gp", "executor": "local"}
 
 
 def add_parser(sub):
@@ -24,9 +24,12 @@ def add_parser(sub):
     p.add_argument("--weights", help="OFA supernet state dict (supernet oracle; also used by --export-onnx)")
     p.add_argument("--data", help="ImageFolder-style images (supernet oracle)")
     p.add_argument("--oracle-device", help="where the supernet oracle runs: cpu (default), cuda, cuda:N")
+    p.add_argument("--pool", help="CSV or JSON lines of archs (optionally with accuracies): "
+                                  "search only these")
     p.add_argument("--queries", type=int, help="oracle query budget (default 300)")
-    p.add_argument("--algorithm", help="weaknas (default) | weaknas-pool | random | evolution | regularized | nsga2")
-    p.add_argument("--predictor", help="weak predictor: linear (default) | xgb | mlp | ensemble")
+    p.add_argument("--algorithm", help="weaknas (default) | weaknas-pool | random | evolution | regularized | nsga2"
+                                       " | optuna-tpe (pip install hwnas[optuna])")
+    p.add_argument("--predictor", help="weak predictor: gp (default) | linear | xgb | mlp | ensemble")
     p.add_argument("--seed", type=int, help="random seed (default 0); same seed, same result")
     p.add_argument("--width", type=float, help="supernet width 1.2 (default) or 1.0")
     p.add_argument("--resolutions", type=_int_list,
@@ -61,7 +64,7 @@ def config_from_args(args):
              "oracle_device": args.oracle_device, "queries": args.queries,
              "algorithm": args.algorithm, "predictor": args.predictor, "seed": args.seed, "width": args.width,
              "resolutions": args.resolutions, "out": args.out, "executor": args.executor,
-             "ray_address": args.ray_address, "export_onnx": args.export_onnx}
+             "ray_address": args.ray_address, "export_onnx": args.export_onnx, "pool": args.pool}
     given = {k: v for k, v in flags.items() if v is not None}
     if args.resume:
         from ..errors import HwnasError
@@ -92,7 +95,7 @@ def run(args) -> dict:
               file=sys.stderr)
     return {"best": result["best"], "queries": result["queries"], "out": result["out"],
             **{k: result[k] for k in ("algorithm", "seed", "budget", "oracle_asked", "hypervolume", "pareto_size",
-                                      "overhead_seconds") if k in result},
+                                      "overhead_seconds", "pool_size", "pool_dropped") if k in result},
             **({"export": result["export"]} if "export" in result else {})}
 
 

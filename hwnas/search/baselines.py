@@ -5,6 +5,9 @@
   population 100, 500 generations, parents 25%, mutation 50%, mutate prob 0.1), stopped at the budget.
 - ``regularized``: regularized (aging) evolution, Real et al. 2019 (population 50, tournament 10).
 - ``nsga2``: pymoo's NSGA-II directly on the oracle (population 50; constraints as inequalities).
+
+With ``--pool`` every proposal is snapped to its nearest pool member (``Problem.snap``) before it is
+measured; OFA's finder keeps its own population, whose members are answered for their snapped archs.
 """
 
 from __future__ import annotations
@@ -108,6 +111,7 @@ def regularized_evolution(ctx, population=50, tournament=10, mutate_prob=0.1):
         contenders = rng.choice(len(pop), size=min(tournament, len(pop)), replace=False)
         parent = pop[max(contenders, key=lambda i: np.nan_to_num(pop_acc[i], nan=-1.0))]
         kids = mutate(np.repeat(parent[None, :], 32, axis=0), rng, mutate_prob, problem.space.resolutions)
+        kids = problem.snap(kids)  # with --pool: the nearest members (no pool: unchanged)
         kids = kids[problem.feasible(kids) & ~q.measured_mask(kids) & (kids != parent).any(axis=1)]
         if len(kids) == 0:
             stale += 1
@@ -150,6 +154,10 @@ def nsga2(ctx, pop_size=50):
         pop = algorithm.ask()
         V = np.clip(np.rint(pop.get("X")).astype(np.int64), 0, xu)
         rows = canonicalize(np.column_stack([lookup[j][V[:, j]] for j in range(len(values))]))
+        if problem.pool is not None:  # the population walks inside the pool: it takes the snapped genes
+            rows = problem.snap(rows)
+            pop.set("X", np.column_stack([np.searchsorted(lookup[j], rows[:, j])
+                                          for j in range(len(values))]))
         costs = problem.costs(rows)
         feas = problem.feasible(rows, costs)
         acc = np.zeros(len(rows))

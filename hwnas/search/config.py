@@ -9,7 +9,7 @@ from ..paths import read_yaml
 from ..space import DEFAULT_RESOLUTIONS, check_width
 from ..units import format_count, parse_count, parse_ms
 
-ALGORITHM_NAMES = ("weaknas", "weaknas-pool", "random", "evolution", "regularized", "nsga2")
+ALGORITHM_NAMES = ("weaknas", "weaknas-pool", "random", "evolution", "regularized", "nsga2", "optuna-tpe")
 OBJECTIVE_SETS = ("acc", "acc,flops", "acc,latency", "acc,params")
 _PATHS = ("device", "acc_predictor", "oracle_table", "weights", "data", "out", "export_onnx", "ray_address",
           "oracle_device", "oracle")
@@ -35,7 +35,7 @@ class SearchConfig:
     oracle_device: str = "cpu"  # where the supernet oracle evaluates: cpu, cuda, cuda:N
     queries: int = 300
     algorithm: str = "weaknas"
-    predictor: str = "linear"
+    predictor: str = "gp"
     seed: int = 0
     width: float = 1.2
     resolutions: list = field(default_factory=lambda: list(DEFAULT_RESOLUTIONS))
@@ -43,7 +43,8 @@ class SearchConfig:
     executor: str = "local"
     ray_address: str | None = None
     export_onnx: str | None = None
-    options: dict = field(default_factory=dict)  # algorithm knobs, e.g. {"optimism": 0.5}
+    pool: str | None = None  # CSV or JSON-lines file of the only archs the search may measure
+    options: dict = field(default_factory=dict)  # algorithm knobs, e.g. {"kappa": 2.0}
 
     def __post_init__(self):
         if self.flops is not None:
@@ -54,6 +55,10 @@ class SearchConfig:
             self.latency_ms = parse_ms(self.latency_ms, "--latency")
         if self.algorithm not in ALGORITHM_NAMES:
             raise HwnasError(f"algorithm {self.algorithm!r} is unknown; allowed: {allowed(ALGORITHM_NAMES)}")
+        if self.algorithm == "optuna-tpe":  # an optional extra: say so before a run folder is made
+            from .optuna_tpe import require_optuna
+
+            require_optuna()
         self.objectives = ",".join(s.strip() for s in str(self.objectives).split(","))
         if self.objectives not in OBJECTIVE_SETS:
             raise HwnasError(f"objectives {self.objectives!r} not allowed; allowed: {allowed(OBJECTIVE_SETS)}")

@@ -2,7 +2,9 @@
 
 Costs are exact (MACs, params) or table-predicted (latency, corrected); all are computed for whole
 ``(N, 46)`` batches at once. ``sample_feasible`` draws archs that meet the budgets directly, without
-endless rejection loops for tight budgets.
+endless rejection loops for tight budgets. With a ``pool`` (``--pool FILE``) the candidates are its
+feasible members only: ``sample_feasible`` draws from them and ``snap``/``repair`` map any rows onto
+them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from ..cost import macs_params
 from ..errors import HwnasError
 from ..space import D_COLS, DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, N_BLOCKS, N_GENES, N_STAGES, R_COL, Space
 from ..units import format_count
+from .pool import Pool
 
 COST_OBJECTIVES = {"flops": "mflops", "latency": "latency_ms", "params": "params_m"}
 COST_LABELS = {"mflops": "MFLOPs (multiply-accumulates)", "latency_ms": "latency (ms)", "params_m": "parameters (M)"}
@@ -21,9 +24,12 @@ COST_LABELS = {"mflops": "MFLOPs (multiply-accumulates)", "latency_ms": "latency
 
 class Problem:
     """Budgets: ``flops`` (MACs), ``params`` (count), ``latency_ms`` (needs ``device``); ``objectives`` like
-    ``("acc",)`` or ``("acc", "latency")``."""
+    ``("acc",)`` or ``("acc", "latency")``. ``pool``: an (N, 46) array of the only archs allowed (those
+    outside the budgets or the space's resolutions are dropped; ``pool_label`` names it in errors),
+    ``pool_seed`` seeds the tie rule of ``snap``."""
 
-    def __init__(self, space: Space, flops=None, params=None, latency_ms=None, device=None, objectives=("acc",)):
+    def __init__(self, space: Space, flops=None, params=None, latency_ms=None, device=None,
+                 objectives=("acc",), pool=None, pool_seed: int = 0, pool_label: str = "pool"):
         self.space = space
         self.flops, self.params, self.latency_ms, self.device = flops, params, latency_ms, device
         objectives = tuple(objectives)
@@ -36,6 +42,28 @@ class Problem:
         if "latency" in objectives and device is None:
             raise HwnasError("objective latency needs --device NAME (a shipped device or a device folder)")
         self._check_achievable()
+        self._pool = None if pool is None else self._make_pool(pool, pool_seed, pool_label)
+
+    def _make_pool(self, X, seed, label) -> Pool:
+        X = unique_rows(canonicalize(X))
+        ok = np.isin(X[:, R_COL], self.space.resolutions)
+        ok[ok] = self.feasible(X[ok])
+        if not ok.any():
+            raise HwnasError(f"{label}: none of its {len(X)} archs is within {self.describe()} at "
+                             f"resolutions {','.join(map(str, self.space.resolutions))}; allowed: a pool "
+                             "with feasible archs")
+        self.pool_dropped = int((~ok).sum())  # archs of the file outside the budgets or resolutions
+        return Pool(X[ok], seed)
+
+    @property
+    def pool(self):
+        """None, or the (P, 46) int64 feasible canonical archs of the pool."""
+        return None if self._pool is None else self._pool.members
+
+    def snap(self, X) -> np.ndarray:
+        """Each row replaced by its nearest pool member (Hamming on genes, seeded ties); no pool:
+        ``X`` unchanged."""
+        return np.asarray(X, dtype=np.int64) if self._pool is None else self._pool.snap(X)
 
     @property
     def multi_objective(self) -> bool:
@@ -109,8 +137,11 @@ class Problem:
     def sample_feasible(self, n: int, rng: np.random.Generator, tilt: bool = True, exclude=None, max_rounds: int = 50):
         """Up to ``n`` unique feasible archs (fewer only if the feasible region is that small).
 
-        ``tilt=False`` is plain uniform sampling with rejection (the paper's pool).
+        ``tilt=False`` is plain uniform sampling with rejection (the paper's pool). With a pool: a
+        uniform draw of its members (``tilt`` does not apply).
         """
+        if self._pool is not None:
+            return self._pool.sample(n, rng, exclude)
         seen = set() if exclude is None else set(map(bytes, np.asarray(exclude, dtype=np.int64)))
 
         def fresh(X):
@@ -143,8 +174,10 @@ class Problem:
         kernel size or expand ratio by one step (or, when none is left, a depth or the resolution).
 
         Evolution can then walk along the budget boundary instead of having every larger move rejected.
-        Rows still infeasible after ``max_rounds`` are dropped.
+        Rows still infeasible after ``max_rounds`` are dropped. With a pool: ``snap(X)``.
         """
+        if self._pool is not None:
+            return self._pool.snap(X)
         X = canonicalize(X)
         res = np.asarray(self.space.resolutions)
         for _ in range(max_rounds):

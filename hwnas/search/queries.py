@@ -3,7 +3,9 @@
 Algorithms call ``ask(X)``: rows this run has already measured cost nothing; new unique rows are
 measured until the query budget is spent (later rows read NaN and ``exhausted`` turns true). Answers
 come from the :class:`~predictors.evaluator.Evaluator`, which stores each one as it arrives; a resumed
-run replays the same decisions and finds every earlier answer in the store.
+run replays the same decisions and finds every earlier answer in the store. With a pool
+(``--pool``), rows are first snapped to their nearest pool members, so no algorithm measures
+outside it.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class Queries:
     # -- asking ------------------------------------------------------------------------------------
     def ask(self, X) -> np.ndarray:
         """Accuracy per row of ``X``; measures new rows while the budget lasts (NaN past it)."""
-        X = np.asarray(X, dtype=np.int64)
+        X = self.problem.snap(X)
         keys = [bytes(row) for row in X]
         new, seen = [], set()
         for key, row in zip(keys, X):

@@ -26,6 +26,7 @@ from ..paths import WEIGHTS_FIX, check_checkpoint
 from ..space import Space
 from .baselines import nsga2, ofa_evolution, random_search, regularized_evolution
 from .config import SearchConfig
+from .optuna_tpe import optuna_tpe
 from .pareto import hypervolume, pareto_mask, plot_front
 from .problem import COST_LABELS, Problem
 from .folder import RunFolder, check_export_path
@@ -39,6 +40,7 @@ ALGORITHMS = {
     "evolution": ofa_evolution,
     "regularized": regularized_evolution,
     "nsga2": nsga2,
+    "optuna-tpe": optuna_tpe,
 }
 
 
@@ -74,8 +76,14 @@ def build_problem(config: SearchConfig) -> Problem:
 
         device = load_device(config.device, width=space.width)
     objectives = tuple(config.objectives.split(","))
+    pool = None
+    if config.pool is not None:
+        from ..archfile import read_arch_list
+
+        pool = read_arch_list(config.pool, what="--pool", width=space.width).X
     return Problem(space, flops=config.flops, params=config.params, latency_ms=config.latency_ms, device=device,
-                   objectives=objectives)
+                   objectives=objectives, pool=pool, pool_seed=config.seed,
+                   pool_label=f"--pool {config.pool!r}")
 
 
 def resume_config(out, overrides: dict | None = None) -> SearchConfig:
@@ -196,6 +204,8 @@ def _summarise(config, problem, queries, oracle, evaluator, out, seconds) -> dic
               "oracle_seconds": evaluator.oracle_seconds,
               "overhead_seconds": max(0.0, seconds - evaluator.oracle_seconds),
               "pareto_size": len(front["rows"]), "hypervolume": front["hv"], "pareto_cost": problem.cost_key}
+    if problem.pool is not None:
+        result.update(pool_size=len(problem.pool), pool_dropped=problem.pool_dropped)
     if out is not None:
         _write_outputs(out, config, problem, history, front, best, result)
     return result

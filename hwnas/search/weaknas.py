@@ -4,11 +4,12 @@
 random subnets within the budget, 100 random initial queries, then per iteration XGBoost (the paper's
 settings, whatever ``--predictor`` says) on all measured pairs, the predicted top N = 1000 of the pool, M = 100 drawn uniformly from its unmeasured members.
 
-``weaknas`` is hwnas's default: candidates are drawn under the budgets directly and refreshed every
-iteration by evolving the predicted top on the predictor (tens of thousands of cheap predictions per
-iteration), and epsilon = M/N moves from exploration (0.1) to exploitation (1.0) over the iterations.
-In multi-objective mode candidates are ranked by non-dominated sorting of (predicted accuracy, cost)
-and the M queries are spread along the cost axis of the front.
+``weaknas`` is hwnas's default (docs/search.md): a Gaussian process (``--predictor gp``) refit
+every iteration on what this run measured, an inner optimiser that spends ~30,000 predictions per
+iteration on its upper confidence bound (:mod:`.inner`), and batches picked by GP-BUCB. Batch sizes
+grow with the queries made so far, never with the budget: the run is anytime. In multi-objective
+mode candidates are ranked by non-dominated sorting of (acquisition, cost) and each batch is spread
+along the cost axis of the front. With ``--pool`` the whole pool is scored instead of evolved.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ import math
 
 import numpy as np
 
-from ..arch import crossover, mutate, unique_rows
+from .inner import InnerOptimiser
 
 
 def _fit(ctx, predictor=None):
     X, y = ctx.queries.X(), ctx.queries.y()
     ok = ~np.isnan(y)
-    return ctx.make_predictor(predictor).fit(X[ok], y[ok])
+    model = ctx.make_predictor(predictor)
+    if "gp_points" in ctx.options and hasattr(model, "max_points"):
+        model.max_points = int(ctx.options["gp_points"])
+    return model.fit(X[ok], y[ok])
 
 
 def weaknas_pool(ctx, pool_size=10_000, n_init=100, top_n=1000, m=100):
@@ -33,7 +37,8 @@ def weaknas_pool(ctx, pool_size=10_000, n_init=100, top_n=1000, m=100):
     q.ask(pool[first])
     q.phase_name = "iter"
     while not q.exhausted:
-        pred = _fit(ctx, "xgb-paper").predict(pool)  # the paper's XGBoost: gbtree, depth 20, 1000 rounds
+        # the paper's XGBoost (gbtree, depth 20, 1000 rounds) on raw gene values, no cost features
+        pred = _fit(ctx, "xgb-paper").predict(pool)
         top = np.argsort(-pred, kind="stable")[:top_n]
         todo = top[~q.measured_mask(pool[top])]
         if len(todo) == 0:  # the predicted top is all measured: widen to the whole pool
@@ -42,14 +47,6 @@ def weaknas_pool(ctx, pool_size=10_000, n_init=100, top_n=1000, m=100):
                 break
         pick = rng.choice(todo, size=min(m, len(todo), q.remaining), replace=False)
         q.ask(pool[pick])
-
-
-def _schedule(budget: int, max_iters: int = 10, init_frac: float = 0.2):
-    """(n_init, per-iteration M, number of iterations) for a query budget."""
-    n_init = int(min(100, max(10, round(init_frac * budget))))
-    iters = max(1, min(max_iters, (budget - n_init) // 5))
-    m = max(1, math.ceil((budget - n_init) / iters))
-    return n_init, m, iters
 
 
 def nondominated_rank(acc, cost, limit=None) -> np.ndarray:
@@ -74,41 +71,16 @@ def nondominated_rank(acc, cost, limit=None) -> np.ndarray:
     return rank
 
 
-class _Scorer:
-    """Score = predicted mean (+ optimism x ensemble spread); multi-objective adds front rank by cost."""
-
-    def __init__(self, ctx, predictor):
-        self.ctx, self.predictor, self.optimism = ctx, predictor, ctx.options.get("optimism", 0.0)
-
-    def __call__(self, X):
-        mean, spread = self.predictor.predict_dist(X)
-        return mean + self.optimism * spread
-
-    def order(self, X, score, limit=None):
-        """Candidate indices from best to worst (multi-objective: exact for the first ``limit``)."""
-        if not self.ctx.problem.multi_objective:
+def _ranker(problem):
+    """``order(X, score, limit)``: candidate indices best first (multi-objective: front rank by
+    cost, then score; exact for the first ``limit``)."""
+    def order(X, score, limit=None):
+        if not problem.multi_objective:
             return np.argsort(-score, kind="stable")
-        cost = self.ctx.problem.costs(X)[self.ctx.problem.cost_key]
-        rank = nondominated_rank(score, cost, limit=limit)
+        rank = nondominated_rank(score, problem.costs(X)[problem.cost_key], limit=limit)
         return np.lexsort((-score, rank))
 
-
-def _evolve_on_predictor(ctx, scorer, parents, generations=6, children=4000, keep=256, mutate_prob=0.08):
-    """Cheap evolution on the predictor around ``parents``; returns every feasible child made."""
-    problem, rng, res = ctx.problem, ctx.rng, ctx.problem.space.resolutions
-    made = []
-    P = parents
-    for _ in range(generations):
-        a = P[rng.integers(len(P), size=children // 2)]
-        b = P[rng.integers(len(P), size=children // 2)]
-        kids = np.concatenate([mutate(a, rng, mutate_prob, res), crossover(a, b, rng)])
-        kids = unique_rows(problem.repair(kids, rng) if ctx.options.get("repair", True) else kids[problem.feasible(kids)])
-        if len(kids) == 0:
-            continue
-        made.append(kids)
-        union = unique_rows(np.concatenate([P, kids]))
-        P = union[scorer.order(union, scorer(union), keep)[:keep]]
-    return np.concatenate(made) if made else parents[:0]
+    return order
 
 
 def _spread_pick(ctx, X, order, m):
@@ -128,32 +100,61 @@ def _spread_pick(ctx, X, order, m):
     return np.array(picked + rest[: m - len(picked)], dtype=np.int64)
 
 
-def weaknas(ctx, pool_size=20_000):
-    q, rng, problem = ctx.queries, ctx.rng, ctx.problem
-    n_init, m, iters = _schedule(q.budget, ctx.options.get('iters', 10), ctx.options.get('init_frac', 0.2))
-    q.ask(problem.sample_feasible(n_init, rng, tilt=False))
+def batch_size(n_measured: int, smallest: int = 5, share: float = 0.05) -> int:
+    """Queries per iteration after ``n_measured``: ``share`` of what is measured, at least
+    ``smallest``. It depends only on what was measured so far, never on the query budget, so the
+    first N queries of a longer run are exactly the N-query run (anytime)."""
+    return max(smallest, int(math.ceil(share * n_measured)))
+
+
+def _candidates(ctx, score, order, parents):
+    """Unmeasured-or-not candidates, best-scored first, from the inner optimiser."""
+    opt = ctx.options
+    inner = InnerOptimiser(ctx.problem, ctx.rng, score, order,
+                           generations=opt.get("generations", 12), children=opt.get("children", 2000),
+                           keep=opt.get("keep", 64), mutate_prob=opt.get("mutate_prob", 0.04),
+                           polish_rounds=opt.get("polish_rounds", 3))
+    return inner.run(parents)[0]
+
+
+def _pool_candidates(pool, score, order, chunk=20_000):
+    """With ``--pool``: every pool member, best-scored first (the pool is scored whole)."""
+    s = np.concatenate([score(pool[i:i + chunk]) for i in range(0, len(pool), chunk)])
+    return pool[order(pool, s, None)]
+
+
+def weaknas(ctx):
+    q, rng, problem, opt = ctx.queries, ctx.rng, ctx.problem, ctx.options
+    kappa = opt.get("kappa", 2.0)  # upper confidence bound: mean + kappa x sd
+    order = _ranker(problem)
+    q.ask(problem.sample_feasible(opt.get("n_init", 20), rng, tilt=False))
     q.phase_name = "iter"
-    it = 0
     while not q.exhausted:
-        scorer = _Scorer(ctx, _fit(ctx))
-        fresh = problem.sample_feasible(pool_size, rng, tilt=True)
-        measured = q.X()
-        seeds = np.concatenate([measured, fresh])
-        seeds = seeds[scorer.order(seeds, scorer(seeds), 256)[:256]]
-        cand = unique_rows(np.concatenate([fresh, _evolve_on_predictor(ctx, scorer, seeds, generations=ctx.options.get('generations', 6), children=ctx.options.get('children', 4000), mutate_prob=ctx.options.get('mutate_prob', 0.08))]))
+        model = _fit(ctx)
+
+        def score(X):
+            mean, sd = model.predict_dist(X)
+            return mean + kappa * sd
+
+        y = q.y()
+        measured = q.X()[np.argsort(-np.nan_to_num(y, nan=-1.0), kind="stable")]
+        fresh = problem.sample_feasible(opt.get("fresh", 2000), rng, tilt=True)
+        parents = np.concatenate([measured[: opt.get("top_measured", 32)],
+                                  fresh[order(fresh, score(fresh), 32)[:32]]])
+        if problem.pool is None:
+            cand = _candidates(ctx, score, order, parents)
+        else:
+            cand = _pool_candidates(problem.pool, score, order)
         cand = cand[~q.measured_mask(cand)]
         if len(cand) == 0:
             break
-        score = scorer(cand)
-        take = min(m, q.remaining)
-        # epsilon = M/N rises geometrically from 0.1 (explore the predicted top 10M) to 1 (take the top M)
-        eps0 = ctx.options.get('eps_start', 0.1)
-        eps = eps0 ** (1 - min(it, iters - 1) / max(iters - 1, 1))
-        order = scorer.order(cand, score, limit=int(round(take / eps)))
-        top_n = order[: max(take, int(round(take / eps)))]
+        take = min(batch_size(q.n, opt.get("batch_min", 5), opt.get("batch_share", 0.05)),
+                   q.remaining)
         if problem.multi_objective:
-            pick = top_n[_spread_pick(ctx, cand[top_n], np.arange(len(top_n)), take)]
+            top = cand[: 10 * take]
+            pick = _spread_pick(ctx, top, np.arange(len(top)), take)
+        elif hasattr(model, "select_batch") and opt.get("bucb", True):
+            pick = model.select_batch(cand[: opt.get("batch_pool", 2000)], kappa, take)
         else:
-            pick = rng.choice(top_n, size=min(take, len(top_n)), replace=False)
+            pick = np.arange(min(take, len(cand)))
         q.ask(cand[pick])
-        it += 1

@@ -1,0 +1,144 @@
+"""``gp``: a Gaussian process on the gene one-hots, with a calibrated uncertainty for the search.
+
+Kernel: squared exponential on the active-block kernel/expand one-hots, the depth one-hot and the
+resolution scaled so that its full range counts like two gene changes (one gene change moves an
+arch by a squared distance of about 2). The length scale and the noise are picked from a small grid
+by the marginal likelihood, the signal variance in closed form; the prior mean is the mean of the
+accuracies it is fitted on. Above ``max_points`` measured archs (the cost is cubic in the points
+kept) it keeps the best half of them and an even spread of the ranks below.
+Deterministic, a few milliseconds to fit on a few hundred points (docs/search.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwnas.space import R_COL, get_space
+
+from .base import Predictor
+from .features import features
+
+# squared length scale, in squared one-hot distance (one gene change: about 2)
+LENGTH2_GRID = (8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
+NOISE_GRID = (1e-4, 1e-3, 1e-2, 1e-1)  # nugget, as a share of the signal variance
+LINEAR_GRID = (0.0, 0.3, 0.7)  # share of a linear kernel (a Bayesian ridge: additive gene effects)
+
+
+def _sqdist(A, B) -> np.ndarray:
+    d = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * (A @ B.T)
+    return np.maximum(d, 0.0)
+
+
+class GPPredictor(Predictor):
+    name = "gp"
+
+    def __init__(self, seed: int = 0, space=None, max_points: int = 400, with_cost: bool = False,
+                 linear_grid=LINEAR_GRID, pairs: bool = False):
+        self.pairs = pairs
+        self.space = get_space(1.2 if space is None else space)
+        self.linear_grid = tuple(linear_grid)
+        self.max_points, self.with_cost = int(max_points), with_cost
+        self._L = None
+
+    def _features(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.int64)
+        F = features(X, self.space).astype(np.float64)
+        res = self.space.resolutions
+        span = max(max(res) - min(res), 1)
+        F[:, -1] = 2.0 * (X[:, R_COL] - min(res)) / span
+        if self.pairs:  # one slot per block and (kernel, expand) pair: the two genes' interaction
+            from hwnas.arch import active_mask
+            from .features import _E_IDX, _KS_IDX, one_hot
+
+            idx = _KS_IDX[X[:, :20]] * 3 + _E_IDX[X[:, 20:40]]
+            F = np.concatenate([F, one_hot(idx, 9, active_mask(X)).astype(np.float64)], axis=1)
+        return F
+
+    @staticmethod
+    def _lin(A, B) -> np.ndarray:
+        """Linear kernel scaled to 0..1: the share of gene values two archs have in common."""
+        return (A @ B.T) / 46.0
+
+    def _subset(self, y) -> np.ndarray:
+        """Rows kept above ``max_points``: the better half of them are the best measured, the rest
+        spread evenly over the ranks below, so the model still knows where accuracy is low (a model
+        of the top alone is blind there, and its uncertainty sends the search into poor regions)."""
+        order = np.argsort(-y, kind="stable")
+        half = self.max_points // 2
+        rest = order[half:]
+        ranks = np.linspace(0, len(rest) - 1, self.max_points - half).round().astype(np.int64)
+        spread = rest[ranks]
+        return np.sort(np.concatenate([order[:half], spread]))
+
+    def fit(self, X, y) -> "GPPredictor":
+        from scipy.linalg import cho_factor, cho_solve
+
+        X, y = np.asarray(X), np.asarray(y, dtype=np.float64)
+        if len(y) > self.max_points:
+            keep = self._subset(y)
+            X, y = X[keep], y[keep]
+        self._prior = float(y.mean())
+        F = self._features(X)
+        D2, G = _sqdist(F, F), self._lin(F, F)
+        r = y - self._prior
+        n, best = len(y), None
+        for l2, w in ((l2, w) for l2 in LENGTH2_GRID for w in self.linear_grid):
+            R = (1.0 - w) * np.exp(-D2 / (2.0 * l2)) + w * G
+            for g in NOISE_GRID:
+                try:
+                    c = cho_factor(R + g * np.eye(n), lower=True)
+                except np.linalg.LinAlgError:
+                    continue
+                a = cho_solve(c, r)
+                s2 = max(float(r @ a) / n, 1e-12)
+                lml = -0.5 * n * np.log(s2) - np.log(np.diag(c[0])).sum()
+                if best is None or lml > best[0]:
+                    best = (lml, l2, w, g, c, a, s2)
+        _, self.l2, self.w, self.noise, c, self._alpha, self.s2 = best
+        self._L, self._F = c[0], F
+        return self
+
+    def _kernel(self, A, B) -> np.ndarray:
+        return (1.0 - self.w) * np.exp(-_sqdist(A, B) / (2.0 * self.l2)) + self.w * self._lin(A, B)
+
+    def _posterior(self, X):
+        """Features, cross-kernel to the data, mean, ``V = L^-1 K^T`` and variance of ``X``."""
+        from scipy.linalg import solve_triangular
+
+        if self._L is None:
+            from hwnas.errors import HwnasError
+
+            raise HwnasError("predictor gp is not fitted; call fit(X, y) first")
+        Fq = self._features(X)
+        K = self._kernel(Fq, self._F)
+        V = solve_triangular(self._L, K.T, lower=True, check_finite=False)
+        prior = (1.0 - self.w) + self.w * (Fq * Fq).sum(1) / 46.0
+        var = self.s2 * np.maximum(prior - (V * V).sum(0), 0.0)
+        return Fq, self._prior + K @ self._alpha, V, var
+
+    def predict_dist(self, X) -> tuple:
+        """``(mean, standard deviation)`` of the accuracy, fractions."""
+        _, mean, _, var = self._posterior(X)
+        return mean, np.sqrt(var)
+
+    def predict(self, X) -> np.ndarray:
+        return self.predict_dist(X)[0]
+
+    def select_batch(self, X, kappa: float, b: int) -> np.ndarray:
+        """Indices of ``b`` rows of ``X`` for one batch of queries (GP-BUCB, Desautels et al. 2014).
+
+        Greedy on mean + kappa x sd; after each pick the variance is updated as if that row had been
+        measured (its answer is not needed for the variance), so a batch does not spend several
+        queries on what one of them would already tell.
+        """
+        Fq, mean, V, var = self._posterior(X)
+        picked = []
+        free = np.ones(len(X), dtype=bool)
+        for _ in range(min(b, len(X))):
+            ucb = np.where(free, mean + kappa * np.sqrt(var), -np.inf)
+            j = int(np.argmax(ucb))
+            picked.append(j)
+            free[j] = False
+            cov = self.s2 * (self._kernel(Fq, Fq[j:j + 1])[:, 0] - V.T @ V[:, j])
+            var = np.maximum(var - cov * cov / (var[j] + self.s2 * self.noise), 0.0)
+        return np.array(picked, dtype=np.int64)

@@ -1,0 +1,106 @@
+"""Quick in-process experiment: weaknas on the ofa-mlp oracle, a few seeds, read at several N.
+
+Usage: HWNAS_ASSETS=... python scripts/exp_weaknas.py --seeds 3 --queries 300 --flops 600M,400M \\
+           [--opt '{"kappa": 1.0}'] [--predictor gp] [--latency 20 --device cpu-ort]
+Prints, per budget, mean and worst regret to the reference optimum at each N, and the overhead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+REF = {600e6: 0.8538, 400e6: 0.8397}  # scripts/results/search.md reference optima (ofa-mlp)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--flops", default="600M,400M")
+    ap.add_argument("--opt", default="{}")
+    ap.add_argument("--predictor", default=None)
+    ap.add_argument("--algorithm", default="weaknas")
+    ap.add_argument("--ref", default="{}", help="JSON {flops: reference optimum} for other budgets")
+    ap.add_argument("--cheat", action="store_true",
+                    help="diagnostic: the oracle itself as predictor")
+    ap.add_argument("--latency", default=None,
+                    help="a latency budget instead of --flops (needs --device)")
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--read", default="100,200,300,500,1000")
+    args = ap.parse_args()
+    from hwnas.search import SearchConfig, run_search
+    from hwnas.units import parse_count
+    from predictors import make_oracle
+    from predictors.store import EvalStore
+    from hwnas import get_space
+
+    refs = {**REF, **{float(k): v for k, v in json.loads(args.ref).items()}}
+    oracle = make_oracle("ofa-mlp", get_space(1.2))
+    if args.cheat:
+        import predictors
+
+        class Cheat:
+            def fit(self, X, y):
+                return self
+
+            def predict_dist(self, X):
+                m = oracle.predict(X)
+                return m, np.zeros_like(m)
+
+        predictors.make_predictor = lambda *a, **k: Cheat()
+    reads = [n for n in map(int, args.read.split(",")) if n <= args.queries]
+    for ftext in ([args.latency] if args.latency else args.flops.split(",")):
+        flops = None if args.latency else parse_count(ftext)
+        budget = {"latency_ms": ftext, "device": args.device} if args.latency else {"flops": flops}
+        if (args.latency or flops) not in refs:
+            refs[args.latency or flops] = _reference(budget)
+        curves, overhead = [], []
+        for seed in map(int, args.seeds.split(",")):
+            cfg = SearchConfig(**budget, queries=args.queries, seed=seed, algorithm=args.algorithm,
+                               options=json.loads(args.opt),
+                               **({"predictor": args.predictor} if args.predictor else {}))
+            t = time.perf_counter()
+            with EvalStore(":memory:") as store:
+                r = run_search(cfg, oracle=oracle, store=store)
+                hist = np.array([row["accuracy"] for row in store.rows(oracle.key)])
+            curves.append(np.fmax.accumulate(hist))
+            overhead.append(r["overhead_seconds"])
+            print(f"  {ftext} seed {seed}: best {r['best']['accuracy']:.4f} "
+                  f"({time.perf_counter() - t:.1f} s, overhead {r['overhead_seconds']:.1f} s)",
+                  flush=True)
+        ref = refs.get(args.latency or flops)
+        cells = []
+        for n in reads:
+            b = np.array([c[min(n, len(c)) - 1] for c in curves])
+            if ref:
+                cells.append(f"N={n}: mean {ref - b.mean():.4f} worst {ref - b.min():.4f}")
+            else:
+                cells.append(f"N={n}: mean {b.mean():.4f} worst {b.min():.4f}")
+        print(f"{ftext} {args.opt} regret | " + " | ".join(cells) +
+              f" | overhead {np.mean(overhead):.1f} s", flush=True)
+
+
+def _reference(budget):
+    """The benchmark's reference optimum (long search on the oracle itself) for another budget."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_search import reference_optimum
+    from hwnas.search import SearchConfig
+    from hwnas.search.run import build_problem
+
+    problem = build_problem(SearchConfig(**budget))
+    t = time.perf_counter()
+    _, best, n, _, _ = reference_optimum(problem.space, problem.flops, problem=problem)
+    print(f"reference optimum for {budget}: {best:.4f} ({n:,} oracle queries, "
+          f"{time.perf_counter() - t:.0f} s)", flush=True)
+    return best
+
+
+if __name__ == "__main__":
+    main()
