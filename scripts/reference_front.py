@@ -15,7 +15,8 @@ A run's hypervolume as a share of the best possible therefore lies in [hv / uppe
 :func:`hv_share` computes both from ``scripts/results/reference_front.json``.
 
 Budgets run one at a time, each row appended to scripts/results/reference_front_runs.jsonl
-(resumable). The effort (restarts x generations of 4,000 children) starts at ``--restarts`` x
+(resumable; ``--part I/N`` runs every N-th budget and logs to reference_front_runs.partI.jsonl, so
+N processes can share the work; every run summarises all the logs it finds). The effort (restarts x generations of 4,000 children) starts at ``--restarts`` x
 ``--gens`` and is halved for the next budgets whenever one budget took more than
 ``--max-seconds``; each budget records its own effort, queries and seconds.
 
@@ -125,6 +126,7 @@ def main():
     ap.add_argument("--gens", type=int, default=50)
     ap.add_argument("--max-seconds", type=float, default=60.0, help="halve the effort after a slower budget")
     ap.add_argument("--out", default=None, help="results folder (default scripts/results)")
+    ap.add_argument("--part", default="0/1", help="I/N: compute only every N-th budget, from the I-th")
     ap.add_argument("--known", default=str(RESULTS / "search_runs.jsonl"),
                     help="bench_search's log: its reference optima (full effort) are reused for their budgets")
     args = ap.parse_args()
@@ -140,8 +142,10 @@ def main():
     oracle, f = oracle_fn(space)
     least = budgets_mflops(space, 2)[0]
     results.mkdir(parents=True, exist_ok=True)
-    log = results / "reference_front_runs.jsonl"
-    done = {r["budget_mflops"]: r for r in map(json.loads, log.read_text().splitlines())} if log.exists() else {}
+    part, parts = (int(v) for v in args.part.split("/"))
+    log = results / ("reference_front_runs.jsonl" if parts == 1 else f"reference_front_runs.part{part}.jsonl")
+    done = {r["budget_mflops"]: r for p in sorted(results.glob("reference_front_runs*.jsonl"))
+            for r in map(json.loads, p.read_text().splitlines())}
     for r in _known_optima(args.known, space):
         if r["budget_mflops"] not in done:
             done[r["budget_mflops"]] = r
@@ -152,9 +156,10 @@ def main():
     for r in done.values():
         front_acc = np.concatenate([front_acc, r["front_acc"]])
         front_cost = np.concatenate([front_cost, r["front_mflops"]])
-    for b in sorted(budgets_mflops(space, args.budgets), reverse=True):  # the costly budgets first
-        if b in done:
-            continue
+    todo = sorted(budgets_mflops(space, args.budgets), reverse=True)[part::parts]
+    for b in todo:  # the costly budgets first
+        if b in done and done[b]["restarts"] * done[b]["gens"] >= restarts * gens:
+            continue  # done before with at least this effort (a smaller effort is redone)
         t = time.perf_counter()
         if b <= least + 1e-6:  # only the smallest subnet fits: nothing to search
             allX = np.stack([Arch.smallest(min(space.resolutions)).to_array()])
