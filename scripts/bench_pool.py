@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 RESULTS = Path(__file__).parent / "results"
-ALGORITHMS = "weaknas,weaknas-pool,random,evolution,regularized,nsga2,optuna-tpe"
+ALGORITHMS = "weaknas,weaknas+linear,weaknas-pool,random,evolution,regularized,nsga2,optuna-tpe"
 
 
 def make_pool_file(work: Path, size: int, flops: float) -> Path:
@@ -84,9 +84,11 @@ def run_one(space, table_path, best_id, near, algorithm, seed, queries, flops):
     from hwnas.search import SearchConfig, run_search
     from predictors.store import EvalStore
 
-    cfg = SearchConfig(flops=flops, queries=queries, algorithm=algorithm, seed=seed,
+    name, _, predictor = algorithm.partition("+")  # "weaknas+linear": weaknas with that predictor
+    extra = {"predictor": predictor} if predictor else {}
+    cfg = SearchConfig(flops=flops, queries=queries, algorithm=name, seed=seed,
                        pool=str(table_path), oracle="table", oracle_table=str(table_path),
-                       width=space.width, resolutions=list(space.resolutions))
+                       width=space.width, resolutions=list(space.resolutions), **extra)
     oracle = finder_oracle(space, table_path, best_id, near)
     t = time.perf_counter()
     with EvalStore(":memory:") as store:
@@ -147,7 +149,8 @@ def main():
     RESULTS.mkdir(parents=True, exist_ok=True)
     log = RESULTS / "pool_runs.jsonl"
     done = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    key = {"pool": tag, "pool_size": size, "flops": flops, "sha256": rows.sha256[:16]}
+    # "code" 2: the default weaknas of issue 12 (GP, anytime); rows of the earlier code are kept apart
+    key = {"pool": tag, "pool_size": size, "flops": flops, "sha256": rows.sha256[:16], "code": 2}
     near = best_acc - args.near
     have = {(d["algorithm"], d["seed"], d["cap"]) for d in done
             if all(d.get(k) == v for k, v in key.items())}
