@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev,ray]'
+	$(BIN)/python -m pip install -q -e '.[dev,ray,optuna]'
 	@if $(BIN)/python -m pip list 2>/dev/null | grep -i '^nvidia-'; then echo "error: CPU install pulled nvidia-* packages" >&2; exit 1; fi
 	touch $@
 

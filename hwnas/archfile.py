@@ -26,6 +26,7 @@ import numpy as np
 
 from .arch import Arch
 from .errors import HwnasError
+from .paths import read_text
 
 
 @dataclass
@@ -124,17 +125,8 @@ def read_arch_list(path, what: str = "arch list", width=None,
     accuracy an error (the ``table`` oracle's case).
     """
     label = f"{what} {str(path)!r}"
-    p = Path(path)
-    if not p.is_file():
-        raise HwnasError(f"{label} does not exist")
-    raw = p.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise HwnasError(f"{label} is not UTF-8 text (CSV or JSON lines)") from None
-    if not text.strip():
-        raise HwnasError(f"{label} is empty; allowed: CSV with an arch column, or JSON lines of "
-                         "archs")
+    text = read_text(path, what)  # missing, a directory, unreadable, empty, binary: one line each
+    raw = Path(path).read_bytes()
     if text.lstrip().startswith("{"):
         rows = _jsonl_rows(text, label)
     else:

@@ -136,7 +136,7 @@ def stored_run(tmp_path_factory):
         (("--algorithm", "evolution"), "--algorithm evolution", "random"),
         (("--oracle", "zerocost"), "--oracle zerocost", "auto"),
         (("--width", "1.0"), "--width 1.0", "1.2"),
-        (("--predictor", "xgb"), "--predictor xgb", "linear"),
+        (("--predictor", "xgb"), "--predictor xgb", "gp"),
         (("--objectives", "acc,flops"), "--objectives acc,flops", "acc"),
         (("--resolutions", "160,224"), "--resolutions 160,224", "160,176,192,208,224"),
         (("--params", "8M"), "--params 8M", "(not set)"),
