@@ -40,6 +40,13 @@ class Oracle(ABC):
     def __init__(self, space):
         self.space = space
 
+    @classmethod
+    def from_settings(cls, space, settings: dict, **kw) -> "Oracle":
+        """Make one for ``space`` from the run's oracle ``settings`` (``acc_predictor``, ``table``,
+        ``weights``, ``data``, ``device``: each oracle reads those it uses and says which it misses)
+        and its own constructor keywords ``kw``."""
+        return cls(space, **kw)
+
     @property
     def key(self) -> str:
         """Identity of this oracle's answers in the store, e.g. ``ofa-mlp@1/w1.2``."""

@@ -55,6 +55,15 @@ class SupernetOracle(Oracle):
         self._net = None
         self._cache = {}
 
+    @classmethod
+    def from_settings(cls, space, settings, **kw) -> "SupernetOracle":
+        """See :meth:`Oracle.from_settings`: reads ``weights`` and ``data`` (required), ``device``."""
+        if settings.get("weights") is None or settings.get("data") is None:
+            raise HwnasError("oracle supernet needs --weights FILE (an OFA supernet checkpoint) and "
+                             "--data DIR (an ImageFolder-style image folder)")
+        return cls(space, weights=settings["weights"], data=settings["data"],
+                   device=settings.get("device", "cpu"), **kw)
+
     def __getstate__(self):
         d = dict(self.__dict__)
         d["_net"], d["_cache"] = None, {}

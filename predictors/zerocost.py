@@ -52,6 +52,11 @@ class ZeroCostOracle(Oracle):
         self.version = f"1+{proxy}-b{self.batch}-s{self.seed}"
         self._net = None
 
+    @classmethod
+    def from_settings(cls, space, settings, **kw) -> "ZeroCostOracle":
+        """See :meth:`Oracle.from_settings`: reads ``device``."""
+        return cls(space, device=settings.get("device", "cpu"), **kw)
+
     @property
     def key(self) -> str:
         return f"{self.name}-{self.proxy}@{self.version}/w{self.space.width}"

@@ -21,6 +21,7 @@ from hwnas.space import get_space
 from predictors import assets
 from predictors.evaluator import Evaluator
 from predictors.store import EvalStore
+from predictors.registry import ORACLES
 
 W12, W10 = get_space(1.2), get_space(1.0)
 ASSETS = os.environ.get("HWNAS_ASSETS")
@@ -339,3 +340,10 @@ def test_assets_fetch_rejects_bad_bytes_and_http_errors(http_root, tmp_path, mon
     assert main(["assets", "list", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["action"] == "list" and not any(f["found"] for f in out["files"])
+
+
+@pytest.mark.parametrize("name", ORACLES.names())
+def test_every_registered_oracle_loads_under_its_name(name):
+    cls = ORACLES.load(name)
+    assert issubclass(cls, predictors.Oracle) and cls.name == name
+    assert name in predictors.ORACLES and predictors.ORACLES[0] == "auto"
