@@ -63,6 +63,13 @@ class Profiler(ABC):
     """One backend (``ort``, ``tensorrt``, ``torch``) with fixed settings."""
 
     backend = "abstract"
+    default_provider = "cpu"  # when none is asked for
+    providers_by_ep: dict = {}  # device.yaml's ``execution_provider`` -> this backend's provider
+
+    @classmethod
+    def options_from_settings(cls, meta: dict) -> dict:
+        """This backend's own constructor options as a ``device.yaml`` (``meta``) records them."""
+        return {}
 
     @abstractmethod
     def settings(self) -> dict:
