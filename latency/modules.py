@@ -12,7 +12,7 @@ import copy
 import io
 import warnings
 
-from hwnas.ofa_compat import _install_torchvision_stand_in
+from hwnas.ofa_compat import install_torchvision_stand_in
 
 
 def _torch():
@@ -24,7 +24,7 @@ def _torch():
 def build_layer(spec):
     """An eval-mode ``torch.nn.Module`` for one table entry."""
     torch = _torch()
-    _install_torchvision_stand_in()
+    install_torchvision_stand_in()
     from ofa.utils.layers import set_layer_from_config
     from ofa.utils.pytorch_modules import MyGlobalAvgPool2d
 

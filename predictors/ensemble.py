@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Predictor
+from .features import features
 from .registry import PREDICTORS
 
 DEFAULT_MEMBERS = ("xgb", "xgb", "xgb", "mlp")
@@ -30,8 +31,6 @@ class EnsemblePredictor(Predictor):
         return self
 
     def _all(self, X) -> np.ndarray:
-        from .features import features
-
         feats = {}  # computed once per feature set, shared by the members
         out = []
         for m in self.members:

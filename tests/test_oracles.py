@@ -68,14 +68,14 @@ def test_ofa_mlp_answers_do_not_depend_on_the_batch():
 
 @needs_assets
 def test_ofa_encoding_matches_ofa_reference():
-    from hwnas.ofa_compat import _install_torchvision_stand_in
+    from hwnas.ofa_compat import install_torchvision_stand_in
     from predictors.ofa_mlp import ofa_encode
 
     import importlib.util
 
     import ofa
 
-    _install_torchvision_stand_in()
+    install_torchvision_stand_in()
     # load the file alone: ofa.tutorial's __init__ imports gdown, which hwnas does not install
     spec = importlib.util.spec_from_file_location(
         "ofa_acc_ref", Path(ofa.__file__).parent / "tutorial" / "accuracy_predictor.py")

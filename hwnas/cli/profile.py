@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from latency.profilers.registry import BACKENDS
 
-from ..executor import EXECUTORS
+from ..executor import EXECUTORS, make_executor
 from ..space import DEFAULT_RESOLUTIONS
 
 
@@ -71,7 +71,6 @@ def run(args) -> dict:
     from latency.build import DEFAULTS, TARGET_WITH_EXECUTOR, profile_device
 
     from ..errors import HwnasError
-    from ..executor import make_executor
 
     if args.ray_address is not None and args.executor != "ray":
         raise HwnasError(f"--ray-address {args.ray_address!r} applies only with --executor ray")
