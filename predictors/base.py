@@ -68,6 +68,7 @@ class Predictor(ABC):
     """A weak predictor: fit on a few hundred (arch, accuracy) pairs, predict millions."""
 
     name: str = "predictor"
+    gives_spread: bool = False  # True when predict_dist reports an uncertainty (else spread 0)
 
     @abstractmethod
     def fit(self, X: np.ndarray, y: np.ndarray) -> "Predictor":

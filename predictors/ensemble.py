@@ -15,6 +15,7 @@ DEFAULT_MEMBERS = ("xgb", "xgb", "xgb", "mlp")
 
 class EnsemblePredictor(Predictor):
     name = "ensemble"
+    gives_spread = True
 
     def __init__(self, seed: int = 0, space=None, members=DEFAULT_MEMBERS, with_cost: bool = True):
         self.seed = int(seed)

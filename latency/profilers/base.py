@@ -65,6 +65,7 @@ class Profiler(ABC):
     backend = "abstract"
     default_provider = "cpu"  # when none is asked for
     providers_by_ep: dict = {}  # device.yaml's ``execution_provider`` -> this backend's provider
+    packages: tuple = ()  # distributions whose version the tables depend on (first: the usual one)
 
     @classmethod
     def options_from_settings(cls, meta: dict) -> dict:

@@ -36,6 +36,7 @@ class _OrtRunner(agent.OrtRunner, Runner):
 
 class OrtProfiler(Profiler):
     backend = "ort"
+    packages = ("onnxruntime", "onnxruntime-gpu")
     providers_by_ep = {"CPUExecutionProvider": "cpu", "CUDAExecutionProvider": "cuda",
                        "TensorrtExecutionProvider": "tensorrt"}
 

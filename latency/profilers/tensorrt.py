@@ -129,6 +129,7 @@ class TensorRTProfiler(Profiler):
 
     backend = "tensorrt"
     default_provider = "cuda"
+    packages = ("tensorrt",)
     providers_by_ep = {"TensorRT": "cuda"}
 
     def __init__(self, provider: str = "cuda", threads: int = 1, precision: str = "fp32",
