@@ -12,6 +12,7 @@ from hwnas.registry import Registry
 PREDICTORS = Registry("predictor", [
     ("linear", "predictors.linear:LinearPredictor",
      "ridge regression on gene one-hots plus stage-depth x resolution; closed form, milliseconds"),
+    ("linear-bayes", "predictors.linear_bayes:BayesLinearPredictor", "linear + predictive spread"),
     ("xgb", "predictors.xgb:XGBPredictor",
      "XGBoost gbtree, depth 2, 300 rounds, on genes and cost features"),
     ("xgb-paper", "predictors.xgb:XGBPredictor.paper",
