@@ -81,8 +81,8 @@ class TableOracle(Oracle):
     def from_settings(cls, space, settings, **kw) -> "TableOracle":
         """See :meth:`Oracle.from_settings`: reads ``table`` (required)."""
         if settings.get("table") is None:
-            raise HwnasError("oracle table needs a CSV of measured accuracies "
-                             "(--table FILE with columns arch, accuracy)")
+            raise HwnasError(f"oracle {cls.name} needs a CSV of measured accuracies "
+                             f"(--table FILE with columns arch, accuracy)")
         return cls(space, settings["table"], **kw)
 
     def evaluate(self, X) -> list:
