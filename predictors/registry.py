@@ -29,6 +29,7 @@ ORACLES = Registry("oracle", [
     ("supernet", "predictors.supernet:SupernetOracle",
      "the real thing: subnet of an OFA checkpoint, BN recalibrated, top-1 on held-out images"),
     ("table", "predictors.table:TableOracle", "a CSV of accuracies measured elsewhere"),
+    ("surrogate", "predictors.surrogate:SurrogateOracle", "table + a predictor for unlisted archs"),
     ("zerocost", "predictors.zerocost:ZeroCostOracle",
      "a training-free proxy (not an accuracy)"),
 ])
