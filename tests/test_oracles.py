@@ -365,3 +365,26 @@ def test_every_registered_oracle_answers_from_the_run_settings(name, tmp_path):
     assert len(answers) == 8 and all(a.ok and 0 <= a.accuracy <= 1 for a in answers)
     assert [a.accuracy for a in again] == [a.accuracy for a in answers]
     assert oracle.name == name and oracle.key.startswith(name)
+
+
+def test_surrogate_answers_listed_archs_exactly_and_ranks_the_rest(tmp_path):
+    from scipy.stats import kendalltau
+
+    from hwnas.cost import macs_params
+    from predictors.table import write_table
+
+    def acc(X):
+        return 0.6 + 0.05 * np.log(macs_params(W12, X)[0] / 1e8)
+
+    X, other = (sample(n, np.random.default_rng(s), W12.resolutions) for n, s in ((150, 7), (300, 8)))
+    write_table(tmp_path / "acc.csv", X, acc(X), seconds=np.full(len(X), 60.0))
+    o = predictors.make_oracle("surrogate", W12, table=tmp_path / "acc.csv")
+    listed = o.evaluate(X[:5])
+    assert [a.accuracy for a in listed] == list(acc(X[:5])) and listed[0].seconds == 60.0
+    guessed = np.array([a.accuracy for a in o.evaluate(other)])
+    assert kendalltau(guessed, acc(other))[0] > 0.8  # a ranking learned from the table (chance: 0)
+    assert o.key.startswith("surrogate@1+") and "+linear-s0/" in o.key
+    with pytest.raises(HwnasError, match="predictor 'forest' is unknown"):
+        predictors.make_oracle("surrogate", W12, table=tmp_path / "acc.csv", predictor="forest")
+    with pytest.raises(HwnasError, match="oracle surrogate needs a CSV"):
+        predictors.make_oracle("surrogate", W12)
