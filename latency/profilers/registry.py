@@ -1,4 +1,4 @@
-"""The table of profiler backends: name -> lazily imported :class:`~latency.profilers.base.Profiler`.
+"""The table of profiler backends: name -> lazily imported :class:`~.base.Profiler` subclass.
 
 Light on purpose (imports only :mod:`hwnas.registry`): ``hwnas profile --help`` and the device.yaml
 checks read the names without importing torch, onnxruntime or TensorRT. Adding a backend is one new
