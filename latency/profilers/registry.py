@@ -15,6 +15,7 @@ BACKENDS = Registry("backend", [
     ("tensorrt", "latency.profilers.tensorrt:TensorRTProfiler",
      "NVIDIA TensorRT engines from the ONNX export (needs tensorrt and a GPU)"),
     ("torch", "latency.profilers.torch_eager:TorchProfiler", "PyTorch eager mode, CPU or CUDA"),
+    ("torchscript", "latency.profilers.torchscript:TorchScriptProfiler", "frozen TorchScript"),
 ])
 
 # how a profiler reaches a machine other than this one (``--target ssh://...``)
