@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hwnas.arch import Arch
 from hwnas.ofa_interop import block_config, net_config
 from hwnas.space import EXPAND_RATIOS, KERNEL_SIZES, MAX_DEPTH, N_CLASSES, Space, conv_out
 
@@ -77,8 +78,6 @@ def block_key(space: Space, index: int, kernel: int, expand: int, resolution: in
 
 def fixed_specs(space: Space, resolution: int) -> list:
     """The six layers every subnet runs at ``resolution``: stem, first block, head and classifier."""
-    from hwnas.arch import Arch
-
     cfg = net_config(space, Arch.smallest(resolution))
     stem, _, _, final = space.feature_sizes(resolution)
     stem, final = int(stem), int(final)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwnas.errors import HwnasError
 from hwnas.space import D_COLS, DEPTHS, R_COL, get_space
 
 from .base import Predictor
@@ -45,8 +46,6 @@ class LinearPredictor(Predictor):
 
     def predict(self, X) -> np.ndarray:
         if self._w is None:
-            from hwnas.errors import HwnasError
-
             raise HwnasError("predictor linear is not fitted; call fit(X, y) first")
         F = (self._features(X) - self._mu) / self._sd
         return F @ self._w[:-1] + self._w[-1]

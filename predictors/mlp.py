@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwnas.errors import HwnasError
 from hwnas.space import get_space
 
 from .base import Predictor
@@ -86,8 +87,6 @@ class MLPPredictor(Predictor):
         import torch
 
         if self._net is None:
-            from hwnas.errors import HwnasError
-
             raise HwnasError("predictor mlp is not fitted; call fit(X, y) first")
         out = np.empty(len(F), dtype=np.float64)
         n = torch.get_num_threads()
