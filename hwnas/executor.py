@@ -1,4 +1,4 @@
-"""Executors run independent tasks (oracle queries, profiling jobs) and hand back results as they end.
+"""Executors run independent tasks (oracle queries, profiling jobs), handing back results as they end.
 
 ``local`` runs them in this process (or a small process pool); ``ray`` (``hwnas.ray_executor``) runs
 them on a Ray cluster. The caller stores each result the moment it arrives, so a lost worker costs

@@ -2,8 +2,8 @@
 
 - :func:`make_oracle` -- ``auto`` or a member of :data:`predictors.registry.ORACLES`
 - :func:`make_predictor` -- a member of :data:`predictors.registry.PREDICTORS`
-- :class:`predictors.store.EvalStore` -- every answer in SQLite; :class:`predictors.evaluator.Evaluator`
-  -- store first, oracle only for new archs.
+- :class:`predictors.store.EvalStore` -- every answer in SQLite;
+  :class:`predictors.evaluator.Evaluator` -- store first, oracle only for new archs.
 
 Heavy libraries (torch, xgboost) load only when an oracle or predictor that needs them is made.
 """
@@ -21,13 +21,14 @@ from .registry import AUTO, ORACLE_CHOICES
 ORACLES = ORACLE_CHOICES  # names --oracle accepts (``auto`` first); the table: registry.ORACLES
 PREDICTORS = registry.PREDICTORS.names()  # names of the table registry.PREDICTORS
 
-__all__ = ["Answer", "Oracle", "Predictor", "ORACLES", "PREDICTORS", "make_oracle", "make_predictor",
-           "resolve_auto"]
+__all__ = ["Answer", "Oracle", "Predictor", "ORACLES", "PREDICTORS", "make_oracle",
+           "make_predictor", "resolve_auto"]
 
 
 def resolve_auto(space, acc_predictor=None) -> str:
-    """The oracle ``auto`` stands for: ``ofa-mlp`` when OFA's predictor file is found (``acc_predictor``,
-    ``$HWNAS_ASSETS``, the cache dir) and ``space`` is w1.2, else the ``zerocost`` proxy."""
+    """The oracle ``auto`` stands for: ``ofa-mlp`` when OFA's predictor file is found
+    (``acc_predictor``, ``$HWNAS_ASSETS``, the cache dir) and ``space`` is w1.2, else
+    ``zerocost``."""
     if space.width == 1.2 and find_asset(ACC_PREDICTOR, acc_predictor) is not None:
         return "ofa-mlp"
     return "zerocost"
@@ -37,9 +38,9 @@ def make_oracle(name, space=None, *, acc_predictor=None, table=None, weights=Non
                 device="cpu", **kw) -> Oracle:
     """An oracle by name for ``space`` (a Space, a width, or a space name; default w1.2).
 
-    ``acc_predictor``, ``table``, ``weights``, ``data``, ``device`` are the run's oracle settings: each
-    oracle reads those it uses (:meth:`Oracle.from_settings`); ``kw`` go to its constructor. ``auto``
-    is :func:`resolve_auto` (check ``oracle.is_proxy``).
+    ``acc_predictor``, ``table``, ``weights``, ``data``, ``device`` are the run's oracle settings:
+    each oracle reads those it uses (:meth:`Oracle.from_settings`); ``kw`` go to its constructor.
+    ``auto`` is :func:`resolve_auto` (check ``oracle.is_proxy``).
     """
     if name not in ORACLE_CHOICES:
         raise HwnasError(f"oracle {name!r} is unknown; allowed: {allowed(ORACLE_CHOICES)}")
@@ -52,5 +53,5 @@ def make_oracle(name, space=None, *, acc_predictor=None, table=None, weights=Non
 
 
 def make_predictor(name, seed: int = 0, **kw) -> Predictor:
-    """A fresh weak predictor by name; ``kw`` go to its constructor (e.g. ``space``, ``with_cost``)."""
+    """A fresh weak predictor by name; ``kw`` go to its constructor (``space``, ``with_cost``)."""
     return registry.PREDICTORS.load(name)(seed=seed, **kw)

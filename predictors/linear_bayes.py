@@ -1,4 +1,4 @@
-"""``linear-bayes``: the ``linear`` ridge model with a predictive spread, for optimistic acquisition.
+"""``linear-bayes``: the ``linear`` ridge model plus a predictive spread, for optimistic search.
 
 Same features, same closed-form fit and the same mean prediction as ``linear``; ``predict_dist``
 adds the posterior predictive standard deviation of Bayesian ridge regression,
@@ -24,12 +24,9 @@ class BayesLinearPredictor(LinearPredictor):
     gives_spread = True
 
     def fit(self, X, y) -> "BayesLinearPredictor":
-        F = self._features(X)
-        self._mu, self._sd = F.mean(axis=0), F.std(axis=0) + 1e-9
-        F1 = np.c_[(F - self._mu) / self._sd, np.ones(len(F))]
-        reg = self.alpha * np.eye(F1.shape[1])
-        reg[-1, -1] = 0.0  # the intercept is not shrunk
-        self._cov = np.linalg.inv(F1.T @ F1 + reg)  # posterior covariance / sigma^2
+        """See :meth:`Predictor.fit`; also keeps the posterior covariance and the noise level."""
+        F1, A = self._normal_matrix(X)
+        self._cov = np.linalg.inv(A)  # posterior covariance / sigma^2
         y = np.asarray(y, dtype=np.float64)
         self._w = self._cov @ (F1.T @ y)
         leverage = np.einsum("ij,jk,ik->i", F1, self._cov, F1)

@@ -1,8 +1,8 @@
 """The tables of weak predictors and oracles: name -> lazily imported class and a one-line summary.
 
-Light on purpose (imports only :mod:`hwnas.registry`): the CLI builds its choices and help from these
-tables without importing torch or xgboost, and no member is imported until it is made. Adding a
-member is one new module plus one line here.
+Light on purpose (imports only :mod:`hwnas.registry`): the CLI builds its choices and help from
+these tables without importing torch or xgboost, and no member is imported until it is made.
+Adding a member is one new module plus one line here.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ from hwnas.errors import HwnasError, allowed, check_int
 
 from .registry import BACKENDS, TARGETS
 
-COMMON = ("provider", "threads", "precision", "batch_size")  # every backend's constructor takes these
+# every backend's constructor takes these
+COMMON = ("provider", "threads", "precision", "batch_size")
 
 
 def _check_options(backend: str, cls, options: dict) -> None:
@@ -37,8 +38,8 @@ def make_profiler(backend: str = "ort", provider: str | None = None, threads: in
     if target is not None:
         remote = TARGETS.load("ssh")
         if backend != remote.backend:
-            raise HwnasError(f"--target times with hwnas' ONNX Runtime agent: it needs --backend ort, "
-                             f"not {backend}")
+            raise HwnasError(f"--target times with hwnas' ONNX Runtime agent: it needs "
+                             f"--backend ort, not {backend}")
         return remote(target, target_python, ssh_options, provider=provider,
                       threads=threads, precision=precision, batch_size=batch_size, **options)
     _check_options(backend, cls, options)

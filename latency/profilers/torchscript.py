@@ -1,4 +1,4 @@
-"""``torchscript``: modules traced and frozen with TorchScript, timed as the ``torch`` backend times.
+"""``torchscript``: modules traced and frozen with TorchScript, timed as ``torch`` times eager ones.
 
 ``torch.jit.trace`` then ``torch.jit.freeze`` (weights folded in as constants, batch norm fused
 into convolutions): the graph LibTorch (C++) and PyTorch Mobile deployments run, without Python's
