@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arch import Arch, active_mask
-from .space import E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, MAX_RESOLUTION, N_CLASSES, R_COL, Space
+from .arch import Arch
+from .gather import gather_blocks
+from .space import EXPAND_RATIOS, KERNEL_SIZES, MAX_RESOLUTION, N_CLASSES, R_COL, Space
 
 
 def _mid_tables(space: Space):
@@ -49,11 +50,10 @@ class CostModel:
     tabulated once per resolution, so a batch costs one gather and one row sum.
     """
 
-    _K, _E = max(KERNEL_SIZES) + 1, max(EXPAND_RATIOS) + 1  # tables are indexed by the gene values themselves
+    _K = max(KERNEL_SIZES) + 1  # tables are indexed by the gene values themselves
 
     def __init__(self, space: Space):
         self.space = space
-        n = len(space.blocks)
         self.mid, self.se_mid = _mid_tables(space)
         self.cin = np.array([b.in_channels for b in space.blocks], dtype=np.int64)
         self.cout = np.array([b.out_channels for b in space.blocks], dtype=np.int64)
@@ -61,11 +61,9 @@ class CostModel:
         mid, sem = self.mid[:, None, :], self.se_mid[:, None, :]
         params = (self.cin[:, None, None] + 4 + k * k + self.cout[:, None, None]) * mid + 2 * self.cout[:, None, None]
         params = params + 2 * mid * sem + np.where(sem > 0, sem + mid, 0)
-        # one extra all-zero "block" that inactive blocks point at
-        self._params = np.concatenate([params.reshape(-1), [0]])
-        self._zero = n * self._K * self._E
+        self._params = params  # (block, kernel size, expand ratio) -> params
         _, self.fixed_params = _fixed_layers(space, 0, 0)
-        self._macs = {}  # resolution -> (flat per-block MACs table with a trailing 0, fixed MACs)
+        self._macs = {}  # resolution -> (per-block MACs table like _params, fixed MACs)
 
     def _macs_table(self, r: int):
         if r not in self._macs:
@@ -75,22 +73,20 @@ class CostModel:
             mid, sem = self.mid[:, None, :], self.se_mid[:, None, :]
             macs = (self.cin[:, None, None] * hin2 + k * k * hout2 + self.cout[:, None, None] * hout2) * mid
             macs = macs + 2 * mid * sem
-            self._macs[r] = (np.concatenate([macs.reshape(-1), [0]]), int(_fixed_layers(self.space, int(stem), int(final))[0]))
+            self._macs[r] = (macs, int(_fixed_layers(self.space, int(stem), int(final))[0]))
         return self._macs[r]
 
     def __call__(self, X) -> tuple:
         """Return ``(macs, params)``: int64 arrays of shape (N,) for an ``(N, 46)`` batch."""
         X = np.asarray(X, dtype=np.int64)
-        idx = (np.arange(len(self.cin)) * (self._K * self._E))[None, :] + X[:, KS_COLS] * self._E + X[:, E_COLS]
-        idx = np.where(active_mask(X), idx, self._zero)
-        params = self.fixed_params + self._params[idx].sum(axis=1)
+        params = self.fixed_params + gather_blocks(self._params, X).sum(axis=1)
         r = X[:, R_COL]
         macs = np.empty(len(X), dtype=np.int64)
         present = np.flatnonzero(np.bincount(r, minlength=MAX_RESOLUTION + 1)) if len(X) else []
         for res in present:
             table, fixed = self._macs_table(int(res))
             rows = r == res if len(present) > 1 else slice(None)
-            macs[rows] = fixed + table[idx[rows]].sum(axis=1)
+            macs[rows] = fixed + gather_blocks(table, X[rows]).sum(axis=1)
         return macs, params
 
 

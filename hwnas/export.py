@@ -10,8 +10,10 @@ faster than the dynamo exporter on the largest w1.2 subnet, and it honours ``ops
 - ONNX Runtime vs PyTorch on the same random input, max abs difference of the logits; above
   :data:`PARITY_TOL` (1e-4, fp32) it is an error (batch 1, and batch 8 too with a dynamic batch);
 - with ``simplify``, ``onnxslim`` and the same parity check on the simplified graph;
-- the measured ONNX Runtime latency (ms, batch 1, median), and with ``device`` the latency table's
-  prediction (ms) beside it.
+- the ONNX Runtime latency of the written file (ms, batch 1, median), measured the way a device's
+  whole subnets are (``OrtProfiler.time_onnx``: the device's own profiler settings for an ONNX
+  Runtime CPU ``device``, else ``make_profiler("ort")``: one thread), and with ``device`` the
+  latency table's prediction (ms) beside it.
 
 Beside ``OUT.onnx`` it writes ``OUT.arch.json`` (the arch), ``OUT.net_config.json`` (OFA's
 ``net.config``: ``MobileNetV3.build_from_config`` rebuilds the module) and ``OUT.export.json`` (the
@@ -19,7 +21,8 @@ result dict). The ONNX metadata (``metadata_props``, keys ``hwnas.*``) carry the
 width, resolution (px), MACs, params, hwnas version and the weights source ("random-init" says the
 weights are random: fine for latency work, meaningless for accuracy).
 
-``resolve_source`` turns an arch JSON, a ``best.json`` or a search run folder into ``(Arch, Space)``.
+``resolve_source`` turns an arch JSON, a ``best.json`` or a search run folder into
+``(Arch, Space)``.
 """
 
 from __future__ import annotations
@@ -28,30 +31,35 @@ import contextlib
 import hashlib
 import json
 import math
-import statistics
+import re
 import sys
 import time
 import warnings
 from pathlib import Path
 
+from latency import load_device
+from latency.onnx_io import DYNAMIC_BATCH_CHECK, INPUT_NAME, OUTPUT_NAME, onnx_bytes, torch_threads
+from latency.profilers import make_profiler, profiler_from_settings
 from latency.profilers.tensorrt import build_trt_engine, tensorrt_missing
 
 from . import __version__
 from .arch import Arch
+from .cost import macs_params
+from .data import load_image_folder, recalibrate_bn
 from .errors import HwnasError
+from .export_source import resolve_source
+from .ofa_interop import build_subnet, load_supernet, net_config
 from .paths import WEIGHTS_FIX, check_checkpoint
-from .export_source import resolve_source  # noqa: F401  (part of this module's API)
 from .space import Space, get_space
 
 PARITY_TOL = 1e-4  # max abs difference of fp32 logits, ONNX Runtime vs PyTorch
 MIN_OPSET = 13
-EXPORTER = "torchscript"  # torch.onnx.export(..., dynamo=False); chosen by measurement (docs/export.md)
-INPUT_NAME, OUTPUT_NAME = "input", "logits"
-DYNAMIC_BATCH_CHECK = 8  # the second batch size the parity check runs with --dynamic-batch
+# torch.onnx.export(..., dynamo=False); chosen by measurement (docs/export.md)
+EXPORTER = "torchscript"
 RANDOM_INIT = "random-init"
 
 
-# ---- checks done before any heavy work ---------------------------------------------------------------------
+# ---- checks done before any heavy work -----------------------------------------------------------
 
 def max_torchscript_opset() -> int:
     try:
@@ -63,7 +71,8 @@ def max_torchscript_opset() -> int:
 
 
 def ort_can_run_opset(opset: int) -> tuple:
-    """``(ok, reason)``: whether this ONNX Runtime loads a model of this default-domain opset (probed)."""
+    """``(ok, reason)``: whether this ONNX Runtime loads a model of this default-domain opset
+    (probed)."""
     import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper
@@ -76,8 +85,6 @@ def ort_can_run_opset(opset: int) -> tuple:
     try:
         ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     except Exception as exc:
-        import re
-
         text = " ".join(str(exc).split())
         m = re.search(r"support for domain ai\.onnx is till opset (\d+)", text)
         return False, (f"it runs ai.onnx opsets up to {m.group(1)}" if m else text[-160:])
@@ -91,15 +98,20 @@ def check_opset(opset) -> int:
         try:
             opset = int(str(opset))
         except ValueError:
-            raise HwnasError(f"opset {opset!r} is not an integer; allowed: {MIN_OPSET}..{top}") from None
+            raise HwnasError(f"opset {opset!r} is not an integer; allowed: "
+                             f"{MIN_OPSET}..{top}") from None
+    unsupported = (f"opset {opset} is not supported by the {EXPORTER} ONNX exporter of torch "
+                   f"here; allowed: {MIN_OPSET}..{top}")
+    if opset < MIN_OPSET:  # before the probe: ONNX Runtime prints warnings for old opsets
+        raise HwnasError(unsupported)
     ok, why = ort_can_run_opset(opset)
     if not ok:
         import onnxruntime as ort
 
-        raise HwnasError(f"opset {opset}: ONNX Runtime {ort.__version__} cannot run it ({why}); allowed: {MIN_OPSET}..{top}")
-    if not MIN_OPSET <= opset <= top:
-        raise HwnasError(f"opset {opset} is not supported by the {EXPORTER} ONNX exporter of torch here; "
+        raise HwnasError(f"opset {opset}: ONNX Runtime {ort.__version__} cannot run it ({why}); "
                          f"allowed: {MIN_OPSET}..{top}")
+    if opset > top:
+        raise HwnasError(unsupported)
     return opset
 
 
@@ -109,7 +121,8 @@ def _check_out_path(path, what) -> Path:
         raise HwnasError(f"{what} {str(path)!r} is a folder; give a file path")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
-        raise HwnasError(f"{what} {str(path)!r} is in a folder that does not exist: {str(parent)!r}")
+        raise HwnasError(f"{what} {str(path)!r} is in a folder that does not exist: "
+                         f"{str(parent)!r}")
     return p
 
 
@@ -122,7 +135,7 @@ def companion_paths(onnx_path) -> dict:
             "report": str(p.with_name(stem + ".export.json"))}
 
 
-# ---- the pieces -------------------------------------------------------------------------------------------
+# ---- the pieces ----------------------------------------------------------------------------------
 
 def _sha256(path, n=16) -> str:
     h = hashlib.sha256()
@@ -136,8 +149,6 @@ def build_module(arch: Arch, space: Space, weights=None, seed: int = 0):
     """The subnet as an eval-mode torch module; random weights (seeded) without ``weights``."""
     import torch
 
-    from .ofa_interop import build_subnet, load_supernet
-
     if weights is not None:
         supernet = load_supernet(space, weights)
         net = build_subnet(space, arch, supernet, preserve_weight=True)
@@ -149,48 +160,22 @@ def build_module(arch: Arch, space: Space, weights=None, seed: int = 0):
 
 
 def calibrate(net, arch: Arch, calib_data, calib_images: int) -> int:
-    """Recalibrate BN statistics on up to ``calib_images`` images of an image folder; returns how many."""
-    try:
-        from .data import load_image_folder, recalibrate_bn
-    except ImportError as exc:
-        raise HwnasError(f"--calib-data needs hwnas.data (load_image_folder, recalibrate_bn), not importable here: {exc}") from None
+    """Recalibrate BN statistics on up to ``calib_images`` images of an image folder; returns how
+    many."""
     images, _labels = load_image_folder(str(calib_data), arch.r, limit=calib_images)
     recalibrate_bn(net, images, batch_size=50)
     net.eval()
     return int(images.shape[0])
 
 
-@contextlib.contextmanager
-def torch_threads(n: int = 1):
-    """Run torch with ``n`` intra-op threads inside the block. Tracing for export runs one forward pass; on a
-    busy 2-core machine a thread pool makes it ~6x slower (measured: 7.3 s vs 1.2 s, docs/export.md)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def torch_export(net, resolution: int, opset: int, dynamic_batch: bool):
-    """The module as an ``onnx.ModelProto``, from the TorchScript ONNX exporter (exported in memory, traced
-    on one thread)."""
-    import io
-
+    """The module as an ``onnx.ModelProto`` (:func:`latency.onnx_io.onnx_bytes`, named
+    :data:`INPUT_NAME` -> :data:`OUTPUT_NAME`)."""
     import onnx
-    import torch
 
-    x = torch.zeros(1, 3, resolution, resolution)
-    axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic_batch else None
-    buf = io.BytesIO()
-    with warnings.catch_warnings(), torch_threads(1):
-        warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation on every call
-        with torch.no_grad():
-            torch.onnx.export(net, (x,), buf, dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
-                              output_names=[OUTPUT_NAME], dynamic_axes=axes, do_constant_folding=True)
-    return onnx.load_from_string(buf.getvalue())
+    data = onnx_bytes(net, (1, 3, resolution, resolution), opset, dynamic_batch=dynamic_batch,
+                      names=(INPUT_NAME, OUTPUT_NAME))
+    return onnx.load_from_string(data)
 
 
 def _put_metadata(model, props: dict) -> None:
@@ -205,15 +190,18 @@ def _put_metadata(model, props: dict) -> None:
 def _save(model, path) -> None:
     import onnx
 
-    big = model.ByteSize() > 2_000_000_000  # protobuf's 2 GiB limit: only then an external-data file
+    # protobuf's 2 GiB limit: only then an external-data file
+    big = model.ByteSize() > 2_000_000_000
     if big:
-        onnx.save_model(model, str(path), save_as_external_data=True, location=Path(path).name + ".data")
+        onnx.save_model(model, str(path), save_as_external_data=True,
+                        location=Path(path).name + ".data")
     else:
         onnx.save_model(model, str(path))
 
 
 def set_metadata(path, props: dict) -> None:
-    """Replace the ``hwnas.*`` entries of an ONNX file's ``metadata_props`` with ``props`` (as strings)."""
+    """Replace the ``hwnas.*`` entries of an ONNX file's ``metadata_props`` with ``props`` (as
+    strings)."""
     import onnx
 
     model = onnx.load(str(path))
@@ -229,13 +217,13 @@ def read_metadata(path) -> dict:
     return {p.key: p.value for p in model.metadata_props}
 
 
-def ort_session(path, threads: int = 0):
+def ort_session(path):
+    """A plain CPU session of an ONNX file, for the parity check (timing:
+    ``OrtProfiler.time_onnx``)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    if threads:
-        opts.intra_op_num_threads = int(threads)
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
@@ -250,26 +238,12 @@ def parity(net, session, resolution: int, batch: int, seed: int = 0) -> dict:
         ref = net(x).numpy()
     out = session.run(None, {INPUT_NAME: x.numpy()})[0]
     if out.shape != ref.shape:
-        raise HwnasError(f"ONNX Runtime output shape {out.shape} differs from PyTorch's {ref.shape} at batch {batch}")
+        raise HwnasError(f"ONNX Runtime output shape {out.shape} differs from PyTorch's "
+                         f"{ref.shape} at batch {batch}")
     diff = float(np.max(np.abs(out.astype(np.float64) - ref)))
     scale = float(np.max(np.abs(ref)))
     return {"batch": batch, "max_abs_diff": diff, "output_abs_max": scale,
             "argmax_agree": bool((out.argmax(1) == ref.argmax(1)).all())}
-
-
-def ort_latency_ms(session, resolution: int, runs: int = 30, warmup: int = 5) -> float:
-    """Median wall time (ms) of one batch-1 ONNX Runtime run on the CPU."""
-    import numpy as np
-
-    x = np.random.default_rng(0).standard_normal((1, 3, resolution, resolution), dtype=np.float32)
-    for _ in range(warmup):
-        session.run(None, {INPUT_NAME: x})
-    times = []
-    for _ in range(max(1, runs)):
-        t = time.perf_counter()
-        session.run(None, {INPUT_NAME: x})
-        times.append((time.perf_counter() - t) * 1e3)
-    return float(statistics.median(times))
 
 
 def simplify_onnx(path) -> dict:
@@ -293,23 +267,24 @@ def simplify_onnx(path) -> dict:
     return {"nodes_before": before, "nodes_after": len(slim.graph.node)}
 
 
-# ---- the whole export -------------------------------------------------------------------------------------
+# ---- the whole export, in named steps -----------------------------------------------------------
 
 class _Steps:
-    """A tqdm bar over the export's steps (stderr), or nothing."""
+    """A tqdm bar over the export's steps (stderr), or nothing; ``with bar.step(name):`` is one."""
 
     def __init__(self, names, enabled):
         self.bar = None
         if enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=len(names), desc="export", unit="step", file=sys.stderr, leave=False)
+            self.bar = tqdm(total=len(names), desc="export", unit="step", file=sys.stderr,
+                            leave=False)
 
-    def __call__(self, name):
+    @contextlib.contextmanager
+    def step(self, name):
         if self.bar is not None:
             self.bar.set_postfix_str(name)
-
-    def done(self):
+        yield
         if self.bar is not None:
             self.bar.update(1)
 
@@ -318,173 +293,232 @@ class _Steps:
             self.bar.close()
 
 
-def export_onnx(arch: Arch, space: Space, onnx_path, *, weights=None, calib_data=None, calib_images=2000, opset=17,
-                dynamic_batch=False, simplify=False, trt_engine=None, fp16=False, device=None, progress=False,
-                latency_runs=30, ort_threads=None) -> dict:
-    """Export ``arch`` of ``space`` to ``onnx_path`` and verify it; returns the result dict (``--json``).
+def _check_positive(value, what) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise HwnasError(f"{what} {value!r} is not allowed; allowed: a positive integer")
 
-    Keys: ``onnx`` (path), ``max_abs_diff`` (worst over the parity checks), ``ort_latency_ms`` (batch 1,
-    median of ``latency_runs``), ``mflops`` (MACs / 1e6), ``params_m``, ``arch_id``, ``arch``, ``width``,
-    ``resolution`` (px), ``opset``, ``exporter``, ``export_s`` (build + export + metadata, s), ``weights``,
-    ``random_init``, ``bn_calibrated_images``, ``parity`` (per batch), ``simplify``, ``predicted_ms`` and
-    ``device`` (with ``device``), ``trt_*`` (with ``trt_engine``), ``files``, ``warnings``.
-    ``ort_threads``: intra-op threads of the timed ONNX Runtime session; default: the ``threads`` of an
-    ``ort``-backend ``device`` (so measurement and table describe the same setup), else ONNX Runtime's
-    default (all cores). The parity sessions always use the default.
-    Bad input raises :class:`HwnasError` before any heavy work.
-    """
-    import numpy as np
 
-    from .cost import macs_params
-    from .ofa_interop import net_config
+def export_profiler(dev=None, ort_threads=None):
+    """The ONNX Runtime profiler that times the export: a device measured with ONNX Runtime on the
+    CPU lends its own settings (``threads``, graph level, spinning, timer), ``ort_threads``
+    replacing its threads; otherwise ``make_profiler("ort")`` with ``ort_threads`` (default 1)."""
+    meta = getattr(dev, "meta", None) or {}
+    if meta.get("backend") == "ort" and meta.get("execution_provider") == "CPUExecutionProvider":
+        if ort_threads is not None and ort_threads != meta.get("threads"):
+            meta = {**meta, "threads": ort_threads, "timer": "auto"}  # the timer follows threads
+        return profiler_from_settings(meta)
+    return make_profiler("ort", threads=1 if ort_threads is None else ort_threads)
 
-    t_all = time.perf_counter()
-    # -- validate everything first -----------------------------------------------------------------------
-    if not isinstance(arch, Arch):
-        raise HwnasError(f"arch must be an hwnas Arch, got {type(arch).__name__}")
-    space = get_space(space) if not isinstance(space, Space) else space
-    out = _check_out_path(onnx_path, "ONNX output")
-    if out.suffix != ".onnx":
-        raise HwnasError(f"ONNX output {str(onnx_path)!r} must end in .onnx")
-    opset = check_opset(opset)
-    if weights is not None:
-        check_checkpoint(weights, "weights file", WEIGHTS_FIX)
-    if calib_data is not None:
-        if not Path(calib_data).is_dir():
-            raise HwnasError(f"--calib-data {str(calib_data)!r} is not a folder (an image folder: DIR/<class>/<image>)")
-        if isinstance(calib_images, bool) or not isinstance(calib_images, int) or calib_images < 1:
-            raise HwnasError(f"--calib-images {calib_images!r} is not allowed; allowed: a positive integer")
-    if trt_engine is not None:
-        _check_out_path(trt_engine, "TensorRT engine output")
-        missing = tensorrt_missing()
-        if missing:
-            raise HwnasError(missing)
-    elif fp16:
-        raise HwnasError("--fp16 applies to the TensorRT engine; give --trt-engine OUT.plan too")
-    dev = None
-    if device is not None:
-        try:
-            from latency import load_device
-        except ImportError as exc:
-            raise HwnasError(f"--device needs the latency package (latency.load_device), not importable here: {exc}") from None
-        dev = load_device(device, space.width)
-        meta = getattr(dev, "meta", None) or {}
-        if ort_threads is None and meta.get("backend") == "ort" and isinstance(meta.get("threads"), int):
-            ort_threads = meta["threads"]
-    if ort_threads is not None and (isinstance(ort_threads, bool) or not isinstance(ort_threads, int) or ort_threads < 0):
-        raise HwnasError(f"ORT threads {ort_threads!r} is not allowed; allowed: 0 (ONNX Runtime's default) or a positive integer")
 
-    files = companion_paths(out)
-    warn = []
-    macs, params = macs_params(space, arch.to_array()[None, :])
-    mflops, params_m = float(macs[0]) / 1e6, float(params[0]) / 1e6
-    steps = ["build", "export", "check", "parity"] + (["calibrate"] if calib_data else []) + \
-            (["simplify"] if simplify else []) + ["latency"] + (["tensorrt"] if trt_engine else [])
-    bar = _Steps(steps, progress)
-    try:
-        # -- build ---------------------------------------------------------------------------------------
-        bar("build")
-        t_export = time.perf_counter()
-        net = build_module(arch, space, weights)
-        if weights is None:
-            weights_src = RANDOM_INIT
-            warn.append("no --weights: the subnet has RANDOM weights (fine for latency work, meaningless for accuracy)")
-        else:
-            weights_src = f"{Path(weights).name} sha256:{_sha256(weights)}"
-        bar.done()
-        n_calib = 0
+class _Export:
+    """One ``export_onnx`` call: its validated inputs, then one method per step."""
+
+    def __init__(self, arch, space, onnx_path, *, weights, calib_data, calib_images, opset,
+                 dynamic_batch, simplify, trt_engine, fp16, device, latency_runs, ort_threads):
+        """Check everything before any heavy work (one-line :class:`HwnasError`)."""
+        if not isinstance(arch, Arch):
+            raise HwnasError(f"arch must be an hwnas Arch, got {type(arch).__name__}")
+        self.arch, self.space = arch, get_space(space) if not isinstance(space, Space) else space
+        self.out = _check_out_path(onnx_path, "ONNX output")
+        if self.out.suffix != ".onnx":
+            raise HwnasError(f"ONNX output {str(onnx_path)!r} must end in .onnx")
+        self.opset = check_opset(opset)
+        if weights is not None:
+            check_checkpoint(weights, "weights file", WEIGHTS_FIX)
         if calib_data is not None:
-            bar("calibrate")
-            n_calib = calibrate(net, arch, calib_data, calib_images)
-            bar.done()
-            if weights is None:
-                warn.append("BN statistics were recalibrated on a randomly initialised subnet")
-        # -- export + metadata -----------------------------------------------------------------------------
-        bar("export")
-        model = torch_export(net, arch.r, opset, dynamic_batch)
-        meta = {
+            if not Path(calib_data).is_dir():
+                raise HwnasError(f"--calib-data {str(calib_data)!r} is not a folder "
+                                 f"(an image folder: DIR/<class>/<image>)")
+            _check_positive(calib_images, "--calib-images")
+        if trt_engine is not None:
+            _check_out_path(trt_engine, "TensorRT engine output")
+            missing = tensorrt_missing()
+            if missing:
+                raise HwnasError(missing)
+        elif fp16:
+            raise HwnasError("--fp16 applies to the TensorRT engine; give --trt-engine OUT.plan "
+                             "too")
+        _check_positive(latency_runs, "--latency-runs")
+        if ort_threads is not None:
+            _check_positive(ort_threads, "ORT threads")
+        self.dev = None if device is None else load_device(device, self.space.width)
+        self.device = device
+        self.profiler = export_profiler(self.dev, ort_threads)
+        self.weights, self.calib_data, self.calib_images = weights, calib_data, calib_images
+        self.dynamic_batch, self.slim, self.fp16 = bool(dynamic_batch), bool(simplify), fp16
+        self.trt_engine, self.latency_runs = trt_engine, latency_runs
+        self.files = companion_paths(self.out)
+        self.warnings = []
+        macs, params = macs_params(self.space, arch.to_array()[None, :])
+        self.macs, self.params_m = int(macs[0]), float(params[0]) / 1e6
+        self.mflops = float(macs[0]) / 1e6
+        self.net = None
+        self.result = {}
+
+    def step_names(self) -> list:
+        """The steps this call runs, in order."""
+        optional = {"calibrate": self.calib_data is not None, "simplify": self.slim,
+                    "tensorrt": self.trt_engine is not None}
+        order = ("build", "calibrate", "export", "check", "parity", "simplify", "latency",
+                 "tensorrt")
+        return [s for s in order if optional.get(s, True)]
+
+    def build(self) -> None:
+        """The subnet as a torch module, its weights inherited or random (with a warning)."""
+        self.t_export = time.perf_counter()
+        self.net = build_module(self.arch, self.space, self.weights)
+        if self.weights is None:
+            self.weights_src = RANDOM_INIT
+            self.warnings.append("no --weights: the subnet has RANDOM weights "
+                                 "(fine for latency work, meaningless for accuracy)")
+        else:
+            self.weights_src = f"{Path(self.weights).name} sha256:{_sha256(self.weights)}"
+        self.n_calib = 0
+
+    def calibrate(self) -> None:
+        """BN statistics recalibrated on ``calib_images`` images."""
+        self.n_calib = calibrate(self.net, self.arch, self.calib_data, self.calib_images)
+        if self.weights is None:
+            self.warnings.append("BN statistics were recalibrated on a randomly initialised subnet")
+
+    def metadata(self) -> dict:
+        """The ``hwnas.*`` entries of the ONNX file's ``metadata_props``."""
+        arch, r = self.arch, self.arch.r
+        calib = "none"
+        if self.n_calib:
+            calib = f"{self.n_calib} images from {Path(self.calib_data).name}"
+        batch = "batch" if self.dynamic_batch else 1
+        random_note = ", RANDOM weights: not for accuracy" if self.weights is None else ""
+        return {
             "hwnas.version": __version__,
-            "hwnas.space": space.name,
+            "hwnas.space": self.space.name,
             "hwnas.arch_id": arch.id,
             "hwnas.arch": arch.to_json(),
-            "hwnas.width": space.width,
-            "hwnas.resolution": arch.r,
-            "hwnas.macs": int(macs[0]),
-            "hwnas.mflops": f"{mflops:.3f}",
-            "hwnas.params_m": f"{params_m:.4f}",
-            "hwnas.weights": weights_src,
-            "hwnas.random_init": str(weights is None).lower(),
-            "hwnas.bn_calibration": f"{n_calib} images from {Path(calib_data).name}" if n_calib else "none",
+            "hwnas.width": self.space.width,
+            "hwnas.resolution": r,
+            "hwnas.macs": self.macs,
+            "hwnas.mflops": f"{self.mflops:.3f}",
+            "hwnas.params_m": f"{self.params_m:.4f}",
+            "hwnas.weights": self.weights_src,
+            "hwnas.random_init": str(self.weights is None).lower(),
+            "hwnas.bn_calibration": calib,
             "hwnas.exporter": f"torch {_torch_version()} {EXPORTER}",
-            "hwnas.input": f"{INPUT_NAME}: float32 [{'batch' if dynamic_batch else 1},3,{arch.r},{arch.r}] "
+            "hwnas.input": f"{INPUT_NAME}: float32 [{batch},3,{r},{r}] "
                            f"RGB normalised with ImageNet mean/std",
-            "hwnas.summary": (f"hwnas {arch.id}: OFA MobileNetV3 w{space.width} r{arch.r}, {mflops:.1f} MFLOPs (MACs)"
-                              + (", RANDOM weights: not for accuracy" if weights is None else "")),
+            "hwnas.summary": (f"hwnas {arch.id}: OFA MobileNetV3 w{self.space.width} r{r}, "
+                              f"{self.mflops:.1f} MFLOPs (MACs){random_note}"),
         }
-        _put_metadata(model, meta)
-        _save(model, out)
+
+    def export(self) -> None:
+        """The ONNX file with its metadata, and the arch JSON and net.config beside it."""
+        model = torch_export(self.net, self.arch.r, self.opset, self.dynamic_batch)
+        _put_metadata(model, self.metadata())
+        _save(model, self.out)
         del model
-        export_s = time.perf_counter() - t_export
-        bar.done()
-        Path(files["arch_json"]).write_text(json.dumps({**arch.to_dict(), "width": space.width}) + "\n")
-        Path(files["net_config"]).write_text(json.dumps(net_config(space, arch), indent=1) + "\n")
-        # -- checks ---------------------------------------------------------------------------------------
-        bar("check")
-        _onnx_check(out)
-        bar.done()
-        bar("parity")
-        batches = [1, DYNAMIC_BATCH_CHECK] if dynamic_batch else [1]
-        session = ort_session(out)
-        checks = [parity(net, session, arch.r, b) for b in batches]
-        bar.done()
-        result = {
-            "onnx": str(out), "arch_id": arch.id, "arch": arch.to_dict(), "width": space.width,
-            "resolution": arch.r, "mflops": mflops, "params_m": params_m, "macs": int(macs[0]),
-            "opset": opset, "exporter": EXPORTER, "dynamic_batch": bool(dynamic_batch),
-            "weights": None if weights is None else str(weights), "random_init": weights is None,
-            "bn_calibrated_images": n_calib, "checker": "ok", "parity_tol": PARITY_TOL,
-            "parity": checks, "export_s": round(export_s, 3),
+        self.export_s = time.perf_counter() - self.t_export
+        arch_json = json.dumps({**self.arch.to_dict(), "width": self.space.width})
+        Path(self.files["arch_json"]).write_text(arch_json + "\n")
+        config = json.dumps(net_config(self.space, self.arch), indent=1)
+        Path(self.files["net_config"]).write_text(config + "\n")
+
+    def check(self) -> None:
+        """``onnx.checker`` on the written file."""
+        _onnx_check(self.out)
+
+    def _parity_checks(self) -> list:
+        session = ort_session(self.out)
+        batches = [1, DYNAMIC_BATCH_CHECK] if self.dynamic_batch else [1]
+        return [parity(self.net, session, self.arch.r, b) for b in batches]
+
+    def parity(self) -> None:
+        """ONNX Runtime vs PyTorch logits (batch 1, and 8 with a dynamic batch)."""
+        a = self.arch
+        self.result = {
+            "onnx": str(self.out), "arch_id": a.id, "arch": a.to_dict(), "width": self.space.width,
+            "resolution": a.r, "mflops": self.mflops, "params_m": self.params_m,
+            "macs": self.macs, "opset": self.opset, "exporter": EXPORTER,
+            "dynamic_batch": self.dynamic_batch,
+            "weights": None if self.weights is None else str(self.weights),
+            "random_init": self.weights is None, "bn_calibrated_images": self.n_calib,
+            "checker": "ok", "parity_tol": PARITY_TOL, "parity": self._parity_checks(),
+            "export_s": round(self.export_s, 3),
         }
-        if simplify:
-            bar("simplify")
-            result["simplify"] = simplify_onnx(out)
-            _onnx_check(out)
-            result["parity_raw"] = checks
-            session = ort_session(out)
-            checks = [parity(net, session, arch.r, b) for b in batches]
-            result["parity"] = checks
-            bar.done()
-        worst = max(c["max_abs_diff"] for c in checks + result.get("parity_raw", []))
-        result["max_abs_diff"] = worst
-        result["onnx_bytes"] = out.stat().st_size
-        result["files"] = files
-        result["warnings"] = warn
+        if not self.slim:
+            self._require_parity()
+
+    def simplify(self) -> None:
+        """``onnxslim`` in place, ``onnx.checker`` and the parity check again."""
+        self.result["simplify"] = simplify_onnx(self.out)
+        _onnx_check(self.out)
+        self.result["parity_raw"] = self.result["parity"]
+        self.result["parity"] = self._parity_checks()
+        self._require_parity()
+
+    def _require_parity(self) -> None:
+        """The worst difference into the result; above :data:`PARITY_TOL` the report is written
+        and the export fails (the file is kept for inspection)."""
+        r = self.result
+        worst = max(c["max_abs_diff"] for c in r["parity"] + r.get("parity_raw", []))
+        r.update(max_abs_diff=worst, onnx_bytes=self.out.stat().st_size, files=self.files,
+                 warnings=self.warnings)
         if not math.isfinite(worst) or worst > PARITY_TOL:
-            _write_report(files["report"], result)
-            raise HwnasError(f"parity check failed: ONNX Runtime and PyTorch logits differ by {worst:.3g} (max abs) > "
-                             f"{PARITY_TOL:g}; the file is kept at {str(out)!r}, report {files['report']!r}")
-        # -- latency --------------------------------------------------------------------------------------
-        bar("latency")
-        if ort_threads:
-            session = ort_session(out, threads=ort_threads)
-        result["ort_latency_ms"] = ort_latency_ms(session, arch.r, runs=latency_runs)
-        result["ort_threads"] = int(ort_threads or 0)  # 0: ONNX Runtime's default (all cores)
-        result["ort_version"] = _ort_version()
-        if dev is not None:
-            result["device"] = getattr(dev, "name", str(device))
-            result["predicted_ms"] = float(np.asarray(dev.predict_ms(arch.to_array()[None, :]))[0])
-        bar.done()
-        if trt_engine is not None:
-            bar("tensorrt")
-            _write_report(files["report"], result)  # keep what is measured even if the engine build fails
-            result.update(build_trt_engine(out, trt_engine, arch.r, input_name=INPUT_NAME, fp16=fp16,
-                                           dynamic_batch=dynamic_batch, max_batch=DYNAMIC_BATCH_CHECK))
-            bar.done()
+            _write_report(self.files["report"], r)
+            raise HwnasError(f"parity check failed: ONNX Runtime and PyTorch logits differ by "
+                             f"{worst:.3g} (max abs) > {PARITY_TOL:g}; the file is kept at "
+                             f"{str(self.out)!r}, report {self.files['report']!r}")
+
+    def latency(self) -> None:
+        """The file's batch-1 latency (ms, median of ``latency_runs`` rounds), timed as a device's
+        subnets are; with ``device`` its table prediction beside it."""
+        r, prof = self.arch.r, self.profiler
+        timing = prof.time_onnx(str(self.out), (1, 3, r, r), rounds=self.latency_runs)
+        self.result.update(ort_latency_ms=timing.median, ort_threads=prof.threads,
+                           ort_version=prof.ort_version)
+        if self.dev is not None:
+            self.result["device"] = getattr(self.dev, "name", str(self.device))
+            predicted = self.dev.predict_ms(self.arch.to_array()[None, :])
+            self.result["predicted_ms"] = float(predicted[0])
+
+    def tensorrt(self) -> None:
+        """The TensorRT engine (built and timed by ``latency.profilers.tensorrt``)."""
+        _write_report(self.files["report"], self.result)  # kept even if the engine build fails
+        self.result.update(build_trt_engine(
+            self.out, self.trt_engine, self.arch.r, input_name=INPUT_NAME, fp16=self.fp16,
+            dynamic_batch=self.dynamic_batch, max_batch=DYNAMIC_BATCH_CHECK))
+
+
+def export_onnx(arch: Arch, space: Space, onnx_path, *, weights=None, calib_data=None,
+                calib_images=2000, opset=17, dynamic_batch=False, simplify=False, trt_engine=None,
+                fp16=False, device=None, progress=False, latency_runs=30, ort_threads=None) -> dict:
+    """Export ``arch`` of ``space`` to ``onnx_path`` and verify it; returns the result dict.
+
+    Keys: ``onnx`` (path), ``max_abs_diff`` (worst over the parity checks), ``ort_latency_ms``
+    (batch 1, median of ``latency_runs`` timed rounds, ms), ``ort_threads``, ``mflops`` (MACs /
+    1e6), ``params_m``, ``arch_id``, ``arch``, ``width``, ``resolution`` (px), ``opset``,
+    ``exporter``, ``export_s`` (build + export + metadata, s), ``weights``, ``random_init``,
+    ``bn_calibrated_images``, ``parity`` (per batch), ``simplify``, ``predicted_ms`` and
+    ``device`` (with ``device``), ``trt_*`` (with ``trt_engine``), ``files``, ``warnings``.
+    The latency is timed as tables and measured subnets are (``OrtProfiler.time_onnx``): with an
+    ONNX Runtime CPU ``device``, by that device's profiler settings; else by
+    ``make_profiler("ort")``. ``ort_threads`` replaces its intra-op threads (default: the
+    device's, else 1). Bad input raises :class:`HwnasError` before any heavy work.
+    """
+    t_all = time.perf_counter()
+    job = _Export(arch, space, onnx_path, weights=weights, calib_data=calib_data,
+                  calib_images=calib_images, opset=opset, dynamic_batch=dynamic_batch,
+                  simplify=simplify, trt_engine=trt_engine, fp16=fp16, device=device,
+                  latency_runs=latency_runs, ort_threads=ort_threads)
+    names = job.step_names()
+    bar = _Steps(names, progress)
+    try:
+        for name in names:
+            with bar.step(name):
+                getattr(job, name)()
     finally:
         bar.close()
-    result["total_s"] = round(time.perf_counter() - t_all, 3)
-    _write_report(files["report"], result)
-    return result
+    job.result["total_s"] = round(time.perf_counter() - t_all, 3)
+    _write_report(job.files["report"], job.result)
+    return job.result
 
 
 def _onnx_check(path) -> None:
@@ -493,7 +527,8 @@ def _onnx_check(path) -> None:
     try:
         onnx.checker.check_model(str(path), full_check=True)
     except Exception as exc:
-        raise HwnasError(f"onnx.checker rejects {str(path)!r}: {str(exc).splitlines()[0][:300]}") from None
+        raise HwnasError(f"onnx.checker rejects {str(path)!r}: "
+                         f"{str(exc).splitlines()[0][:300]}") from None
 
 
 def _write_report(path, result) -> None:
@@ -506,16 +541,11 @@ def _torch_version() -> str:
     return torch.__version__
 
 
-def _ort_version() -> str:
-    import onnxruntime
-
-    return onnxruntime.__version__
-
-
 def export_source(source, onnx_path, *, pick="best", width=None, **kwargs) -> dict:
     """``resolve_source`` then ``export_onnx``: e.g. the best subnet of a search run folder."""
     arch, space = resolve_source(source, pick=pick, width=width)
     return export_onnx(arch, space, onnx_path, **kwargs)
 
 
-__all__ = ["export_onnx", "resolve_source", "export_source", "read_metadata", "check_opset", "PARITY_TOL"]
+__all__ = ["export_onnx", "resolve_source", "export_source", "read_metadata", "check_opset",
+           "export_profiler", "PARITY_TOL"]

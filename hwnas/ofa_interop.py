@@ -167,6 +167,17 @@ def _ofa_key(key: str, model_keys) -> str:
     return key
 
 
+def _load_failure(exc) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in words fit for one line."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    if "Weights only load failed" in text:
+        return ("it holds Python objects besides tensors, which hwnas never unpickle; save the "
+                "state dict alone: torch.save(model.state_dict(), PATH)")
+    return (text.strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
 def load_supernet(space: Space, path):
     """An ``OFAMobileNetV3`` with weights from an OFA supernet state dict (official ``ofa_mbv3_*`` files).
 
@@ -183,7 +194,8 @@ def load_supernet(space: Space, path):
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file; say which file and why, briefly
-        raise HwnasError(f"weights file {str(path)!r} is not a torch state dict: {str(exc).splitlines()[0][:200]}") from None
+        raise HwnasError(f"weights file {str(path)!r} is not a torch state dict: "
+                         f"{_load_failure(exc)}") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(torch.is_tensor(v) for v in obj.values()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from .errors import HwnasError
@@ -20,6 +21,8 @@ def _parse(text, what, pattern, scales, kind, example) -> float:
         if not m:
             raise HwnasError(f"{what} {text!r} is not a {kind}; write it like {example}")
         value = float(m.group(1)) * scales[m.group(2)]
+    if not math.isfinite(value):
+        raise HwnasError(f"{what} {text!r} is not finite; write it like {example}")
     if value <= 0:
         raise HwnasError(f"{what} {text!r} must be positive; write it like {example}")
     return value

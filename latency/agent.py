@@ -184,12 +184,14 @@ class OrtRunner:
         self.clock = clock(spec.get("timer", "wall"))
         x = np.random.default_rng(0).standard_normal(tuple(input_shape), dtype=np.float32)
         device = "cpu" if provider == "cpu" else "cuda"
+        # the graph's own names: "x" -> "y" for table entries, "input" -> "logits" for hwnas export
+        name_in, name_out = self.session.get_inputs()[0].name, self.session.get_outputs()[0].name
         self.binding = self.session.io_binding()
         if device == "cpu":
-            self.binding.bind_cpu_input("x", x)
+            self.binding.bind_cpu_input(name_in, x)
         else:
-            self.binding.bind_ortvalue_input("x", ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0))
-        self.binding.bind_output("y", device)
+            self.binding.bind_ortvalue_input(name_in, ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0))
+        self.binding.bind_output(name_out, device)
 
     def run(self, n: int) -> float:
         """Run ``n`` times back to back; elapsed seconds on the session's clock."""

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hwnas.arch import active_mask, validate
+from hwnas.arch import validate
 from hwnas.errors import HwnasError, allowed
+from hwnas.gather import gather_blocks
 from hwnas.space import (DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, MAX_DEPTH, N_BLOCKS, N_STAGES,
                          R_COL, WIDTHS, get_space)
 
@@ -274,14 +275,12 @@ class Device:
         X, ridx = self._check(X)
         if len(X) == 0:
             return np.zeros(0)
-        blocks = np.arange(N_BLOCKS)[None, :]
-        per_block = self._blocks[ridx[:, None], blocks, X[:, KS_COLS], X[:, E_COLS]]
-        active = active_mask(X)
+        per_block = gather_blocks(self._blocks, X, ridx)  # inactive blocks: 0, never NaN
         fixed = self._fixed[ridx]
-        bad_block = active & np.isnan(per_block)
+        bad_block = np.isnan(per_block)
         if bad_block.any() or np.isnan(fixed).any():
             self._raise_missing(X, ridx, bad_block, fixed)
-        return fixed + np.where(active, per_block, 0.0).sum(axis=1)
+        return fixed + per_block.sum(axis=1)
 
     def predict_ms(self, X) -> np.ndarray:
         """Predicted latency (ms), float64 ``(N,)``: the table sum with the device's linear correction."""

@@ -1,4 +1,4 @@
-"""Real OFA modules for table entries and whole subnets, and their ONNX export.
+"""Real OFA modules for table entries and whole subnets (exported by :mod:`latency.onnx_io`).
 
 Each table entry (:class:`latency.keys.LayerSpec`) is built with ``ofa.utils.layers.set_layer_from_config``
 from the same config ``hwnas.ofa_interop.net_config`` puts in a subnet, so a block is measured as the
@@ -9,10 +9,11 @@ subnet's ``view`` + classifier, as in ``MobileNetV3.forward``.
 from __future__ import annotations
 
 import copy
-import io
-import warnings
 
-from hwnas.ofa_compat import install_torchvision_stand_in
+from hwnas.ofa_compat import install_torchvision_stand_in, ofa_mobilenet_v3_class
+from hwnas.ofa_interop import net_config
+
+from .onnx_io import onnx_bytes as export_onnx  # noqa: F401  (its name here before onnx_io existed)
 
 
 def _torch():
@@ -49,9 +50,6 @@ def build_layer(spec):
 
 def build_subnet_module(space, arch):
     """The materialised OFA ``MobileNetV3`` of ``arch`` (random weights: latency does not depend on them)."""
-    from hwnas.ofa_compat import ofa_mobilenet_v3_class
-    from hwnas.ofa_interop import net_config
-
     return ofa_mobilenet_v3_class().build_from_config(net_config(space, arch)).eval()
 
 
@@ -62,20 +60,3 @@ def input_shape_for(spec_or_arch, batch_size: int = 1) -> tuple:
         r = spec_or_arch.r
         shape = (1, 3, r, r)
     return (int(batch_size),) + tuple(shape[1:])
-
-
-def export_onnx(module, input_shape, opset: int = 17) -> bytes:
-    """ONNX bytes of ``module`` for a fixed input shape (TorchScript exporter: ``dynamo=False``, ~15x faster)."""
-    torch = _torch()
-    x = torch.randn(*input_shape)
-    buf = io.BytesIO()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tracing runs one forward pass; a thread pool on a busy machine slows it ~5x
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter is chosen on purpose
-            torch.onnx.export(module, (x,), buf, dynamo=False, opset_version=opset, input_names=["x"],
-                              output_names=["y"], do_constant_folding=True)
-    finally:
-        torch.set_num_threads(threads)
-    return buf.getvalue()

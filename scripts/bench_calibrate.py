@@ -125,6 +125,7 @@ def main():
     ap.add_argument("--work", default="/tmp/hwnas-bench-calibrate", help="tables and measurements (resumable)")
     ap.add_argument("--draws", type=int, default=50, help="random draws of the n calibration subnets per n")
     ap.add_argument("--rounds", type=int, default=11, help="timed rounds per subnet (validate-latency's default)")
+    ap.add_argument("--out", default=str(OUT_JSON), help="results JSON (default scripts/results/calibrate.json)")
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -155,11 +156,11 @@ def main():
                 "thread CPU time hides the time other processes hold the core, not their cache pressure",
         "transfers": results, "seconds_total": round(time.perf_counter() - t0, 1), "load_end": loadavg(),
     }
-    OUT_JSON.write_text(json.dumps(report, indent=1) + "\n")
+    Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
     for name, r in results.items():
         row = "  ".join(f"n={n}: {r['per_n'][str(n)]['mean_within_10pct']:5.1f}%" for n in NS)
         print(f"{name:<10} raw {r['raw_table_sum']:5.1f}%  {row}  -> n for 95%: {r['n_for_95pct_mean']}")
-    print(f"-> {OUT_JSON}")
+    print(f"-> {args.out}")
 
 
 if __name__ == "__main__":

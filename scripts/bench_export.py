@@ -101,7 +101,8 @@ def main():
                 par = E.parity(net, sess, arch.r, 1)
                 graph[kind] = {"nodes": nodes, "opset": opset, "bytes": path.stat().st_size,
                                "max_abs_diff": par["max_abs_diff"],
-                               "ort_latency_ms": E.ort_latency_ms(sess, arch.r, runs=args.latency_runs)}
+                               "ort_latency_ms": E.export_profiler().time_onnx(
+                                   str(path), (1, 3, arch.r, arch.r), rounds=args.latency_runs).median}
             print(f"round {rep} {kind}: {s:.2f} s", file=sys.stderr)
     exporters = {k: {"median_s": statistics.median(v), "min_s": min(v), "max_s": max(v), "samples_s": v, **graph[k]}
                  for k, v in samples.items()}

@@ -215,9 +215,9 @@ def test_calibrate_bad_input_is_one_line_exit_2(tiny, tmp_path, capsys):
     (ofa_like / "128_lookup_table.yaml").write_bytes((tiny / "128_lookup_table.yaml").read_bytes())
     out = str(tmp_path / "never")
     base = ("calibrate", "--device", str(tiny), "--width", "1.0", "--out", out)
-    cases = [((*base, "--seed", "-1"), "seed -1 must be an integer >= 0"),
-             ((*base, "--rounds", "0"), "rounds 0 must be"),
-             ((*base, "--samples", "2"), "samples 2 must be"),
+    cases = [((*base, "--seed", "-1"), "seed -1 is not allowed; allowed: an integer >= 0"),
+             ((*base, "--rounds", "0"), "rounds 0 is not allowed"),
+             ((*base, "--samples", "2"), "samples 2 is not allowed"),
              ((*base, "--threads", "2", "--timer", "thread_cpu"), "single-threaded"),
              (("calibrate", "--device", str(ofa_like), "--width", "1.0", "--out", out), "--backend ort"),
              (("validate-latency", "--device", str(tiny), "--width", "1.0", "--no-write", "--out", out), "--no-write")]

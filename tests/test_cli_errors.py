@@ -98,6 +98,25 @@ CASES = {
     "search-bad-width": (_search("--width", "0.7"), "width 0.7"),
     "search-bad-objectives": (_search("--objectives", "acc,joy"), "objectives 'acc,joy'"),
     "search-latency-without-device": (_search("--latency", "25ms"), "device"),
+    "search-infinite-flops": (_search("--flops", "1e400"), "is not finite"),
+    "search-unused-ray-address": (_search("--ray-address", "1.2.3.4:1"), "needs --executor ray"),
+    "search-unused-table": (
+        _search("--oracle", "zerocost", "--table", "{h}/noheader.csv"),
+        "needs --oracle table",
+    ),
+    "search-unused-data": (_search("--data", "{h}/adir"), "needs --oracle supernet"),
+    "search-unused-weights": (
+        _search("--weights", "{h}/corrupt.pth"),
+        "--oracle supernet or --export-onnx",
+    ),
+    "search-unused-device": (
+        _search("--device", "cpu-ort"),
+        "--latency, --objectives acc,latency",
+    ),
+    "search-unused-acc-predictor": (
+        _search("--oracle", "zerocost", "--acc-predictor", "{h}/corrupt.pth"),
+        "needs --oracle ofa-mlp",
+    ),
     "search-unreachable-budget": (("search", "--flops", "1K", "--out", "{h}/run"), "smallest"),
     "search-bad-resolution": (_search("--resolutions", "100"), "100"),
     "search-config-bad-yaml": (_search("--config", "{h}/bad.yaml"), "not valid YAML"),
@@ -164,7 +183,13 @@ CASES = {
         ("export", "{h}/arch.json", "--onnx", "{h}/x.onnx", "--latency-runs", "0"),
         "--latency-runs 0",
     ),
+    "export-old-opset": (("export", "{h}/arch.json", "--onnx", "{h}/x.onnx", "--opset", "5"), "5"),
+    "export-unused-calib-images": (
+        ("export", "{h}/arch.json", "--onnx", "{h}/x.onnx", "--calib-images", "0"),
+        "give --calib-data DIR too",
+    ),
     # -- assets -----------------------------------------------------------------------------------
+    "assets-list-force": (("assets", "list", "--force"), "--force applies to `hwnas assets fetch`"),
     "assets-dest-is-a-file": (
         ("assets", "fetch", "--only", "acc-predictor", "--force", "--dest", "{h}/afile.txt"),
         "afile.txt",
@@ -224,7 +249,7 @@ for arg, argv in FILE_ARGS.items():
             msg = "has no best.json"  # a folder SOURCE is a run folder
         CASES[f"{arg}-{kind}"] = (tuple(a.replace("{f}", "{h}/" + name) for a in argv), msg)
 
-# crashes that belong to other parts (h10a: profile flags, resolutions; h13a: validate-latency)
+# profile and validate-latency flags
 CASES.update({
     "profile-rounds-zero": (
         ("profile", "--device", "d", "--out", "{h}/prof", "--rounds", "0"),
@@ -235,11 +260,13 @@ CASES.update({
         "samples 0 is not allowed",
     ),
 })
-def _check(h, args, expect, json_flag=True):
+
+
+def _check(h, args, expect, json_flag=True, timeout=300):
     run = f"run-{abs(hash(args))}"  # each search case its own --out, checked to stay absent
     argv = [str(a).replace("{h}/run", str(h / run)).replace("{h}", str(h)) for a in args]
     argv += ["--json"] if json_flag and args else []
-    r = run_cli(*argv, env={"HWNAS_CACHE": str(h / "cache")}, timeout=300)
+    r = run_cli(*argv, env={"HWNAS_CACHE": str(h / "cache")}, timeout=timeout)
     lines = r.stderr.splitlines()
     assert r.returncode == 2, f"exit {r.returncode}; stderr tail: {r.stderr[-1500:]}"
     assert len(lines) == 1 and lines[0].startswith("hwnas: error: "), r.stderr[-1500:]
@@ -290,6 +317,13 @@ def test_bom_and_integral_floats_are_accepted(tmp_path):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["arch_id"] == ARCH.id
+    from predictors.table import read_table, write_table
+
+    table = tmp_path / "acc.csv"
+    write_table(table, ARCH.to_array()[None], [0.7])
+    plain = read_table(table)
+    table.write_bytes(b"\xef\xbb\xbf" + table.read_bytes())
+    assert read_table(table) == plain == {ARCH.id: (0.7, 0.0)}
     cfg = tmp_path / "cfg.yaml"
     cfg.write_bytes(
         b"\xef\xbb\xbfflops: 600M\nseed: -1\n"
@@ -306,3 +340,13 @@ def test_bom_and_integral_floats_are_accepted(tmp_path):
 def test_every_case_table_entry_is_distinct():
     argvs = [tuple(a) for a, _ in CASES.values()]
     assert len(argvs) == len(set(argvs)) and sys.executable
+
+
+def test_a_checkpoint_with_unsafe_objects_is_named_without_pytorch_text(hostile, tmp_path):
+    import torch
+
+    bad = tmp_path / "unsafe.pth"
+    torch.save({"w": torch.zeros(2), "f": print}, bad)  # weights_only refuses the function
+    args = ("export", "{h}/arch.json", "--onnx", "{h}/x.onnx", "--weights", str(bad))
+    line = _check(hostile, args, "unsafe.pth")
+    assert "Weights only load failed" not in line and "\x1b[" not in line

@@ -70,3 +70,19 @@ def test_every_resolution_of_the_trained_range_round_trips():
     for r in range(128, 225):
         arch = A.decode(A.sample(1, rng, [r]))[0]
         assert arch_from_net_config(net_config(space, arch), r)[0] == arch
+
+
+def test_gather_blocks_reads_each_active_block_and_zeroes_the_rest():
+    from hwnas.gather import gather_blocks
+
+    X = A.sample(50, np.random.default_rng(5), [160, 224])
+    b, k, e = np.meshgrid(np.arange(20), np.arange(8), np.arange(7), indexing="ij")
+    table = 1000 * b + 10 * k + e + 1  # every (block, kernel size, expand ratio) its own value
+    got = gather_blocks(table, X)
+    active = A.active_mask(X)
+    for n, arch in enumerate(A.decode(X)):
+        want = [1000 * i + 10 * arch.ks[i] + arch.e[i] + 1 if active[n, i] else 0 for i in range(20)]
+        assert got[n].tolist() == want
+    stacked = np.stack([table, -table])  # (R, 20, K, E): each arch's row picked by ridx
+    ridx = np.arange(len(X)) % 2
+    assert (gather_blocks(stacked, X, ridx) == np.where(ridx[:, None] == 0, got, -got)).all()

@@ -24,6 +24,12 @@ def add_parser(sub):
 def run(args) -> dict:
     from predictors import assets
 
+    if args.action == "list":
+        idle = [flag for flag, v in (("--base-url", args.base_url), ("--dest", args.dest), ("--force", args.force)) if v]
+        if idle:
+            from ..errors import HwnasError
+
+            raise HwnasError(f"{idle[0]} applies to `hwnas assets fetch`, not to list")
     names = list(assets.MANIFEST)
     if args.only == "acc-predictor":
         names = [assets.ACC_PREDICTOR]

@@ -10,7 +10,8 @@ def add_parser(sub):
         "export", help="export a subnet to a verified ONNX file",
         description="Export a subnet (an arch JSON, a best.json, or a search run folder) to ONNX, with its arch JSON "
                     "and OFA net.config beside it and hwnas metadata inside; check it with onnx.checker, compare "
-                    "ONNX Runtime with PyTorch (fail above 1e-4 max abs difference), and time it in ONNX Runtime. "
+                    "ONNX Runtime with PyTorch (fail above 1e-4 max abs difference), and time it in ONNX Runtime "
+                    "the way device tables time subnets. "
                     "Without --weights the subnet has random weights: fine for latency work, not for accuracy.")
     p.add_argument("source", metavar="SOURCE", help="arch JSON file, best.json, or a search run folder")
     p.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write (its folder must exist)")
@@ -21,7 +22,8 @@ def add_parser(sub):
     p.add_argument("--weights", metavar="SUPERNET.pth",
                    help="an OFA supernet state dict of the same width; the subnet inherits its weights")
     p.add_argument("--calib-data", metavar="DIR", help="image folder (DIR/<class>/<image>) to recalibrate BN statistics")
-    p.add_argument("--calib-images", type=int, default=2000, metavar="N", help="images used for BN recalibration (2000)")
+    p.add_argument("--calib-images", type=int, default=None, metavar="N",
+                   help="images used for BN recalibration with --calib-data (default 2000)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     p.add_argument("--dynamic-batch", action="store_true", help="a dynamic batch axis (checked at batch 1 and 8)")
     p.add_argument("--simplify", action="store_true", help="simplify with onnxslim and check parity again")
@@ -29,22 +31,26 @@ def add_parser(sub):
     p.add_argument("--fp16", action="store_true", help="build the TensorRT engine in fp16")
     p.add_argument("--device", metavar="NAME", help="a latency-table device: its predicted latency is shown beside ORT's")
     p.add_argument("--latency-runs", type=int, default=30, metavar="N",
-                   help="timed ONNX Runtime runs (batch 1; the median is reported; default 30)")
+                   help="timed ONNX Runtime rounds, one run each, as device tables time subnets "
+                        "(batch 1; the median is reported; default 30)")
     p.add_argument("--ort-threads", type=int, default=None, metavar="N",
-                   help="intra-op threads of the timed ONNX Runtime session (default: the --device's threads for an "
-                        "ORT device, else ONNX Runtime's default, all cores)")
+                   help="intra-op threads of the timed ONNX Runtime session (default: the --device's "
+                        "threads for an ONNX Runtime CPU device, else 1)")
     return p
 
 
 def run(args) -> dict:
+    # kept lazy: at module level it costs every `hwnas` command ~130 ms (measured with --help)
     from ..errors import HwnasError
     from ..export import export_onnx, resolve_source
 
-    if args.latency_runs < 1:
-        raise HwnasError(f"--latency-runs {args.latency_runs} is not allowed; allowed: a positive integer")
+    if args.calib_images is not None and args.calib_data is None:
+        raise HwnasError(f"--calib-images {args.calib_images} applies to BN recalibration; "
+                         "give --calib-data DIR too")
     arch, space = resolve_source(args.source, pick=args.pick, width=args.width)
     result = export_onnx(
-        arch, space, args.onnx, weights=args.weights, calib_data=args.calib_data, calib_images=args.calib_images,
+        arch, space, args.onnx, weights=args.weights, calib_data=args.calib_data,
+        calib_images=2000 if args.calib_images is None else args.calib_images,
         opset=args.opset, dynamic_batch=args.dynamic_batch, simplify=args.simplify, trt_engine=args.trt_engine,
         fp16=args.fp16, device=args.device, progress=sys.stderr.isatty(), latency_runs=args.latency_runs,
         ort_threads=args.ort_threads)

@@ -82,6 +82,24 @@ class SearchConfig:
         self.resolutions = [int(r) for r in self.resolutions]
         if not isinstance(self.options, dict):
             raise HwnasError(f"setting options {self.options!r} is not allowed; allowed: a mapping")
+        self._check_unused()
+
+    def _check_unused(self) -> None:
+        """A setting that this search would not use is an error, never silently ignored."""
+        oracle = self.oracle
+        unused = [
+            ("ray_address", self.executor != "ray", "--executor ray"),
+            ("oracle_table", oracle != "table", "--oracle table"),
+            ("data", oracle != "supernet", "--oracle supernet"),
+            ("acc_predictor", oracle not in ("auto", "ofa-mlp"), "--oracle ofa-mlp (or auto)"),
+            ("weights", oracle != "supernet" and not self.export_onnx, "--oracle supernet or --export-onnx"),
+            ("device", self.latency_ms is None and "latency" not in self.objectives and not self.export_onnx,
+             "--latency, --objectives acc,latency or --export-onnx"),
+        ]
+        for name, idle, needs in unused:
+            if getattr(self, name) is not None and idle:
+                raise HwnasError(f"{_flag(name)} {getattr(self, name)!r} is not used by this search; "
+                                 f"it needs {needs}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -113,12 +131,16 @@ class SearchConfig:
         for name in mine:
             if name in RESUME_FREE or mine[name] == theirs[name]:
                 continue
-            flag = FLAGS.get(name, "--" + name.replace("_", "-"))
             if name == "queries" and mine[name] > theirs[name]:
                 continue
+            flag = _flag(name)
             why = "; a run's budget can grow, not shrink" if name == "queries" else ""
             raise HwnasError(f"--resume: {flag} {_show(name, mine[name])} conflicts with the run's "
                              f"{_show(name, theirs[name])} (run.yaml){why}; drop {flag} or start a new --out")
+
+
+def _flag(name: str) -> str:
+    return FLAGS.get(name, "--" + name.replace("_", "-"))
 
 
 def _show(name, value) -> str:

@@ -110,6 +110,8 @@ def run_search(config: SearchConfig, oracle=None, resume: bool = False, progress
     """
     from predictors import make_oracle
 
+    from ..executor import make_executor
+
     t0 = time.perf_counter()
     # everything is checked before the run folder is touched: a bad setting leaves no folder behind
     problem = build_problem(config)
@@ -123,20 +125,21 @@ def run_search(config: SearchConfig, oracle=None, resume: bool = False, progress
         oracle = make_oracle(config.oracle, problem.space, acc_predictor=config.acc_predictor,
                              table=config.oracle_table, weights=config.weights, data=config.data,
                              device=config.oracle_device)
-    folder = RunFolder(config.out, resume) if config.out is not None else None
+    executor = make_executor(config.executor, address=config.ray_address)  # an unreachable cluster: now
+    folder = None
     try:
-        return _run(config, problem, oracle, folder, store, progress, t0)
+        folder = RunFolder(config.out, resume) if config.out is not None else None
+        return _run(config, problem, oracle, folder, store, executor, progress, t0)
     finally:
+        executor.close()
         if folder is not None:
             folder.release()
 
 
-def _run(config, problem, oracle, folder, store, progress, t0) -> dict:
+def _run(config, problem, oracle, folder, store, executor, progress, t0) -> dict:
     from predictors import make_predictor
     from predictors.evaluator import Evaluator
     from predictors.store import EvalStore
-
-    from ..executor import make_executor
 
     out = folder.path if folder is not None else None
     if out is not None:  # a resumed run records a raised --queries here too
@@ -146,7 +149,6 @@ def _run(config, problem, oracle, folder, store, progress, t0) -> dict:
     own_store = store is None
     if store is None:
         store = EvalStore(out / "evals.sqlite" if out is not None else ":memory:")
-    executor = make_executor(config.executor, address=config.ray_address)
     try:
         # remote executors place each query where the oracle can run (an oracle may ask for {"num_gpus": 1})
         evaluator = Evaluator(oracle, store, executor if config.executor != "local" else None,
@@ -162,7 +164,6 @@ def _run(config, problem, oracle, folder, store, progress, t0) -> dict:
             queries.close()
         result = _summarise(config, problem, queries, oracle, evaluator, out, time.perf_counter() - t0)
     finally:
-        executor.close()
         if own_store:
             store.close()
     if config.export_onnx:

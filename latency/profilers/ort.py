@@ -14,8 +14,8 @@ from __future__ import annotations
 from hwnas.errors import HwnasError, allowed
 
 from .. import agent
-from ..modules import export_onnx
-from .base import Profiler, Runner, resolve_timer
+from ..onnx_io import onnx_bytes
+from .base import Profiler, Runner, Timing, check_timing, resolve_timer, time_interleaved
 
 PROVIDERS = agent.PROVIDERS
 OPT_LEVELS = agent.OPT_LEVELS
@@ -107,4 +107,18 @@ class OrtProfiler(Profiler):
     def prepare(self, module, input_shape) -> Runner:
         """Export ``module`` at this profiler's batch size and return its runner."""
         input_shape = self.input_shape(input_shape)
-        return self.prepare_onnx(export_onnx(module, input_shape), input_shape)
+        return self.prepare_onnx(onnx_bytes(module, input_shape), input_shape)
+
+    def time_onnx(self, onnx, input_shape, rounds: int = 15, warmup: int = 3) -> Timing:
+        """Time one whole model (ONNX bytes or a file path) as whole subnets are measured.
+
+        That is ``latency.measure``'s method: this profiler's session settings, ``warmup`` runs,
+        then ``rounds`` timed runs of one inference each; the :class:`Timing` is in ms.
+        """
+        check_timing(rounds, warmup)
+        runner = self.prepare_onnx(onnx, input_shape)
+        try:
+            return time_interleaved([runner], rounds=rounds, warmup=warmup, sample_ms=0.0,
+                                    max_inner=1)[0]
+        finally:
+            runner.close()
