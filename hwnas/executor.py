@@ -1,4 +1,4 @@
-"""Executors run independent tasks (oracle queries, profiling jobs) and hand back results as they end.
+"""Executors run independent tasks (oracle queries, profiling jobs), handing back results as they end.
 
 ``local`` runs them in this process (or a small process pool); ``ray`` (``hwnas.ray_executor``) runs
 them on a Ray cluster. The caller stores each result the moment it arrives, so a lost worker costs
@@ -12,6 +12,14 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable, Iterable, Iterator
 
 from .errors import HwnasError
+from .registry import Registry
+
+EXECUTORS = Registry("executor", [
+    ("local", "hwnas.executor:LocalExecutor",
+     "in this process, one task after another (or a small process pool: workers=N)"),
+    ("ray", "hwnas.ray_executor:RayExecutor",
+     "one Ray task per query / per resolution on a Ray cluster (needs hwnas[ray])"),
+])
 
 
 class Executor(ABC):
@@ -29,6 +37,11 @@ class Executor(ABC):
     def close(self) -> None:
         pass
 
+    @classmethod
+    def from_settings(cls, **settings) -> "Executor":
+        """Make one from the run's executor settings, reading those it uses."""
+        return cls()
+
 
 class LocalExecutor(Executor):
     """In-process (``workers=0``, the default) or a process pool of ``workers`` processes."""
@@ -37,6 +50,11 @@ class LocalExecutor(Executor):
 
     def __init__(self, workers: int = 0):
         self.workers = workers
+
+    @classmethod
+    def from_settings(cls, workers=0, **settings) -> "LocalExecutor":
+        """See :meth:`Executor.from_settings`: reads ``workers``."""
+        return cls(workers=int(workers or 0))
 
     def map_unordered(self, fn, items, resources=None):
         items = list(items)
@@ -57,12 +75,14 @@ class LocalExecutor(Executor):
 
 
 def make_executor(name: str = "local", **kwargs) -> Executor:
-    if name == "local":
-        return LocalExecutor(workers=int(kwargs.get("workers", 0) or 0))
-    if name == "ray":
-        try:
-            from .ray_executor import RayExecutor
-        except ImportError as exc:
-            raise HwnasError(f"--executor ray needs Ray, which is not installed ({exc}); install it with: pip install 'hwnas[ray]'") from None
-        return RayExecutor(address=kwargs.get("address"), max_retries=int(kwargs.get("max_retries", 3)))
-    raise HwnasError(f"executor {name!r} is unknown; allowed: local, ray")
+    """An executor by name (a member of :data:`EXECUTORS`); ``kwargs`` are the settings of all
+    executors (``workers``, ``address``, ``max_retries``): each reads those it uses
+    (:meth:`Executor.from_settings`)."""
+    EXECUTORS.check(name)
+    try:
+        cls = EXECUTORS.load(name)
+    except ImportError as exc:  # its optional extra (named as the executor) is not installed
+        package = (exc.name or name).split(".")[0].capitalize()
+        raise HwnasError(f"--executor {name} needs {package}, which is not installed ({exc}); "
+                         f"install it with: pip install 'hwnas[{name}]'") from None
+    return cls.from_settings(**kwargs)

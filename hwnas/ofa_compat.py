@@ -14,7 +14,9 @@ import sys
 import types
 
 
-def _install_torchvision_stand_in() -> None:
+def install_torchvision_stand_in() -> None:
+    """Make ``import torchvision`` work for OFA's modules where torchvision is absent (call it
+    before importing ``ofa``); a no-op where torchvision is installed."""
     if "torchvision" in sys.modules or importlib.util.find_spec("torchvision") is not None:
         return
 
@@ -39,14 +41,14 @@ def _install_torchvision_stand_in() -> None:
 
 def ofa_mbv3_class():
     """OFA's ``OFAMobileNetV3`` supernet class."""
-    _install_torchvision_stand_in()
+    install_torchvision_stand_in()
     from ofa.imagenet_classification.elastic_nn.networks import OFAMobileNetV3
 
     return OFAMobileNetV3
 
 
 def ofa_count_net_flops():
-    _install_torchvision_stand_in()
+    install_torchvision_stand_in()
     from ofa.utils import count_net_flops
 
     return count_net_flops
@@ -54,7 +56,7 @@ def ofa_count_net_flops():
 
 def ofa_mobilenet_v3_class():
     """OFA's static ``MobileNetV3`` (a materialised subnet; ``build_from_config`` rebuilds one)."""
-    _install_torchvision_stand_in()
+    install_torchvision_stand_in()
     from ofa.imagenet_classification.networks import MobileNetV3
 
     return MobileNetV3
@@ -69,7 +71,7 @@ def ofa_evolution_finder_class():
     import importlib.util
     from pathlib import Path
 
-    _install_torchvision_stand_in()
+    install_torchvision_stand_in()
     name = "ofa.tutorial.evolution_finder"
     if name not in sys.modules:
         import ofa

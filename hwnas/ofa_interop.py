@@ -33,6 +33,17 @@ def _mbconv(cin, cout, kernel, stride, expand, mid, act, se):
             "groups": None}
 
 
+def block_config(block, kernel: int, expand: int) -> dict:
+    """OFA's ``ResidualBlock`` config of one searchable block (a ``space.blocks[i]``) at ``kernel``
+    (px) and ``expand`` (ratio): the MBConv layer plus its identity shortcut where it has one."""
+    return {
+        "name": "ResidualBlock",
+        "conv": _mbconv(block.in_channels, block.out_channels, kernel, block.stride, expand,
+                        block.mid_channels(expand), block.act, block.se),
+        "shortcut": _identity(block.in_channels) if block.identity_skip else None,
+    }
+
+
 def net_config(space: Space, arch: Arch) -> dict:
     """The OFA ``net.config`` of ``arch``'s subnet (``MobileNetV3.build_from_config`` rebuilds it)."""
     c0, c1 = space.stem_channels, space.first_block_channels
@@ -42,13 +53,7 @@ def net_config(space: Space, arch: Arch) -> dict:
         "shortcut": _identity(c0) if c0 == c1 else None,
     }]
     for i in arch.active_blocks():
-        b = space.blocks[i]
-        blocks.append({
-            "name": "ResidualBlock",
-            "conv": _mbconv(b.in_channels, b.out_channels, arch.ks[i], b.stride, arch.e[i],
-                            b.mid_channels(arch.e[i]), b.act, b.se),
-            "shortcut": _identity(b.in_channels) if b.identity_skip else None,
-        })
+        blocks.append(block_config(space.blocks[i], arch.ks[i], arch.e[i]))
     return {
         "name": "MobileNetV3",
         "bn": dict(_BN),

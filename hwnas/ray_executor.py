@@ -95,6 +95,11 @@ class RayExecutor(Executor):
 
     name = "ray"
 
+    @classmethod
+    def from_settings(cls, address=None, max_retries=3, **settings) -> "RayExecutor":
+        """See :meth:`hwnas.executor.Executor.from_settings`: reads ``address`` and ``max_retries``."""
+        return cls(address=address, max_retries=int(max_retries))
+
     def __init__(self, address: str | None = None, max_retries: int = 3, runtime_env: dict | None = None):
         if int(max_retries) < 0:
             raise HwnasError(f"max_retries {max_retries!r} is not allowed; allowed: an integer >= 0")

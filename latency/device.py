@@ -30,6 +30,7 @@ from hwnas.space import (DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, M
                          R_COL, WIDTHS, get_space)
 
 from . import keys as K
+from .profilers.registry import BACKENDS
 from .table import load_table, read_yaml, table_path, table_resolutions
 
 DEVICE_FILE = "device.yaml"
@@ -152,8 +153,6 @@ def check_device_meta(meta, path) -> None:
     """
     from hwnas.space import check_resolution
 
-    from .profilers import BACKENDS
-
     where = f"corrupt device file {str(path)!r}"
     if not isinstance(meta, dict):
         raise HwnasError(f"{where}: expected a mapping, got {type(meta).__name__}")
@@ -163,8 +162,8 @@ def check_device_meta(meta, path) -> None:
 
     if "name" in meta and not (isinstance(meta["name"], str) and meta["name"].strip()):
         bad("name", "a non-empty string")
-    if "backend" in meta and meta["backend"] not in BACKENDS:
-        bad("backend", allowed(BACKENDS))
+    if "backend" in meta and meta["backend"] not in BACKENDS.names():
+        bad("backend", allowed(BACKENDS.names()))
     if "width" in meta and (not _number(meta["width"]) or float(meta["width"]) not in WIDTHS):
         bad("width", allowed(WIDTHS))
     if "precision" in meta and meta["precision"] not in PRECISIONS:

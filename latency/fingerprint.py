@@ -18,9 +18,13 @@ from hwnas.notices import notice
 
 # one source: the agent reports the same on a remote target
 from .agent import cpu_model, load_average, machine_info  # noqa: F401
+from .profilers.registry import BACKENDS
 
 COMPARED = ("cpu", "cores", "os", "backend_version")  # what must match for a table to hold here
-BACKEND_PACKAGES = {"ort": ("onnxruntime", "onnxruntime-gpu"), "torch": ("torch",), "tensorrt": ("tensorrt",)}
+
+def backend_packages(backend) -> tuple:
+    """The distributions whose version a backend's tables depend on (its profiler's ``packages``)."""
+    return BACKENDS.load(backend).packages if backend in BACKENDS.names() else ()
 
 _noticed: set = set()
 
@@ -34,7 +38,7 @@ def usable_cores() -> int:
 
 
 def backend_version(backend):
-    for pkg in BACKEND_PACKAGES.get(backend, ()):
+    for pkg in backend_packages(backend):
         try:
             return md.version(pkg)
         except md.PackageNotFoundError:
@@ -53,7 +57,7 @@ def recorded_fingerprint(meta: dict) -> dict:
     if isinstance(meta.get("fingerprint"), dict):
         return meta["fingerprint"]
     machine, versions = meta.get("machine") or {}, meta.get("versions") or {}
-    pkg = BACKEND_PACKAGES.get(meta.get("backend"), (None,))[0]
+    pkg = (*backend_packages(meta.get("backend")), None)[0]
     return {"cpu": machine.get("cpu"), "cores": machine.get("sched_affinity_cpus", machine.get("logical_cpus")),
             "backend": meta.get("backend"), "backend_version": versions.get(pkg), "threads": meta.get("threads")}
 

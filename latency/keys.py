@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hwnas.ofa_interop import net_config
+from hwnas.arch import Arch
+from hwnas.ofa_interop import block_config, net_config
 from hwnas.space import EXPAND_RATIOS, KERNEL_SIZES, MAX_DEPTH, N_CLASSES, Space, conv_out
 
 FIXED_KINDS = ("Conv", "first_block", "Conv_1", "AvgPool2D", "Conv_2", "Logits")
@@ -77,8 +78,6 @@ def block_key(space: Space, index: int, kernel: int, expand: int, resolution: in
 
 def fixed_specs(space: Space, resolution: int) -> list:
     """The six layers every subnet runs at ``resolution``: stem, first block, head and classifier."""
-    from hwnas.arch import Arch
-
     cfg = net_config(space, Arch.smallest(resolution))
     stem, _, _, final = space.feature_sizes(resolution)
     stem, final = int(stem), int(final)
@@ -102,16 +101,10 @@ def fixed_specs(space: Space, resolution: int) -> list:
 
 
 def block_spec(space: Space, index: int, kernel: int, expand: int, resolution: int) -> LayerSpec:
-    from hwnas.ofa_interop import _identity, _mbconv
-
     b = space.blocks[index]
     _, ins, _, _ = space.feature_sizes(resolution)
     side = int(ins[index])
-    config = {
-        "name": "ResidualBlock",
-        "conv": _mbconv(b.in_channels, b.out_channels, kernel, b.stride, expand, b.mid_channels(expand), b.act, b.se),
-        "shortcut": _identity(b.in_channels) if b.identity_skip else None,
-    }
+    config = block_config(b, kernel, expand)
     return LayerSpec(block_key(space, index, kernel, expand, resolution), "block", int(resolution),
                      (1, b.in_channels, side, side), config, block=index, kernel=kernel, expand=expand)
 

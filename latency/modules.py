@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 
-from hwnas.ofa_compat import _install_torchvision_stand_in, ofa_mobilenet_v3_class
+from hwnas.ofa_compat import install_torchvision_stand_in, ofa_mobilenet_v3_class
 from hwnas.ofa_interop import net_config
 
 from .onnx_io import onnx_bytes as export_onnx  # noqa: F401  (its name here before onnx_io existed)
@@ -25,7 +25,7 @@ def _torch():
 def build_layer(spec):
     """An eval-mode ``torch.nn.Module`` for one table entry."""
     torch = _torch()
-    _install_torchvision_stand_in()
+    install_torchvision_stand_in()
     from ofa.utils.layers import set_layer_from_config
     from ofa.utils.pytorch_modules import MyGlobalAvgPool2d
 

@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from hwnas.cache import cache_root
 from hwnas.errors import HwnasError
 from hwnas.paths import input_file, output_dir
 
@@ -36,8 +37,6 @@ MANIFEST = {
 
 def cache_dir() -> Path:
     """The user cache dir (``hwnas.cache.cache_root``: ``$HWNAS_CACHE``, XDG, ``~/.cache/hwnas``)."""
-    from hwnas.cache import cache_root
-
     return cache_root()
 
 

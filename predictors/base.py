@@ -40,6 +40,13 @@ class Oracle(ABC):
     def __init__(self, space):
         self.space = space
 
+    @classmethod
+    def from_settings(cls, space, settings: dict, **kw) -> "Oracle":
+        """Make one for ``space`` from the run's oracle ``settings`` (``acc_predictor``, ``table``,
+        ``weights``, ``data``, ``device``: each oracle reads those it uses and says which it misses)
+        and its own constructor keywords ``kw``."""
+        return cls(space, **kw)
+
     @property
     def key(self) -> str:
         """Identity of this oracle's answers in the store, e.g. ``ofa-mlp@1/w1.2``."""
@@ -61,6 +68,7 @@ class Predictor(ABC):
     """A weak predictor: fit on a few hundred (arch, accuracy) pairs, predict millions."""
 
     name: str = "predictor"
+    gives_spread: bool = False  # True when predict_dist reports an uncertainty (else spread 0)
 
     @abstractmethod
     def fit(self, X: np.ndarray, y: np.ndarray) -> "Predictor":

@@ -7,21 +7,23 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Predictor
+from .features import features
+from .registry import PREDICTORS
 
 DEFAULT_MEMBERS = ("xgb", "xgb", "xgb", "mlp")
 
 
 class EnsemblePredictor(Predictor):
     name = "ensemble"
+    gives_spread = True
 
     def __init__(self, seed: int = 0, space=None, members=DEFAULT_MEMBERS, with_cost: bool = True):
-        from . import make_predictor
-
         self.seed = int(seed)
         self.member_names = tuple(members)
         # bagging-like diversity for the trees: row subsampling; each member its own seed
-        self.members = [make_predictor(m, seed=self.seed * 1000 + i, space=space, with_cost=with_cost,
-                                       **({"subsample": 0.8} if m == "xgb" else {}))
+        self.members = [PREDICTORS.load(m)(seed=self.seed * 1000 + i, space=space,
+                                           with_cost=with_cost,
+                                           **({"subsample": 0.8} if m == "xgb" else {}))
                         for i, m in enumerate(self.member_names)]
 
     def fit(self, X, y) -> "EnsemblePredictor":
@@ -30,8 +32,6 @@ class EnsemblePredictor(Predictor):
         return self
 
     def _all(self, X) -> np.ndarray:
-        from .features import features
-
         feats = {}  # computed once per feature set, shared by the members
         out = []
         for m in self.members:

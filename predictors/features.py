@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwnas.arch import active_mask
+from hwnas.cost import macs_params
 from hwnas.space import (
     D_COLS, DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, MAX_RESOLUTION, MIN_RESOLUTION, R_COL, get_space,
 )
@@ -52,8 +53,6 @@ def features(X, space_or_width=1.2, with_cost: bool = False) -> np.ndarray:
     flat[(base + 120 + np.arange(5)[None, :] * 3 + _D_IDX[X[:, D_COLS]]).ravel()] = 1.0  # depth one-hot
     out[:, 135] = (X[:, R_COL] - MIN_RESOLUTION) / (MAX_RESOLUTION - MIN_RESOLUTION)
     if with_cost:
-        from hwnas.cost import macs_params
-
         macs, params = macs_params(get_space(space_or_width), X)
         out[:, 136] = np.log10(macs)
         out[:, 137] = np.log10(params)

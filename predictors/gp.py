@@ -30,7 +30,10 @@ def _sqdist(A, B) -> np.ndarray:
 
 
 class GPPredictor(Predictor):
+    """Gaussian-process regressor on gene one-hots: predicted top-1 (fraction) and its sd."""
+
     name = "gp"
+    gives_spread = True
 
     def __init__(self, seed: int = 0, space=None, max_points: int = 400, with_cost: bool = False,
                  linear_grid=LINEAR_GRID, pairs: bool = False):

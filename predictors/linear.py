@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwnas.errors import HwnasError
 from hwnas.space import D_COLS, DEPTHS, R_COL, get_space
 
 from .base import Predictor
@@ -34,19 +35,22 @@ class LinearPredictor(Predictor):
                 (r[:, None, None, None] == res[None, None, None, :])
         return np.concatenate([base, inter.reshape(len(X), -1)], axis=1)
 
-    def fit(self, X, y) -> "LinearPredictor":
+    def _normal_matrix(self, X) -> tuple:
+        """Standardise on ``X``; return its design (features + intercept) and ``F'F + alpha I``."""
         F = self._features(X)
         self._mu, self._sd = F.mean(axis=0), F.std(axis=0) + 1e-9
         F1 = np.c_[(F - self._mu) / self._sd, np.ones(len(F))]
         reg = self.alpha * np.eye(F1.shape[1])
         reg[-1, -1] = 0.0  # the intercept is not shrunk
-        self._w = np.linalg.solve(F1.T @ F1 + reg, F1.T @ np.asarray(y, dtype=np.float64))
+        return F1, F1.T @ F1 + reg
+
+    def fit(self, X, y) -> "LinearPredictor":
+        F1, A = self._normal_matrix(X)
+        self._w = np.linalg.solve(A, F1.T @ np.asarray(y, dtype=np.float64))
         return self
 
     def predict(self, X) -> np.ndarray:
         if self._w is None:
-            from hwnas.errors import HwnasError
-
             raise HwnasError("predictor linear is not fitted; call fit(X, y) first")
         F = (self._features(X) - self._mu) / self._sd
         return F @ self._w[:-1] + self._w[-1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwnas.errors import HwnasError
 from hwnas.space import get_space
 
 from .base import Predictor
@@ -20,7 +21,10 @@ class MLPPredictor(Predictor):
     name = "mlp"
 
     def __init__(self, seed: int = 0, space=None, with_cost: bool = True, hidden: int = 128, epochs: int = 300,
-                 lr: float = 1e-2, weight_decay: float = 0.1, batch_size: int = 65536, threads: int = 1):
+                 lr: float = 1e-2, weight_decay: float = 0.1, batch_size: int = 65536, threads: int = 1,
+                 subsample=None):
+        # ``subsample`` (row subsampling, a tree setting the ensemble may pass every member) does not
+        # apply to full-batch training: accepted so callers need no per-predictor branch, and unused
         self.seed = int(seed)
         self.space = get_space(1.2 if space is None else space)
         self.with_cost = with_cost
@@ -83,8 +87,6 @@ class MLPPredictor(Predictor):
         import torch
 
         if self._net is None:
-            from hwnas.errors import HwnasError
-
             raise HwnasError("predictor mlp is not fitted; call fit(X, y) first")
         out = np.empty(len(F), dtype=np.float64)
         n = torch.get_num_threads()

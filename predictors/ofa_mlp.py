@@ -94,6 +94,11 @@ class OfaMlpOracle(Oracle):
         self._model = None
         _ = self.model  # a damaged file is reported now, before a run folder is made (the file is small)
 
+    @classmethod
+    def from_settings(cls, space, settings, **kw) -> "OfaMlpOracle":
+        """See :meth:`Oracle.from_settings`: reads ``acc_predictor`` (None: searched for)."""
+        return cls(space, acc_predictor=settings.get("acc_predictor"), **kw)
+
     def __getstate__(self):  # ship the path, not the module
         d = dict(self.__dict__)
         d["_model"] = None

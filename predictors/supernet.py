@@ -18,9 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.arch import Arch, validate
+from hwnas.data import load_image_folder_uint8, normalize, recalibrate_bn
 from hwnas.errors import HwnasError
+from hwnas.ofa_interop import build_subnet, load_supernet
 from hwnas.paths import WEIGHTS_FIX, check_checkpoint
 
+from .assets import sha256_file
 from .base import Answer, Oracle
 
 
@@ -45,7 +48,6 @@ class SupernetOracle(Oracle):
         self.resources = {"num_gpus": 1} if self.device.startswith("cuda") else {"num_cpus": 1}
         if self.calib_images < 1:
             raise HwnasError(f"calib_images {self.calib_images} must be at least 1")
-        from .assets import sha256_file
 
         ident = f"{sha256_file(self.weights)}|{Path(self.data).resolve()}|{self.calib_images}|{self.eval_images}"
         # answers of another checkpoint, data set or protocol never mix
@@ -54,6 +56,15 @@ class SupernetOracle(Oracle):
         self._split = split[0].is_dir() and split[1].is_dir()
         self._net = None
         self._cache = {}
+
+    @classmethod
+    def from_settings(cls, space, settings, **kw) -> "SupernetOracle":
+        """See :meth:`Oracle.from_settings`: reads ``weights`` and ``data`` (required), ``device``."""
+        if settings.get("weights") is None or settings.get("data") is None:
+            raise HwnasError("oracle supernet needs --weights FILE (an OFA supernet checkpoint) and "
+                             "--data DIR (an ImageFolder-style image folder)")
+        return cls(space, weights=settings["weights"], data=settings["data"],
+                   device=settings.get("device", "cpu"), **kw)
 
     def __getstate__(self):
         d = dict(self.__dict__)
@@ -64,8 +75,6 @@ class SupernetOracle(Oracle):
         if self._net is None:
             import torch
 
-            from hwnas.ofa_interop import load_supernet
-
             if self.device.startswith("cuda") and not torch.cuda.is_available():
                 raise HwnasError(f"device {self.device!r} asked for but CUDA is not available; use device cpu")
             self._net = load_supernet(self.space, self.weights)
@@ -74,8 +83,6 @@ class SupernetOracle(Oracle):
     def _images(self, r: int):
         """``(calib uint8, eval uint8, eval labels)`` for resolution r, cached for the last resolution."""
         if r not in self._cache:
-            from hwnas.data import load_image_folder_uint8
-
             self._cache.clear()
             if self._split:
                 calib, _ = load_image_folder_uint8(Path(self.data) / "train", r, limit=self.calib_images)
@@ -89,9 +96,6 @@ class SupernetOracle(Oracle):
     def measure(self, arch: Arch) -> float:
         """Top-1 accuracy (fraction) of one subnet after BN recalibration."""
         import torch
-
-        from hwnas.data import normalize, recalibrate_bn
-        from hwnas.ofa_interop import build_subnet
 
         calib, ev, labels = self._images(arch.r)
         sub = build_subnet(self.space, arch, self._supernet(), preserve_weight=True).to(self.device)

@@ -54,6 +54,14 @@ class TableOracle(Oracle):
         digest = hashlib.sha256(Path(table).read_bytes()).hexdigest()
         self.version = "1+" + digest[:8]  # answers of another table never mix
 
+    @classmethod
+    def from_settings(cls, space, settings, **kw) -> "TableOracle":
+        """See :meth:`Oracle.from_settings`: reads ``table`` (required)."""
+        if settings.get("table") is None:
+            raise HwnasError(f"oracle {cls.name} needs a CSV of measured accuracies "
+                             f"(--table FILE with columns arch, accuracy)")
+        return cls(space, settings["table"], **kw)
+
     def evaluate(self, X) -> list:
         X = validate(X)
         ids = [Arch.from_array(row).id for row in X]

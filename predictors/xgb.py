@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwnas.errors import HwnasError
 from hwnas.space import get_space
 
 from .base import Predictor
@@ -41,16 +42,12 @@ class XGBPredictor(Predictor):
         self.space = get_space(1.2 if space is None else space)
         self.with_cost = with_cost
         if encoding not in ENCODINGS:
-            from hwnas.errors import HwnasError
-
             raise HwnasError(f"xgb encoding {encoding!r} is unknown; allowed: "
                              f"{', '.join(ENCODINGS)}")
         self.encoding = encoding
         self.n_jobs = n_jobs
         unknown = set(params) - set(DEFAULTS)
         if unknown:
-            from hwnas.errors import HwnasError
-
             raise HwnasError(f"xgb parameter {sorted(unknown)[0]!r} is unknown; allowed: {', '.join(DEFAULTS)}")
         self.params = {**DEFAULTS, **params}
         self._booster = None
@@ -91,7 +88,5 @@ class XGBPredictor(Predictor):
     def predict_features(self, F) -> np.ndarray:
         """Predict from precomputed :func:`features` (lets an ensemble compute them once)."""
         if self._booster is None:
-            from hwnas.errors import HwnasError
-
             raise HwnasError("predictor xgb is not fitted; call fit(X, y) first")
         return self._booster.inplace_predict(F).astype(np.float64) + self._y_mean

@@ -23,7 +23,9 @@ import time
 import numpy as np
 
 from hwnas.arch import Arch, validate
+from hwnas.cost import macs_params
 from hwnas.errors import HwnasError, allowed
+from hwnas.ofa_interop import build_subnet, build_supernet
 
 from .base import Answer, Oracle
 
@@ -52,6 +54,11 @@ class ZeroCostOracle(Oracle):
         self.version = f"1+{proxy}-b{self.batch}-s{self.seed}"
         self._net = None
 
+    @classmethod
+    def from_settings(cls, space, settings, **kw) -> "ZeroCostOracle":
+        """See :meth:`Oracle.from_settings`: reads ``device``."""
+        return cls(space, device=settings.get("device", "cpu"), **kw)
+
     @property
     def key(self) -> str:
         return f"{self.name}-{self.proxy}@{self.version}/w{self.space.width}"
@@ -65,8 +72,6 @@ class ZeroCostOracle(Oracle):
         if self._net is None:
             import torch
 
-            from hwnas.ofa_interop import build_supernet
-
             with torch.random.fork_rng():
                 torch.manual_seed(self.seed)
                 self._net = build_supernet(self.space)
@@ -77,16 +82,12 @@ class ZeroCostOracle(Oracle):
         """Raw proxy scores (higher = predicted better), float64 ``(N,)``."""
         X = validate(X)
         if self.proxy in ("flops", "params"):
-            from hwnas.cost import macs_params
-
             macs, params = macs_params(self.space, X)
             return np.log10((macs if self.proxy == "flops" else params).astype(np.float64))
         fn = self._zen if self.proxy == "zen" else self._synflow
         return np.array([fn(Arch.from_array(row)) for row in X], dtype=np.float64)
 
     def _subnet(self, arch):
-        from hwnas.ofa_interop import build_subnet
-
         return build_subnet(self.space, arch, self._supernet(), preserve_weight=True).to(self.device)
 
     def _zen(self, arch) -> float:

@@ -14,6 +14,7 @@ from hwnas.cli import main
 from hwnas.errors import HwnasError
 from latency import load_device
 from latency.device import check_device_meta
+from latency.profilers.registry import BACKENDS
 
 from .test_latency_table import _synthetic_device
 
@@ -45,7 +46,8 @@ BAD = {
     "threads text": ({"threads": "two"}, "threads 'two' is not allowed"),
     "batch size -1": ({"batch_size": -1}, "batch_size -1 is not allowed; allowed: an integer >= 1"),
     "width 0.5": ({"width": 0.5}, "width 0.5 is not allowed; allowed: 1.0, 1.2"),
-    "backend": ({"backend": "magic"}, "backend 'magic' is not allowed; allowed: ort, tensorrt"),
+    "backend": ({"backend": "magic"}, "backend 'magic' is not allowed; allowed: "
+                                    + ", ".join(BACKENDS.names())),
     "precision": ({"precision": "int3"}, "precision 'int3' is not allowed"),
     "resolution 300": ({"resolutions": [160, 300]}, "resolution 300 is out of range"),
     "empty name": ({"name": ""}, "name '' is not allowed"),

@@ -29,9 +29,9 @@ def _note10() -> Path:
 
 def _ofa_table(lut):
     """OFA's own MBv3LatencyTable over a table dict (its constructor downloads; we set the table)."""
-    from hwnas.ofa_compat import _install_torchvision_stand_in
+    from hwnas.ofa_compat import install_torchvision_stand_in
 
-    _install_torchvision_stand_in()
+    install_torchvision_stand_in()
     from ofa.nas.efficiency_predictor.latency_lookup_table import MBv3LatencyTable
 
     t = MBv3LatencyTable.__new__(MBv3LatencyTable)

@@ -325,9 +325,8 @@ def test_no_module_level_cycle():
     _check(cycle_violations(GRAPH), "module-level import cycles")
 
 
-# Today (3, each closed by an import inside a function): hwnas.executor <-> hwnas.ray_executor;
-# hwnas.export <-> hwnas.export_trt; predictors <-> predictors.ensemble.
-@pytest.mark.xfail(strict=True, reason=PHASE2)
+# Phase 2 removed the three (executor <-> ray_executor, export <-> export_trt, predictors <->
+# predictors.ensemble): registries name their members by string, so a table never imports them.
 def test_no_cycle_hidden_in_a_function():
     _check(cycle_violations(GRAPH, in_function=None), "import cycles through function imports")
 
@@ -343,8 +342,6 @@ def test_no_function_level_import_of_light_internal_modules():
     _check(function_import_violations(GRAPH), "function-level imports of light internal modules")
 
 
-# Today: latency imports _install_torchvision_stand_in, _identity, _mbconv from hwnas.
-@pytest.mark.xfail(strict=True, reason=PHASE2)
 def test_no_private_name_across_packages():
     _check(private_violations(GRAPH), "private names used across packages")
 

@@ -14,7 +14,7 @@ import textwrap
 import pytest
 
 from hwnas.errors import HwnasError
-from hwnas.executor import make_executor
+from hwnas.executor import EXECUTORS, make_executor
 
 from .conftest import run_cli
 
@@ -54,7 +54,7 @@ def test_cli_search_executor_ray_without_ray_exits_2(no_ray, tmp_path):
 
 
 def test_unknown_executor_names_the_allowed_ones():
-    with pytest.raises(HwnasError, match="allowed: local, ray"):
+    with pytest.raises(HwnasError, match="allowed: " + ", ".join(EXECUTORS.names())):
         make_executor("dask")
 
 

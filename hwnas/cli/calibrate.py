@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from latency.profilers.registry import BACKENDS
+
 from .profile import add_target_args, target_kwargs
 from .validate_latency import accuracy_line
 
@@ -19,8 +21,9 @@ def add_parser(sub):
     p.add_argument("--samples", type=int, default=20, help="random subnets to measure (default 20)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--width", type=float, default=1.2, help="width multiplier 1.2 (default) or 1.0")
-    p.add_argument("--backend", default=None, choices=("ort", "tensorrt", "torch"),
-                   help="calibrate for this backend (default: the device's own)")
+    p.add_argument("--backend", default=None, choices=BACKENDS.names(),
+                   help=f"calibrate for this backend (default: the device's own). "
+                        f"{BACKENDS.choices_help()}")
     p.add_argument("--provider", default=None, help="execution provider to calibrate for (default: the device's)")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads to calibrate for (default: the device's)")
     p.add_argument("--timer", default=None, choices=("auto", "wall", "thread_cpu"),

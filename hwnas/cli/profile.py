@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from latency.profilers.registry import BACKENDS
+
+from ..executor import EXECUTORS, make_executor
 from ..space import DEFAULT_RESOLUTIONS
 
 
@@ -14,7 +17,8 @@ def add_parser(sub):
                                    "the same command resumes where it stopped.")
     p.add_argument("--device", required=True, metavar="NAME",
                    help="device name (with --out DIR) or a device folder of your own")
-    p.add_argument("--backend", default="ort", choices=("ort", "tensorrt", "torch"), help="profiler (default: ort)")
+    p.add_argument("--backend", default="ort", choices=BACKENDS.names(),
+                   help=f"profiler (default: ort). {BACKENDS.choices_help()}")
     p.add_argument("--provider", default=None,
                    help="ort: cpu (default), cuda, tensorrt; torch: cpu (default), cuda; tensorrt: cuda")
     p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
@@ -29,8 +33,9 @@ def add_parser(sub):
                    help="device folder to write (never inside the shipped devices)")
     p.add_argument("--rounds", type=int, default=None, help="timed rounds per entry (default 21)")
     p.add_argument("--group-size", type=int, default=None, help="entries measured interleaved together (default 32)")
-    p.add_argument("--executor", default="local", choices=("local", "ray"),
-                   help="local: in this process; ray: one task per resolution, resource device:NAME")
+    p.add_argument("--executor", default="local", choices=EXECUTORS.names(),
+                   help=f"{EXECUTORS.choices_help()} (ray: one task per resolution, resource "
+                        f"device:NAME)")
     p.add_argument("--ray-address", default=None, metavar="ADDR", help="Ray cluster address (with --executor ray)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_target_args(p)
@@ -66,7 +71,6 @@ def run(args) -> dict:
     from latency.build import DEFAULTS, TARGET_WITH_EXECUTOR, profile_device
 
     from ..errors import HwnasError
-    from ..executor import make_executor
 
     if args.ray_address is not None and args.executor != "ray":
         raise HwnasError(f"--ray-address {args.ray_address!r} applies only with --executor ray")

@@ -1,46 +1,50 @@
-"""Profilers behind one interface (:class:`~latency.profilers.base.Profiler`): ``ort``, ``tensorrt``, ``torch``."""
+"""Profilers behind one interface (:class:`~latency.profilers.base.Profiler`); the backends are the
+table :data:`latency.profilers.registry.BACKENDS`."""
 
 from __future__ import annotations
 
+import inspect
+
 from hwnas.errors import HwnasError, allowed, check_int
 
-BACKENDS = ("ort", "tensorrt", "torch")
-DEFAULT_PROVIDER = {"ort": "cpu", "tensorrt": "cuda", "torch": "cpu"}
+from .registry import BACKENDS, TARGETS
+
+# every backend's constructor takes these
+COMMON = ("provider", "threads", "precision", "batch_size")
 
 
-def make_profiler(backend: str = "ort", provider: str | None = None, threads: int = 1, precision: str = "fp32",
-                  batch_size: int = 1, target: str | None = None, target_python: str = "python3",
-                  ssh_options=(), **options):
-    """A profiler for ``backend`` (import-guarded: a missing library is a one-line HwnasError naming its package).
+def _check_options(backend: str, cls, options: dict) -> None:
+    """A backend option given to a backend that has no such option is an error, never ignored."""
+    own = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", *COMMON)]
+    for key in options:
+        if key not in own:
+            raise HwnasError(f"option {key!r} does not apply to backend {backend}; "
+                             f"allowed: {allowed(own)}")
+
+
+def make_profiler(backend: str = "ort", provider: str | None = None, threads: int = 1,
+                  precision: str = "fp32", batch_size: int = 1, target: str | None = None,
+                  target_python: str = "python3", ssh_options=(), **options):
+    """A profiler for ``backend`` (import-guarded: a missing library is a one-line HwnasError naming
+    its package). ``provider`` defaults to the backend's ``default_provider``; ``options`` are the
+    backend's own constructor options (``timer``, ``opt_level``, ...).
 
     With ``target`` (``ssh://[USER@]HOST[:PORT]``, backend ``ort`` only) it times on that machine
     through hwnas' agent (``latency.remote.RemoteOrtProfiler``); close it when done.
     """
-    if backend not in BACKENDS:
-        raise HwnasError(f"backend {backend!r} is unknown; allowed: {allowed(BACKENDS)}")
+    cls = BACKENDS.load(backend)
     threads, batch_size = check_int(threads, "threads"), check_int(batch_size, "batch size")
-    provider = provider or DEFAULT_PROVIDER[backend]
+    provider = provider or cls.default_provider
     if target is not None:
-        if backend != "ort":
-            raise HwnasError(f"--target times with hwnas' ONNX Runtime agent: it needs --backend ort, "
-                             f"not {backend}")
-        from ..remote import RemoteOrtProfiler
-
-        return RemoteOrtProfiler(target, target_python, ssh_options, provider=provider, threads=threads,
-                                 precision=precision, batch_size=batch_size, **options)
-    if backend == "ort":
-        from .ort import OrtProfiler
-
-        return OrtProfiler(provider=provider, threads=threads, precision=precision, batch_size=batch_size, **options)
-    if backend == "tensorrt":
-        from .tensorrt import TensorRTProfiler
-
-        return TensorRTProfiler(provider=provider, threads=threads, precision=precision, batch_size=batch_size,
-                                timer=options.get("timer", "auto"))
-    from .torch_eager import TorchProfiler
-
-    return TorchProfiler(provider=provider, threads=threads, precision=precision, batch_size=batch_size,
-                         timer=options.get("timer", "auto"))
+        remote = TARGETS.load("ssh")
+        if backend != remote.backend:
+            raise HwnasError(f"--target times with hwnas' ONNX Runtime agent: it needs "
+                             f"--backend ort, not {backend}")
+        return remote(target, target_python, ssh_options, provider=provider,
+                      threads=threads, precision=precision, batch_size=batch_size, **options)
+    _check_options(backend, cls, options)
+    return cls(provider=provider, threads=threads, precision=precision, batch_size=batch_size,
+               **options)
 
 
 def profiler_from_settings(meta: dict, **remote):
@@ -51,19 +55,12 @@ def profiler_from_settings(meta: dict, **remote):
     backend = meta.get("backend")
     if backend is None:
         name = meta.get("name", "this device")
-        raise HwnasError(f"device {name!r} has no backend recorded (an OFA table folder, measured elsewhere); "
-                         f"it can only be predicted, not measured here")
-    ep = str(meta.get("execution_provider", ""))
-    provider = {"CPUExecutionProvider": "cpu", "CUDAExecutionProvider": "cuda", "TensorrtExecutionProvider": "tensorrt",
-                "torch-eager-cpu": "cpu", "torch-eager-cuda": "cuda", "TensorRT": "cuda"}.get(ep)
-    opts = {"timer": meta.get("timer", "auto")}
-    if opts["timer"] == "cuda_events":
-        opts["timer"] = "auto"
-    if backend == "ort":
-        o = meta.get("ort") or {}
-        level = str(o.get("graph_optimization_level", "ORT_ENABLE_ALL"))
-        opts = {**opts, "opt_level": "disable" if level == "ORT_DISABLE_ALL" else level.replace("ORT_ENABLE_", "").lower(),
-                "spinning": bool(o.get("allow_spinning", 1))}
+        raise HwnasError(f"device {name!r} has no backend recorded (an OFA table folder, measured "
+                         f"elsewhere); it can only be predicted, not measured here")
+    cls = BACKENDS.load(backend)
+    provider = cls.providers_by_ep.get(str(meta.get("execution_provider", "")))
+    timer = meta.get("timer", "auto")
+    opts = {"timer": "auto" if timer == "cuda_events" else timer, **cls.options_from_settings(meta)}
     return make_profiler(backend, provider=provider, threads=int(meta.get("threads", 1)),
-                         precision=meta.get("precision", "fp32"), batch_size=int(meta.get("batch_size", 1)),
-                         **remote, **opts)
+                         precision=meta.get("precision", "fp32"),
+                         batch_size=int(meta.get("batch_size", 1)), **remote, **opts)

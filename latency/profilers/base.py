@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 
+from hwnas.errors import HwnasError, allowed, check_int
+
 from .. import fingerprint as _fingerprint
 from ..agent import TIMERS, Timing, clock, time_interleaved
 
@@ -22,8 +24,6 @@ __all__ = ["TIMERS", "Timing", "clock", "time_interleaved", "check_timing", "res
 
 def check_timing(rounds, warmup, sample_ms=0.0) -> None:
     """One-line HwnasErrors for timing settings no measurement can use (checked before any work)."""
-    from hwnas.errors import HwnasError, check_int
-
     check_int(rounds, "rounds")
     check_int(warmup, "warm-up runs", minimum=0)
     ok = isinstance(sample_ms, (int, float)) and not isinstance(sample_ms, bool)
@@ -38,8 +38,6 @@ def resolve_timer(timer: str, provider: str, threads: int) -> str:
     the whole inference runs in the calling thread, so on an idle core this equals wall-clock latency,
     while on a shared machine it leaves out the time other processes hold the core.
     """
-    from hwnas.errors import HwnasError, allowed
-
     if timer == "auto":
         return "thread_cpu" if provider == "cpu" and int(threads) == 1 else "wall"
     if timer not in TIMERS:
@@ -63,6 +61,14 @@ class Profiler(ABC):
     """One backend (``ort``, ``tensorrt``, ``torch``) with fixed settings."""
 
     backend = "abstract"
+    default_provider = "cpu"  # when none is asked for
+    providers_by_ep: dict = {}  # device.yaml's ``execution_provider`` -> this backend's provider
+    packages: tuple = ()  # distributions whose version the tables depend on (first: the usual one)
+
+    @classmethod
+    def options_from_settings(cls, meta: dict) -> dict:
+        """This backend's own constructor options as a ``device.yaml`` (``meta``) records them."""
+        return {}
 
     @abstractmethod
     def settings(self) -> dict:

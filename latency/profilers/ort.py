@@ -36,6 +36,17 @@ class _OrtRunner(agent.OrtRunner, Runner):
 
 class OrtProfiler(Profiler):
     backend = "ort"
+    packages = ("onnxruntime", "onnxruntime-gpu")
+    providers_by_ep = {"CPUExecutionProvider": "cpu", "CUDAExecutionProvider": "cuda",
+                       "TensorrtExecutionProvider": "tensorrt"}
+
+    @classmethod
+    def options_from_settings(cls, meta: dict) -> dict:
+        """See :meth:`Profiler.options_from_settings`: the graph optimisation level and spinning."""
+        o = meta.get("ort") or {}
+        level = str(o.get("graph_optimization_level", "ORT_ENABLE_ALL"))
+        opt_level = "disable" if level == "ORT_DISABLE_ALL" else level.replace("ORT_ENABLE_", "")
+        return {"opt_level": opt_level.lower(), "spinning": bool(o.get("allow_spinning", 1))}
 
     def __init__(self, provider: str = "cpu", threads: int = 1, precision: str = "fp32", batch_size: int = 1,
                  opt_level: str = "all", spinning: bool = True, timer: str = "auto"):

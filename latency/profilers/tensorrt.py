@@ -128,6 +128,9 @@ class TensorRTProfiler(Profiler):
     """``backend tensorrt``: an engine per module, timed with CUDA events (one timing cache)."""
 
     backend = "tensorrt"
+    default_provider = "cuda"
+    packages = ("tensorrt",)
+    providers_by_ep = {"TensorRT": "cuda"}
 
     def __init__(self, provider: str = "cuda", threads: int = 1, precision: str = "fp32",
                  batch_size: int = 1, workspace_mb: int = 1024, timer: str = "auto"):

@@ -57,6 +57,8 @@ class _CudaRunner(Runner):
 
 class TorchProfiler(Profiler):
     backend = "torch"
+    packages = ("torch",)
+    providers_by_ep = {"torch-eager-cpu": "cpu", "torch-eager-cuda": "cuda"}
 
     def __init__(self, provider: str = "cpu", threads: int = 1, precision: str = "fp32", batch_size: int = 1,
                  timer: str = "auto"):
