@@ -19,4 +19,6 @@ ALGORITHMS = Registry("algorithm", [
     ("nsga2", "hwnas.search.baselines:NSGA2", "pymoo's NSGA-II directly on the oracle"),
     ("optuna-tpe", "hwnas.search.optuna_tpe:OptunaTPE",
      "Optuna's TPE sampler (pip install hwnas[optuna])"),
+    ("local-search", "hwnas.search.local_search:LocalSearch",
+     "single-gene hill climbing from the best of a few random subnets, with restarts"),
 ])
