@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arch import active_mask, canonicalize
-from ..space import D_COLS, DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, N_STAGES, R_COL
 from .algorithm import Options, StepAlgorithm
+from .inner import neighbours
 
 
 @dataclass(frozen=True)
@@ -24,21 +23,6 @@ class LocalSearchOptions(Options):
     n_init: int = 10
     batch: int = 8
     stall: int | None = 100  # rounds in a row that measure nothing (a tiny pool fully measured)
-
-
-def neighbours(x: np.ndarray, resolutions) -> np.ndarray:
-    """Every arch that differs from ``x`` in one active gene (canonical, may repeat)."""
-    genes = [(KS_COLS.start + b, KERNEL_SIZES) for b in np.flatnonzero(active_mask(x[None])[0])]
-    genes += [(E_COLS.start + b, EXPAND_RATIOS) for b in np.flatnonzero(active_mask(x[None])[0])]
-    genes += [(D_COLS.start + s, DEPTHS) for s in range(N_STAGES)] + [(R_COL, resolutions)]
-    rows = []
-    for col, values in genes:
-        for v in values:
-            if v != x[col]:
-                y = x.copy()
-                y[col] = v
-                rows.append(y)
-    return canonicalize(np.stack(rows))
 
 
 class LocalSearch(StepAlgorithm):
@@ -55,7 +39,7 @@ class LocalSearch(StepAlgorithm):
             x, fx = start[int(np.argmax(acc))], float(acc.max())
             self._phase = "climb"
             while True:
-                nb = problem.snap(neighbours(x, problem.space.resolutions))
+                nb = problem.snap(neighbours(x[None, :], problem.space))
                 fresh = problem.feasible(nb) & ~q.measured_mask(nb) & (nb != x).any(axis=1)
                 nb = np.unique(nb[fresh], axis=0)
                 if not len(nb):
