@@ -40,9 +40,9 @@ def reference_optimum(space, flops, seed=0, restarts=3, gens=50, children=4000, 
     """Long search on the oracle itself: ``restarts`` evolutions (mutation + crossover, children
     repaired into the budget, the best ``keep`` survive) of ``gens`` generations, then an exhaustive
     single-gene hill-climbing polish of the best (``problem``: other budgets than MACs). Returns (arch row, accuracy, queries, all X, all y)."""
-    from hwnas.arch import canonicalize, crossover, mutate, unique_rows
+    from hwnas.arch import canonicalize
+    from hwnas.search.inner import gene_values, offspring
     from hwnas.search.problem import Problem
-    from hwnas.space import D_COLS, DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, R_COL
 
     problem = Problem(space, flops=flops) if problem is None else problem
     _, f = oracle_fn(space)
@@ -64,10 +64,7 @@ def reference_optimum(space, flops, seed=0, restarts=3, gens=50, children=4000, 
         keep_idx = np.argsort(-y)[:keep]
         P, y = P[keep_idx], y[keep_idx]
         for _ in range(gens):
-            a = P[rng.integers(len(P), size=children // 2)]
-            b = P[rng.integers(len(P), size=children // 2)]
-            kids = np.concatenate([mutate(a, rng, 0.05, space.resolutions), crossover(a, b, rng)])
-            kids = unique_rows(problem.repair(kids, rng))
+            kids = offspring(P, rng, children, 0.05, problem)
             ky = measure(kids)
             U, uy = np.concatenate([P, kids]), np.concatenate([y, ky])
             first = np.sort(np.unique(U, axis=0, return_index=True)[1])
@@ -76,9 +73,7 @@ def reference_optimum(space, flops, seed=0, restarts=3, gens=50, children=4000, 
             P, y = U[keep_idx], uy[keep_idx]
         if y[0] > best_y:
             best, best_y = P[0].copy(), float(y[0])
-    cols = [(c, KERNEL_SIZES) for c in range(KS_COLS.start, KS_COLS.stop)] + \
-           [(c, EXPAND_RATIOS) for c in range(E_COLS.start, E_COLS.stop)] + \
-           [(c, DEPTHS) for c in range(D_COLS.start, D_COLS.stop)] + [(R_COL, space.resolutions)]
+    cols = gene_values(problem.space)
     improved = True
     while improved:  # polish: every single-gene change of the best, until none helps
         nb = []

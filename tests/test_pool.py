@@ -10,7 +10,7 @@ from hwnas import get_space
 from hwnas.arch import Arch, row_ids
 from hwnas.errors import HwnasError
 from hwnas.ofa_interop import net_config
-from hwnas.search import ALGORITHM_NAMES, SearchConfig, run_search
+from hwnas.search import ALGORITHMS, SearchConfig, run_search
 from hwnas.search.problem import Problem
 from predictors.table import write_table
 
@@ -45,7 +45,7 @@ def pool_file(tmp_path_factory):
     return path, X
 
 
-@pytest.mark.parametrize("algorithm", ALGORITHM_NAMES)
+@pytest.mark.parametrize("algorithm", ALGORITHMS.names())
 def test_every_algorithm_proposes_only_pool_members(tmp_path, pool_file, algorithm):
     if algorithm == "optuna-tpe":
         pytest.importorskip("optuna", reason="needs pip install hwnas[optuna]")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..search.algorithms import ALGORITHMS
 from ..space import DEFAULT_RESOLUTIONS
 
 _DEFAULTS = {"objectives": "acc", "oracle": "auto", "queries": 300, "algorithm": "weaknas", "seed": 0,
@@ -27,8 +28,9 @@ def add_parser(sub):
     p.add_argument("--pool", help="CSV or JSON lines of archs (optionally with accuracies): "
                                   "search only these")
     p.add_argument("--queries", type=int, help="oracle query budget (default 300)")
-    p.add_argument("--algorithm", help="weaknas (default) | weaknas-pool | random | evolution | regularized | nsga2"
-                                       " | optuna-tpe (pip install hwnas[optuna])")
+    p.add_argument("--algorithm", metavar="NAME", help=ALGORITHMS.choices_help())
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", type=_key_value,
+                   help="an option of the algorithm (repeatable), e.g. kappa=1.5; unknown keys are errors")
     p.add_argument("--predictor", help="weak predictor: gp (default) | linear | xgb | mlp | ensemble")
     p.add_argument("--seed", type=int, help="random seed (default 0); same seed, same result")
     p.add_argument("--width", type=float, help="supernet width 1.2 (default) or 1.0")
@@ -55,6 +57,15 @@ def _int_list(text: str) -> list:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers, e.g. 160,192,224") from None
 
 
+def _key_value(text: str) -> tuple:
+    import argparse
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE, e.g. kappa=1.5")
+    return key.strip(), value.strip()
+
+
 def config_from_args(args):
     from ..search import SearchConfig, resume_config
 
@@ -66,6 +77,8 @@ def config_from_args(args):
              "resolutions": args.resolutions, "out": args.out, "executor": args.executor,
              "ray_address": args.ray_address, "export_onnx": args.export_onnx, "pool": args.pool}
     given = {k: v for k, v in flags.items() if v is not None}
+    if args.option:
+        given["options"] = dict(args.option)
     if args.resume:
         from ..errors import HwnasError
 
@@ -75,7 +88,9 @@ def config_from_args(args):
             raise HwnasError("--config cannot be used with --resume: the run's settings are in its run.yaml")
         return resume_config(args.out, {k: v for k, v in given.items() if k != "out"})
     base = SearchConfig.load(args.config).to_dict() if args.config else dict(_DEFAULTS)
-    base.update(given)
+    if "algorithm" in given and given["algorithm"] != base.get("algorithm"):
+        base["options"] = {}  # the config's options belong to its own algorithm
+    base.update(given, options={**base.get("options", {}), **given.get("options", {})})
     if base.get("out") is None:
         base["out"] = f"runs/{base.get('algorithm', 'weaknas')}-{base.get('seed', 0)}"
     return SearchConfig.from_dict(base)

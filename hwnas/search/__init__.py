@@ -1,7 +1,8 @@
 """Search: WeakNAS and baselines under FLOPs/params/latency budgets (see ``run_search``)."""
 
-from .config import ALGORITHM_NAMES, SearchConfig
+from .algorithms import ALGORITHMS
+from .config import SearchConfig
 from .problem import Problem
-from .run import ALGORITHMS, resume_config, run_search
+from .run import resume_config, run_search
 
-__all__ = ["SearchConfig", "Problem", "run_search", "resume_config", "ALGORITHMS", "ALGORITHM_NAMES"]
+__all__ = ["SearchConfig", "Problem", "run_search", "resume_config", "ALGORITHMS"]

@@ -18,16 +18,26 @@ import random
 
 import numpy as np
 
+from dataclasses import dataclass
+
 from ..arch import Arch, mutate
 from ..space import DEPTHS, EXPAND_RATIOS, KERNEL_SIZES, N_BLOCKS, N_STAGES
+from .algorithm import Loop, Options, StepAlgorithm
 from .queries import BudgetExhausted
 
 
-def random_search(ctx, chunk=100):
-    q = ctx.queries
-    X = ctx.problem.sample_feasible(q.budget, ctx.rng, tilt=False)
-    for start in range(0, len(X), chunk):
-        q.ask(X[start:start + chunk])
+@dataclass(frozen=True)
+class RandomOptions(Options):
+    chunk: int = 100  # archs per ask
+
+
+class RandomSearch(StepAlgorithm):
+    Options = RandomOptions
+
+    def steps(self):
+        X = self.problem.sample_feasible(self.archive.budget, self.rng, tilt=False)
+        for start in range(0, len(X), self.options.chunk):
+            yield X[start:start + self.options.chunk]
 
 
 def _budget_ratio(problem, X):
@@ -55,12 +65,12 @@ class _OFAEfficiency:
 
 
 class _OFAAccuracy:
-    def __init__(self, queries):
-        self.queries = queries
+    def __init__(self, measure, archive):
+        self.measure, self.archive = measure, archive
 
     def predict_accuracy(self, samples):
-        acc = self.queries.ask(np.stack([_row(s) for s in samples]))
-        if np.isnan(acc).any() and self.queries.exhausted:
+        acc = self.measure(np.stack([_row(s) for s in samples]))
+        if np.isnan(acc).any() and self.archive.exhausted:
             raise BudgetExhausted
         return [_Item(0.0 if np.isnan(a) else a) for a in acc]
 
@@ -70,61 +80,103 @@ class _Item(float):
         return float(self)
 
 
-def ofa_evolution(ctx):
-    from ..ofa_compat import ofa_evolution_finder_class
+@dataclass(frozen=True)
+class EvolutionOptions(Options):
+    """OFA's tutorial defaults; ``generations`` is the finder's ``max_time_budget``."""
 
-    finder_cls = ofa_evolution_finder_class()
-    # The finder checks its constraint against a fixed range and asks on stdin if outside it; it is built
-    # with an in-range value and then given our normalised constraint (cost / budget <= 1).
-    finder = finder_cls("flops", 600, _OFAEfficiency(ctx.problem), _OFAAccuracy(ctx.queries),
-                        population_size=100, max_time_budget=500, parent_ratio=0.25, mutation_ratio=0.5,
-                        mutate_prob=0.1)
-    finder.set_efficiency_constraint(1.0 if _has_budget(ctx.problem) else float("inf"))
-    finder.arch_manager.resolutions = list(ctx.problem.space.resolutions)
-    seed = int(ctx.rng.integers(2**31))
-    py_state, np_state = random.getstate(), np.random.get_state()
-    random.seed(seed)
-    np.random.seed(seed)
-    quiet = contextlib.redirect_stderr(io.StringIO()) if not ctx.progress else contextlib.nullcontext()
-    try:
-        with quiet:
-            finder.run_evolution_search()
-    except BudgetExhausted:
-        pass
-    finally:
-        random.setstate(py_state)
-        np.random.set_state(np_state)
+    population: int = 100
+    generations: int = 500
+    parent_ratio: float = 0.25
+    mutation_ratio: float = 0.5
+    mutate_prob: float = 0.1
+
+
+class OFAEvolution(Loop):
+    """OFA's own ``EvolutionFinder`` drives; each of its accuracy calls is one measurement."""
+
+    Options = EvolutionOptions
+
+    def run(self, measure):
+        from ..ofa_compat import ofa_evolution_finder_class
+
+        o, problem = self.options, self.problem
+        finder_cls = ofa_evolution_finder_class()
+        # The finder checks its constraint against a fixed range and asks on stdin if outside it; it
+        # is built with an in-range value and then given our normalised constraint (cost / budget <= 1).
+        finder = finder_cls("flops", 600, _OFAEfficiency(problem), _OFAAccuracy(measure, self.archive),
+                            population_size=o.population, max_time_budget=o.generations,
+                            parent_ratio=o.parent_ratio, mutation_ratio=o.mutation_ratio,
+                            mutate_prob=o.mutate_prob)
+        finder.set_efficiency_constraint(1.0 if _has_budget(problem) else float("inf"))
+        finder.arch_manager.resolutions = list(problem.space.resolutions)
+        seed = int(self.rng.integers(2**31))
+        py_state, np_state = random.getstate(), np.random.get_state()
+        random.seed(seed)
+        np.random.seed(seed)
+        quiet = contextlib.redirect_stderr(io.StringIO()) if not self.progress else contextlib.nullcontext()
+        try:
+            with quiet:
+                finder.run_evolution_search()
+        except BudgetExhausted:
+            pass
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
 
 
 def _has_budget(problem):
     return any(v is not None for v in (problem.flops, problem.params, problem.latency_ms))
 
 
-def regularized_evolution(ctx, population=50, tournament=10, mutate_prob=0.1):
-    q, rng, problem = ctx.queries, ctx.rng, ctx.problem
-    pop = problem.sample_feasible(min(population, q.budget), rng, tilt=False)
-    pop_acc = list(q.ask(pop))
-    pop = list(pop)
-    q.phase_name = "evolve"
-    stale = 0
-    while not q.exhausted and stale < 1000:
-        contenders = rng.choice(len(pop), size=min(tournament, len(pop)), replace=False)
-        parent = pop[max(contenders, key=lambda i: np.nan_to_num(pop_acc[i], nan=-1.0))]
-        kids = mutate(np.repeat(parent[None, :], 32, axis=0), rng, mutate_prob, problem.space.resolutions)
-        kids = problem.snap(kids)  # with --pool: the nearest members (no pool: unchanged)
-        kids = kids[problem.feasible(kids) & ~q.measured_mask(kids) & (kids != parent).any(axis=1)]
-        if len(kids) == 0:
-            stale += 1
-            continue
-        stale = 0
-        child = kids[0]
-        pop.append(child)
-        pop_acc.append(float(q.ask(child[None, :])[0]))
-        pop.pop(0)  # aging: the oldest dies, not the worst
-        pop_acc.pop(0)
+@dataclass(frozen=True)
+class RegularizedOptions(Options):
+    population: int = 50
+    tournament: int = 10
+    mutate_prob: float = 0.1
+    children: int = 32  # mutants drawn per round; the first new feasible one is measured
+    stall: int | None = 1000
 
 
-def nsga2(ctx, pop_size=50):
+class RegularizedEvolution(StepAlgorithm):
+    Options = RegularizedOptions
+
+    def steps(self):
+        q, rng, problem, o = self.archive, self.rng, self.problem, self.options
+        pop = problem.sample_feasible(min(o.population, q.budget), rng, tilt=False)
+        pop_acc = list((yield pop))
+        pop = list(pop)
+        self._phase = "evolve"
+        while True:
+            contenders = rng.choice(len(pop), size=min(o.tournament, len(pop)), replace=False)
+            parent = pop[max(contenders, key=lambda i: np.nan_to_num(pop_acc[i], nan=-1.0))]
+            kids = mutate(np.repeat(parent[None, :], o.children, axis=0), rng, o.mutate_prob,
+                          problem.space.resolutions)
+            kids = problem.snap(kids)  # with --pool: the nearest members (no pool: unchanged)
+            kids = kids[problem.feasible(kids) & ~q.measured_mask(kids) & (kids != parent).any(axis=1)]
+            if len(kids) == 0:
+                yield kids  # a round that measures nothing: counts towards the stall limit
+                continue
+            child = kids[0]
+            pop.append(child)
+            pop_acc.append(float((yield child[None, :])[0]))
+            pop.pop(0)  # aging: the oldest dies, not the worst
+            pop_acc.pop(0)
+
+
+@dataclass(frozen=True)
+class NSGA2Options(Options):
+    pop_size: int = 50
+    stall: int | None = 200  # a converged population may only re-propose measured archs
+
+
+class NSGA2(StepAlgorithm):
+    Options = NSGA2Options
+
+    def steps(self):
+        return _nsga2_steps(self.problem, self.rng, self.options.pop_size)
+
+
+def _nsga2_steps(problem, rng, pop_size):
     from pymoo.algorithms.moo.nsga2 import NSGA2
     from pymoo.core.evaluator import Evaluator
     from pymoo.core.problem import Problem as PymooProblem
@@ -135,7 +187,6 @@ def nsga2(ctx, pop_size=50):
     from pymoo.operators.sampling.rnd import IntegerRandomSampling
     from pymoo.problems.static import StaticProblem
 
-    problem, q = ctx.problem, ctx.queries
     values = [KERNEL_SIZES] * N_BLOCKS + [EXPAND_RATIOS] * N_BLOCKS + [DEPTHS] * N_STAGES + [problem.space.resolutions]
     xu = np.array([len(v) - 1 for v in values])
     lookup = [np.asarray(v) for v in values]
@@ -145,12 +196,10 @@ def nsga2(ctx, pop_size=50):
     algorithm = NSGA2(pop_size=pop_size, sampling=IntegerRandomSampling(),
                       crossover=SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
                       mutation=PM(eta=20, vtype=float, repair=RoundingRepair()), eliminate_duplicates=True)
-    algorithm.setup(pp, termination=NoTermination(), seed=int(ctx.rng.integers(2**31)), verbose=False)
+    algorithm.setup(pp, termination=NoTermination(), seed=int(rng.integers(2**31)), verbose=False)
     from ..arch import canonicalize
 
-    stalled = 0
-    while not q.exhausted and stalled < 200:  # a converged population may only re-propose measured archs
-        before = q.n
+    while True:
         pop = algorithm.ask()
         V = np.clip(np.rint(pop.get("X")).astype(np.int64), 0, xu)
         rows = canonicalize(np.column_stack([lookup[j][V[:, j]] for j in range(len(values))]))
@@ -161,13 +210,13 @@ def nsga2(ctx, pop_size=50):
         costs = problem.costs(rows)
         feas = problem.feasible(rows, costs)
         acc = np.zeros(len(rows))
+        answer = yield rows[feas]
         if feas.any():
-            acc[feas] = np.nan_to_num(q.ask(rows[feas]), nan=0.0)
+            acc[feas] = np.nan_to_num(answer, nan=0.0)
         F = -acc[:, None] if n_obj == 1 else np.column_stack([-acc, costs[problem.cost_key]])
         G = _constraint_matrix(problem, costs, n_constr)
         Evaluator().eval(StaticProblem(pp, F=F, G=G), pop)
         algorithm.tell(infills=pop)
-        stalled = stalled + 1 if q.n == before else 0
 
 
 def _constraint_matrix(problem, costs, n_constr):

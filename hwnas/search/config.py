@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, field, fields
 from ..errors import HwnasError, allowed
 from ..paths import read_yaml
 from ..space import DEFAULT_RESOLUTIONS, check_width
+from .algorithms import ALGORITHMS
 from ..units import format_count, parse_count, parse_ms
 
-ALGORITHM_NAMES = ("weaknas", "weaknas-pool", "random", "evolution", "regularized", "nsga2", "optuna-tpe")
 OBJECTIVE_SETS = ("acc", "acc,flops", "acc,latency", "acc,params")
 _PATHS = ("device", "acc_predictor", "oracle_table", "weights", "data", "out", "export_onnx", "ray_address",
           "oracle_device", "oracle")
@@ -44,7 +44,7 @@ class SearchConfig:
     ray_address: str | None = None
     export_onnx: str | None = None
     pool: str | None = None  # CSV or JSON-lines file of the only archs the search may measure
-    options: dict = field(default_factory=dict)  # algorithm knobs, e.g. {"kappa": 2.0}
+    options: dict = field(default_factory=dict)  # the algorithm's Options, e.g. {"kappa": 2.0}
 
     def __post_init__(self):
         if self.flops is not None:
@@ -53,12 +53,8 @@ class SearchConfig:
             self.params = parse_count(self.params, "--params")
         if self.latency_ms is not None:
             self.latency_ms = parse_ms(self.latency_ms, "--latency")
-        if self.algorithm not in ALGORITHM_NAMES:
-            raise HwnasError(f"algorithm {self.algorithm!r} is unknown; allowed: {allowed(ALGORITHM_NAMES)}")
-        if self.algorithm == "optuna-tpe":  # an optional extra: say so before a run folder is made
-            from .optuna_tpe import require_optuna
-
-            require_optuna()
+        algorithm = ALGORITHMS.load(ALGORITHMS.check(self.algorithm))
+        algorithm.require()  # an optional extra: say so before a run folder is made
         self.objectives = ",".join(s.strip() for s in str(self.objectives).split(","))
         if self.objectives not in OBJECTIVE_SETS:
             raise HwnasError(f"objectives {self.objectives!r} not allowed; allowed: {allowed(OBJECTIVE_SETS)}")
@@ -87,6 +83,8 @@ class SearchConfig:
         self.resolutions = [int(r) for r in self.resolutions]
         if not isinstance(self.options, dict):
             raise HwnasError(f"setting options {self.options!r} is not allowed; allowed: a mapping")
+        # typed, with every default filled in, so run.yaml records exactly what ran
+        self.options = algorithm.Options.parse(self.options, self.algorithm).to_dict()
         self._check_unused()
 
     def _check_unused(self) -> None:

@@ -22,6 +22,16 @@ def gene_values(space) -> list:
             + [(R_COL, space.resolutions)])
 
 
+def offspring(P, rng, n, mutate_prob, problem) -> np.ndarray:
+    """One generation's children of population ``P``: ``n // 2`` mutants and ``n // 2`` uniform
+    crossovers of random parents, repaired into ``problem``'s budgets, duplicates dropped."""
+    a = P[rng.integers(len(P), size=n // 2)]
+    b = P[rng.integers(len(P), size=n // 2)]
+    kids = np.concatenate([mutate(a, rng, mutate_prob, problem.space.resolutions),
+                           crossover(a, b, rng)])
+    return unique_rows(problem.repair(kids, rng))
+
+
 def neighbours(X, space) -> np.ndarray:
     """Every single-gene change of every row of ``X`` (canonical, duplicates dropped)."""
     out = []
@@ -63,14 +73,11 @@ class InnerOptimiser:
         return U[top], us[top]
 
     def run(self, parents):
-        problem, rng, res = self.problem, self.rng, self.problem.space.resolutions
+        problem, rng = self.problem, self.rng
         P = unique_rows(parents)
         ps = self._add(P)
         for _ in range(self.generations):
-            a = P[rng.integers(len(P), size=self.children // 2)]
-            b = P[rng.integers(len(P), size=self.children // 2)]
-            kids = np.concatenate([mutate(a, rng, self.mutate_prob, res), crossover(a, b, rng)])
-            kids = unique_rows(problem.repair(kids, rng))
+            kids = offspring(P, rng, self.children, self.mutate_prob, problem)
             if len(kids) == 0:
                 continue
             P, ps = self._survive(P, ps, kids)

@@ -15,6 +15,8 @@ Optuna is an optional extra (``pip install hwnas[optuna]``), not a core dependen
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..arch import canonicalize
@@ -23,8 +25,7 @@ from ..space import (
     D_COLS, DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, MAX_DEPTH, N_GENES, N_STAGES,
     R_COL,
 )
-
-STALL_LIMIT = 5000  # trials in a row that measure nothing new (e.g. a tiny pool fully measured)
+from .algorithm import Options, StepAlgorithm
 
 
 def require_optuna():
@@ -64,24 +65,36 @@ def _violation(problem, row) -> float:
     return worst
 
 
-def optuna_tpe(ctx):
-    optuna = require_optuna()
-    problem, q = ctx.problem, ctx.queries
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = optuna.samplers.TPESampler(seed=int(ctx.rng.integers(2**31)))
-    directions = ["maximize", "minimize"] if problem.multi_objective else ["maximize"]
-    study = optuna.create_study(directions=directions, sampler=sampler)
-    stalled = 0
-    while not q.exhausted and stalled < STALL_LIMIT:
-        trial = study.ask()
-        row = problem.snap(_suggest(trial, problem.space.resolutions)[None, :])  # no pool: as is
-        violation = _violation(problem, row[0])
-        trial.set_constraint("budget", violation)
-        before = q.n
-        acc = float(q.ask(row)[0]) if violation <= 0 else 0.0
-        acc = 0.0 if np.isnan(acc) else acc
-        if problem.multi_objective:
-            study.tell(trial, [acc, float(problem.costs(row)[problem.cost_key][0])])
-        else:
-            study.tell(trial, acc)
-        stalled = stalled + 1 if q.n == before else 0
+@dataclass(frozen=True)
+class OptunaTPEOptions(Options):
+    stall: int | None = 5000  # trials in a row that measure nothing new (a tiny pool fully measured)
+
+
+class OptunaTPE(StepAlgorithm):
+    """One trial per ask/tell round; an infeasible trial is told without a measurement."""
+
+    Options = OptunaTPEOptions
+
+    @classmethod
+    def require(cls) -> None:
+        require_optuna()
+
+    def steps(self):
+        optuna = require_optuna()
+        problem = self.problem
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        sampler = optuna.samplers.TPESampler(seed=int(self.rng.integers(2**31)))
+        directions = ["maximize", "minimize"] if problem.multi_objective else ["maximize"]
+        study = optuna.create_study(directions=directions, sampler=sampler)
+        while True:
+            trial = study.ask()
+            row = problem.snap(_suggest(trial, problem.space.resolutions)[None, :])  # no pool: as is
+            violation = _violation(problem, row[0])
+            trial.set_constraint("budget", violation)
+            answer = yield (row if violation <= 0 else row[:0])
+            acc = float(answer[0]) if violation <= 0 else 0.0
+            acc = 0.0 if np.isnan(acc) else acc
+            if problem.multi_objective:
+                study.tell(trial, [acc, float(problem.costs(row)[problem.cost_key][0])])
+            else:
+                study.tell(trial, acc)

@@ -1,6 +1,6 @@
 """A run's oracle queries: the budget, the order they were made in, and what each returned.
 
-Algorithms call ``ask(X)``: rows this run has already measured cost nothing; new unique rows are
+``run_search`` calls ``measure(X)`` with what an algorithm asks: rows this run has already measured cost nothing; new unique rows are
 measured until the query budget is spent (later rows read NaN and ``exhausted`` turns true). Answers
 come from the :class:`~predictors.evaluator.Evaluator`, which stores each one as it arrives; a resumed
 run replays the same decisions and finds every earlier answer in the store. With a pool
@@ -62,8 +62,12 @@ class Queries:
         return self.rows[i], float(y[i])
 
     # -- asking ------------------------------------------------------------------------------------
-    def ask(self, X) -> np.ndarray:
-        """Accuracy per row of ``X``; measures new rows while the budget lasts (NaN past it)."""
+    def measure(self, X, phase: str | None = None) -> np.ndarray:
+        """Accuracy per row of ``X``; measures new rows while the budget lasts (NaN past it).
+
+        New rows are recorded under ``phase`` (default: the current ``phase_name``)."""
+        if phase is not None:
+            self.phase_name = phase
         X = self.problem.snap(X)
         keys = [bytes(row) for row in X]
         new, seen = [], set()

@@ -13,7 +13,6 @@ import csv
 import json
 import platform
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,36 +23,13 @@ from ..errors import HwnasError
 from ..ofa_interop import net_config
 from ..paths import WEIGHTS_FIX, check_checkpoint
 from ..space import Space
-from .baselines import nsga2, ofa_evolution, random_search, regularized_evolution
+from .algorithm import Stop, drive
+from .algorithms import ALGORITHMS
 from .config import SearchConfig
-from .optuna_tpe import optuna_tpe
 from .pareto import hypervolume, pareto_mask, plot_front
 from .problem import COST_LABELS, Problem
 from .folder import RunFolder, check_export_path
 from .queries import Queries
-from .weaknas import weaknas, weaknas_pool
-
-ALGORITHMS = {
-    "weaknas": weaknas,
-    "weaknas-pool": weaknas_pool,
-    "random": random_search,
-    "evolution": ofa_evolution,
-    "regularized": regularized_evolution,
-    "nsga2": nsga2,
-    "optuna-tpe": optuna_tpe,
-}
-
-
-@dataclass
-class Context:
-    """What an algorithm gets: the problem, the run's queries, a seeded RNG, a predictor factory."""
-
-    problem: Problem
-    queries: Queries
-    rng: np.random.Generator
-    make_predictor: object
-    options: dict = field(default_factory=dict)
-    progress: bool = False
 
 
 def _versions() -> dict:
@@ -94,7 +70,11 @@ def resume_config(out, overrides: dict | None = None) -> SearchConfig:
     """
     stored = _stored_config(Path(out))
     stored.out = str(out)
-    config = SearchConfig.from_dict({**stored.to_dict(), **(overrides or {})})
+    overrides = dict(overrides or {})
+    same_algorithm = overrides.get("algorithm", stored.algorithm) == stored.algorithm
+    # --option changes the keys it names only (another algorithm has options of its own)
+    overrides["options"] = {**(stored.options if same_algorithm else {}), **overrides.get("options", {})}
+    config = SearchConfig.from_dict({**stored.to_dict(), **overrides})
     config.check_resume(stored)
     return config
 
@@ -162,12 +142,14 @@ def _run(config, problem, oracle, folder, store, executor, progress, t0) -> dict
         evaluator = Evaluator(oracle, store, executor if config.executor != "local" else None,
                               resources=getattr(oracle, "resources", None))
         queries = Queries(evaluator, problem, config.queries, progress=progress)
-        ctx = Context(problem, queries, np.random.default_rng(config.seed),
-                      lambda name=None: make_predictor(name or config.predictor, seed=config.seed,
-                                                       space=problem.space),
-                      dict(config.options), progress)
+        alg = ALGORITHMS.load(config.algorithm)()
+        options = alg.Options.parse(config.options, config.algorithm)
+        alg.setup(problem, np.random.default_rng(config.seed), options,
+                  lambda name=None: make_predictor(name or config.predictor, seed=config.seed,
+                                                   space=problem.space),
+                  queries, progress)
         try:
-            ALGORITHMS[config.algorithm](ctx)
+            drive(alg, queries.measure, Stop(queries.budget, options.stall))
         finally:
             queries.close()
         result = _summarise(config, problem, queries, oracle, evaluator, out, time.perf_counter() - t0)

@@ -15,38 +15,53 @@ along the cost axis of the front. With ``--pool`` the whole pool is scored inste
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
+from .algorithm import Options, StepAlgorithm
 from .inner import InnerOptimiser
 
 
-def _fit(ctx, predictor=None):
-    X, y = ctx.queries.X(), ctx.queries.y()
+def _fit(alg, predictor=None, max_points=None):
+    X, y = alg.archive.X(), alg.archive.y()
     ok = ~np.isnan(y)
-    model = ctx.make_predictor(predictor)
-    if "gp_points" in ctx.options and hasattr(model, "max_points"):
-        model.max_points = int(ctx.options["gp_points"])
+    model = alg.make_predictor(predictor)
+    if max_points is not None and hasattr(model, "max_points"):
+        model.max_points = max_points
     return model.fit(X[ok], y[ok])
 
 
-def weaknas_pool(ctx, pool_size=10_000, n_init=100, top_n=1000, m=100):
-    q, rng = ctx.queries, ctx.rng
-    pool = ctx.problem.sample_feasible(pool_size, rng, tilt=False)
-    first = rng.choice(len(pool), size=min(n_init, len(pool)), replace=False)
-    q.ask(pool[first])
-    q.phase_name = "iter"
-    while not q.exhausted:
-        # the paper's XGBoost (gbtree, depth 20, 1000 rounds) on raw gene values, no cost features
-        pred = _fit(ctx, "xgb-paper").predict(pool)
-        top = np.argsort(-pred, kind="stable")[:top_n]
-        todo = top[~q.measured_mask(pool[top])]
-        if len(todo) == 0:  # the predicted top is all measured: widen to the whole pool
-            todo = np.flatnonzero(~q.measured_mask(pool))
-            if len(todo) == 0:
-                break
-        pick = rng.choice(todo, size=min(m, len(todo), q.remaining), replace=False)
-        q.ask(pool[pick])
+@dataclass(frozen=True)
+class WeakNASPoolOptions(Options):
+    """The paper's settings: pool size, initial queries, predicted top N, M measured per iteration."""
+
+    pool_size: int = 10_000
+    n_init: int = 100
+    top_n: int = 1000
+    m: int = 100
+
+
+class WeakNASPool(StepAlgorithm):
+    Options = WeakNASPoolOptions
+
+    def steps(self):
+        q, rng, o = self.archive, self.rng, self.options
+        pool = self.problem.sample_feasible(o.pool_size, rng, tilt=False)
+        first = rng.choice(len(pool), size=min(o.n_init, len(pool)), replace=False)
+        yield pool[first]
+        self._phase = "iter"
+        while not q.exhausted:
+            # the paper's XGBoost (gbtree, depth 20, 1000 rounds) on raw gene values, no cost features
+            pred = _fit(self, "xgb-paper").predict(pool)
+            top = np.argsort(-pred, kind="stable")[:o.top_n]
+            todo = top[~q.measured_mask(pool[top])]
+            if len(todo) == 0:  # the predicted top is all measured: widen to the whole pool
+                todo = np.flatnonzero(~q.measured_mask(pool))
+                if len(todo) == 0:
+                    return
+            pick = rng.choice(todo, size=min(o.m, len(todo), q.remaining), replace=False)
+            yield pool[pick]
 
 
 def nondominated_rank(acc, cost, limit=None) -> np.ndarray:
@@ -83,9 +98,9 @@ def _ranker(problem):
     return order
 
 
-def _spread_pick(ctx, X, order, m):
+def _spread_pick(problem, X, order, m):
     """Multi-objective: ``m`` picks spread along the cost axis, best-ranked first within each cost bin."""
-    cost = ctx.problem.costs(X)[ctx.problem.cost_key]
+    cost = problem.costs(X)[problem.cost_key]
     bins = np.linspace(cost.min(), cost.max() + 1e-9, m + 1)
     which = np.digitize(cost, bins) - 1
     picked, used = [], set()
@@ -107,13 +122,10 @@ def batch_size(n_measured: int, smallest: int = 5, share: float = 0.05) -> int:
     return max(smallest, int(math.ceil(share * n_measured)))
 
 
-def _candidates(ctx, score, order, parents):
+def _candidates(problem, rng, o, score, order, parents):
     """Unmeasured-or-not candidates, best-scored first, from the inner optimiser."""
-    opt = ctx.options
-    inner = InnerOptimiser(ctx.problem, ctx.rng, score, order,
-                           generations=opt.get("generations", 12), children=opt.get("children", 2000),
-                           keep=opt.get("keep", 64), mutate_prob=opt.get("mutate_prob", 0.04),
-                           polish_rounds=opt.get("polish_rounds", 3))
+    inner = InnerOptimiser(problem, rng, score, order, generations=o.generations, children=o.children,
+                           keep=o.keep, mutate_prob=o.mutate_prob, polish_rounds=o.polish_rounds)
     return inner.run(parents)[0]
 
 
@@ -123,38 +135,59 @@ def _pool_candidates(pool, score, order, chunk=20_000):
     return pool[order(pool, s, None)]
 
 
-def weaknas(ctx):
-    q, rng, problem, opt = ctx.queries, ctx.rng, ctx.problem, ctx.options
-    kappa = opt.get("kappa", 2.0)  # upper confidence bound: mean + kappa x sd
-    order = _ranker(problem)
-    q.ask(problem.sample_feasible(opt.get("n_init", 20), rng, tilt=False))
-    q.phase_name = "iter"
-    while not q.exhausted:
-        model = _fit(ctx)
+@dataclass(frozen=True)
+class WeakNASOptions(Options):
+    """hwnas's default search (docs/search.md); ``gp_points`` caps the GP's training set."""
 
-        def score(X):
-            mean, sd = model.predict_dist(X)
-            return mean + kappa * sd
+    kappa: float = 2.0  # upper confidence bound: mean + kappa x sd
+    n_init: int = 20
+    gp_points: int | None = None
+    fresh: int = 2000
+    top_measured: int = 32
+    generations: int = 12
+    children: int = 2000
+    keep: int = 64
+    mutate_prob: float = 0.04
+    polish_rounds: int = 3
+    batch_min: int = 5
+    batch_share: float = 0.05
+    bucb: bool = True
+    batch_pool: int = 2000
 
-        y = q.y()
-        measured = q.X()[np.argsort(-np.nan_to_num(y, nan=-1.0), kind="stable")]
-        fresh = problem.sample_feasible(opt.get("fresh", 2000), rng, tilt=True)
-        parents = np.concatenate([measured[: opt.get("top_measured", 32)],
-                                  fresh[order(fresh, score(fresh), 32)[:32]]])
-        if problem.pool is None:
-            cand = _candidates(ctx, score, order, parents)
-        else:
-            cand = _pool_candidates(problem.pool, score, order)
-        cand = cand[~q.measured_mask(cand)]
-        if len(cand) == 0:
-            break
-        take = min(batch_size(q.n, opt.get("batch_min", 5), opt.get("batch_share", 0.05)),
-                   q.remaining)
-        if problem.multi_objective:
-            top = cand[: 10 * take]
-            pick = _spread_pick(ctx, top, np.arange(len(top)), take)
-        elif hasattr(model, "select_batch") and opt.get("bucb", True):
-            pick = model.select_batch(cand[: opt.get("batch_pool", 2000)], kappa, take)
-        else:
-            pick = np.arange(min(take, len(cand)))
-        q.ask(cand[pick])
+
+class WeakNAS(StepAlgorithm):
+    Options = WeakNASOptions
+
+    def steps(self):
+        q, rng, problem, o = self.archive, self.rng, self.problem, self.options
+        order = _ranker(problem)
+        yield problem.sample_feasible(o.n_init, rng, tilt=False)
+        self._phase = "iter"
+        while not q.exhausted:
+            model = _fit(self, max_points=o.gp_points)
+
+            def score(X, model=model):
+                mean, sd = model.predict_dist(X)
+                return mean + o.kappa * sd
+
+            y = q.y()
+            measured = q.X()[np.argsort(-np.nan_to_num(y, nan=-1.0), kind="stable")]
+            fresh = problem.sample_feasible(o.fresh, rng, tilt=True)
+            parents = np.concatenate([measured[: o.top_measured],
+                                      fresh[order(fresh, score(fresh), 32)[:32]]])
+            if problem.pool is None:
+                cand = _candidates(problem, rng, o, score, order, parents)
+            else:
+                cand = _pool_candidates(problem.pool, score, order)
+            cand = cand[~q.measured_mask(cand)]
+            if len(cand) == 0:
+                return
+            take = min(batch_size(q.n, o.batch_min, o.batch_share), q.remaining)
+            if problem.multi_objective:
+                top = cand[: 10 * take]
+                pick = _spread_pick(problem, top, np.arange(len(top)), take)
+            elif hasattr(model, "select_batch") and o.bucb:
+                pick = model.select_batch(cand[: o.batch_pool], o.kappa, take)
+            else:
+                pick = np.arange(min(take, len(cand)))
+            yield cand[pick]
