@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from predictors.registry import ORACLES, PREDICTORS
+
+from ..executor import EXECUTORS
 from ..search.algorithms import ALGORITHMS
 from ..space import DEFAULT_RESOLUTIONS
 
@@ -19,7 +22,8 @@ def add_parser(sub):
     p.add_argument("--device", help="device name or folder for latency (shipped name, hwnas device, OFA tables)")
     p.add_argument("--params", help="parameter budget, e.g. 8M")
     p.add_argument("--objectives", help="acc (default), acc,flops, acc,latency or acc,params")
-    p.add_argument("--oracle", help="auto (default) | ofa-mlp | supernet | table | zerocost")
+    p.add_argument("--oracle", metavar="NAME",
+                   help="auto (default: ofa-mlp when its file is found, else zerocost); " + ORACLES.choices_help())
     p.add_argument("--acc-predictor", help="path of OFA's acc_predictor.pth (ofa-mlp oracle)")
     p.add_argument("--table", dest="oracle_table", help="CSV of measured accuracies (table oracle)")
     p.add_argument("--weights", help="OFA supernet state dict (supernet oracle; also used by --export-onnx)")
@@ -31,7 +35,8 @@ def add_parser(sub):
     p.add_argument("--algorithm", metavar="NAME", help=ALGORITHMS.choices_help())
     p.add_argument("--option", action="append", metavar="KEY=VALUE", type=_key_value,
                    help="an option of the algorithm (repeatable), e.g. kappa=1.5; unknown keys are errors")
-    p.add_argument("--predictor", help="weak predictor: gp (default) | linear | xgb | mlp | ensemble")
+    p.add_argument("--predictor", metavar="NAME",
+                   help="weak predictor (default gp); " + PREDICTORS.choices_help())
     p.add_argument("--seed", type=int, help="random seed (default 0); same seed, same result")
     p.add_argument("--width", type=float, help="supernet width 1.2 (default) or 1.0")
     p.add_argument("--resolutions", type=_int_list,
@@ -41,7 +46,7 @@ def add_parser(sub):
                    help="continue the run in --out with the settings of its run.yaml; a flag that differs from them "
                         "is an error, except --queries raised to continue to a larger budget")
     p.add_argument("--config", help="run.yaml (or a YAML mapping of settings); command-line flags override it")
-    p.add_argument("--executor", help="local (default) or ray")
+    p.add_argument("--executor", metavar="NAME", help="(default local) " + EXECUTORS.choices_help())
     p.add_argument("--ray-address", help="Ray cluster address for --executor ray")
     p.add_argument("--export-onnx", metavar="OUT.onnx", help="export the best subnet to ONNX at the end")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from predictors.registry import ORACLE_CHOICES, PREDICTORS
+
 from ..errors import HwnasError, allowed
+from ..executor import EXECUTORS
 from ..paths import read_yaml
 from ..space import DEFAULT_RESOLUTIONS, check_width
 from .algorithms import ALGORITHMS
@@ -62,14 +65,11 @@ class SearchConfig:
             raise HwnasError(f"--queries {self.queries!r} must be a positive integer")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 63:
             raise HwnasError(f"--seed {self.seed!r} is not allowed; allowed: integers 0..2**63-1")
-        if self.executor not in ("local", "ray"):
-            raise HwnasError(f"executor {self.executor!r} is unknown; allowed: local, ray")
-        from predictors import ORACLES, PREDICTORS
+        EXECUTORS.check(self.executor)
 
-        if self.oracle not in ORACLES:
-            raise HwnasError(f"oracle {self.oracle!r} is unknown; allowed: {allowed(ORACLES)}")
-        if self.predictor not in PREDICTORS:  # whatever the algorithm: a typo is never silently ignored
-            raise HwnasError(f"predictor {self.predictor!r} is unknown; allowed: {allowed(PREDICTORS)}")
+        if self.oracle not in ORACLE_CHOICES:
+            raise HwnasError(f"oracle {self.oracle!r} is unknown; allowed: {allowed(ORACLE_CHOICES)}")
+        PREDICTORS.check(self.predictor)  # whatever the algorithm: a typo is never silently ignored
         for name in _PATHS:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
