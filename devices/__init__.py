@@ -1,1 +1,2 @@
-"""Shipped latency devices (package data ``hwnas.devices``): one folder per device, see docs/latency.md."""
+"""Shipped latency devices (package data ``hwnas.devices``): one folder per device, see
+docs/latency.md."""

@@ -2,7 +2,8 @@
 
 The nouns: :class:`Arch` (one subnet) and :class:`Space` (all of them); a Device with its latency
 Table (``latency``); a Profiler that builds tables; an Oracle that measures accuracy and a Predictor
-that guesses it (``predictors``); a Search that spends oracle queries; a Run folder that keeps it all.
+that guesses it (``predictors``); a Search that spends oracle queries; a Run folder that keeps it
+all.
 
 Importing hwnas is cheap: torch and ofa load only when something needs them.
 """

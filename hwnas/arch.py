@@ -45,20 +45,31 @@ def _gene_list(name, values) -> tuple:
         raise HwnasError(f"{name} must be a list of {_LENGTHS[name]} integers, got {values!r}")
     if len(values) != _LENGTHS[name]:
         per = "one per block: 5 stages x 4" if name != "d" else "one per stage"
-        raise HwnasError(f"{name} has {len(values)} values; allowed: exactly {_LENGTHS[name]} ({per})")
+        raise HwnasError(
+            f"{name} has {len(values)} values; allowed: exactly {_LENGTHS[name]} ({per})"
+        )
     out = []
     for i, v in enumerate(values):
         if isinstance(v, (float, np.floating)) and float(v).is_integer():
-            v = int(v)  # one rule for every number of an arch: integral floats (3.0, 224.0) are integers
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or int(v) not in _DOMAINS[name]:
-            raise HwnasError(f"{_WHAT[name]} {v!r} at {name}[{i}] is not allowed; allowed: {allowed(_DOMAINS[name])}")
+            # one rule for every number of an arch: integral floats (3.0, 224.0) are integers
+            v = int(v)
+        if (
+            isinstance(v, (bool, np.bool_))
+            or not isinstance(v, (int, np.integer))
+            or int(v) not in _DOMAINS[name]
+        ):
+            raise HwnasError(
+                f"{_WHAT[name]} {v!r} at {name}[{i}] is not allowed; allowed: "
+                f"{allowed(_DOMAINS[name])}"
+            )
         out.append(int(v))
     return tuple(out)
 
 
 @dataclass(frozen=True)
 class Arch:
-    """A subnet: kernel sizes ``ks`` (20), expand ratios ``e`` (20), depths ``d`` (5), resolution ``r`` (px)."""
+    """A subnet: kernel sizes ``ks`` (20), expand ratios ``e`` (20), depths ``d`` (5), resolution
+    ``r`` (px)."""
 
     ks: tuple
     e: tuple
@@ -103,7 +114,9 @@ class Arch:
     def from_dict(cls, obj) -> "Arch":
         """Accepts ``{"ks","e","d","r"}``; ``"r": [224]`` (OFA) and ``"image_size": 224`` too."""
         if not isinstance(obj, dict):
-            raise HwnasError(f"an arch must be a JSON object with keys ks, e, d, r; got {type(obj).__name__}")
+            raise HwnasError(
+                f"an arch must be a JSON object with keys ks, e, d, r; got {type(obj).__name__}"
+            )
         missing = [k for k in ("ks", "e", "d") if k not in obj]
         if missing:
             raise HwnasError(f"arch is missing {', '.join(missing)}; required keys: ks, e, d, r")
@@ -112,11 +125,12 @@ class Arch:
         elif "image_size" in obj:
             r = obj["image_size"]
         else:
-            raise HwnasError("arch has no resolution; give \"r\": 224 (or \"image_size\": 224)")
+            raise HwnasError('arch has no resolution; give "r": 224 (or "image_size": 224)')
         if isinstance(r, (list, tuple)):
             if len(r) != 1:
                 raise HwnasError(
-                    f"resolution {r!r} must be one integer; allowed: {NET_RESOLUTIONS_TEXT}")
+                    f"resolution {r!r} must be one integer; allowed: {NET_RESOLUTIONS_TEXT}"
+                )
             r = r[0]
         return cls(ks=obj["ks"], e=obj["e"], d=obj["d"], r=r)
 
@@ -146,7 +160,7 @@ class Arch:
         row = [int(v) for v in row]
         return cls(ks=row[KS_COLS], e=row[E_COLS], d=row[D_COLS], r=row[R_COL])
 
-    # -- convenient constructors ---------------------------------------------------------------------
+    # -- convenient constructors -------------------------------------------------------------------
     @classmethod
     def largest(cls, r: int = 224) -> "Arch":
         return cls(ks=(7,) * N_BLOCKS, e=(6,) * N_BLOCKS, d=(4,) * N_STAGES, r=r)
@@ -160,13 +174,15 @@ class Arch:
 
 
 def load_json(path, what: str = "file"):
-    """Read a JSON file with one-line errors (missing, a directory, empty, binary, malformed, too deep)."""
+    """Read a JSON file with one-line errors (missing, a directory, empty, binary, malformed, too
+    deep)."""
     from .paths import read_json
 
     return read_json(path, what)
 
 
-# ==== batched (N x 46) operations ===================================================================
+# ==== batched (N x 46) operations =================================================================
+
 
 def encode(archs) -> np.ndarray:
     """Archs -> ``(N, 46)`` int64 array (canonical, since Archs are)."""
@@ -209,7 +225,10 @@ def validate(X) -> np.ndarray:
         bad = ~np.isin(X[:, cols], _DOMAINS[name])
         if bad.any():
             n, i = np.argwhere(bad)[0]
-            raise HwnasError(f"{_WHAT[name]} {X[n, cols][i]} in row {n} is not allowed; allowed: {allowed(_DOMAINS[name])}")
+            raise HwnasError(
+                f"{_WHAT[name]} {X[n, cols][i]} in row {n} is not allowed; allowed: "
+                f"{allowed(_DOMAINS[name])}"
+            )
     for r in np.unique(X[:, R_COL]):
         check_resolution(int(r))
     return canonicalize(X)
@@ -218,14 +237,18 @@ def validate(X) -> np.ndarray:
 def row_keys(X) -> tuple:
     """Two uint64 keys per row that identify a canonical arch exactly (for fast dedup and lookups).
 
-    The 40 kernel/expand genes are base-3 digits (3**40 < 2**64); depths and resolution fit the second key.
+    The 40 kernel/expand genes are base-3 digits (3**40 < 2**64); depths and resolution fit the
+    second key.
     """
     X = np.asarray(X, dtype=np.int64)
     ks_i = (X[:, KS_COLS] - 3) // 2  # 3,5,7 -> 0,1,2
     e_i = np.searchsorted(np.array(EXPAND_RATIOS), X[:, E_COLS])
     digits = np.concatenate([ks_i, e_i], axis=1).astype(np.uint64)
     k1 = (digits * _POW3[None, :]).sum(axis=1, dtype=np.uint64)
-    k2 = (((X[:, D_COLS] - 2) * _POW3[:N_STAGES].astype(np.int64)[None, :]).sum(axis=1) * 1024 + X[:, R_COL]).astype(np.uint64)
+    k2 = (
+        ((X[:, D_COLS] - 2) * _POW3[:N_STAGES].astype(np.int64)[None, :]).sum(axis=1) * 1024
+        + X[:, R_COL]
+    ).astype(np.uint64)
     return k1, k2
 
 
@@ -250,7 +273,8 @@ def row_ids(X) -> list:
 
 
 def sample(n: int, rng: np.random.Generator, resolutions) -> np.ndarray:
-    """``n`` archs, each gene uniform over its values (OFA's ``sample_active_subnet``), canonical."""
+    """``n`` archs, each gene uniform over its values (OFA's ``sample_active_subnet``),
+    canonical."""
     X = np.empty((n, N_GENES), dtype=np.int64)
     X[:, KS_COLS] = rng.choice(KERNEL_SIZES, size=(n, N_BLOCKS))
     X[:, E_COLS] = rng.choice(EXPAND_RATIOS, size=(n, N_BLOCKS))
@@ -263,7 +287,8 @@ def mutate(X, rng: np.random.Generator, prob: float, resolutions) -> np.ndarray:
     """Resample each gene with probability ``prob`` (OFA's EvolutionFinder mutation), canonical."""
     X = np.asarray(X)
     fresh = sample(len(X), rng, resolutions) if len(X) else X
-    # ``sample`` canonicalised inactive genes; draw fresh kernel/expand genes for every block instead.
+    # ``sample`` canonicalised inactive genes; draw fresh kernel/expand genes for every block
+    # instead.
     fresh[:, KS_COLS] = rng.choice(KERNEL_SIZES, size=(len(X), N_BLOCKS))
     fresh[:, E_COLS] = rng.choice(EXPAND_RATIOS, size=(len(X), N_BLOCKS))
     take = rng.random(X.shape) < prob

@@ -57,8 +57,9 @@ def arch_of(obj, width=None) -> Arch:
 
     r = obj.get("r", obj.get("image_size", config.get("r", config.get("image_size"))))
     if r is None:
-        raise HwnasError("net.config has no resolution; add \"r\": 224 (or \"image_size\": 224) "
-                         "next to it")
+        raise HwnasError(
+            'net.config has no resolution; add "r": 224 (or "image_size": 224) next to it'
+        )
     if isinstance(r, list) and len(r) == 1:
         r = r[0]
     return arch_from_net_config(config, r, width=width)[0]
@@ -72,11 +73,14 @@ def _number(value, name, where, fraction=False) -> float:
     try:
         out = float(value)
     except (TypeError, ValueError):
-        raise HwnasError(f"{where}: {name} {value!r} is not a number"
-                         + ("; allowed: fractions 0..1" if fraction else "")) from None
+        raise HwnasError(
+            f"{where}: {name} {value!r} is not a number"
+            + ("; allowed: fractions 0..1" if fraction else "")
+        ) from None
     if fraction and not (math.isfinite(out) and 0.0 <= out <= 1.0):
-        raise HwnasError(f"{where}: {name} {out} is out of range; allowed: fractions 0..1 "
-                         "(not percent)")
+        raise HwnasError(
+            f"{where}: {name} {out} is out of range; allowed: fractions 0..1 (not percent)"
+        )
     if not fraction and not (math.isfinite(out) and out >= 0):
         raise HwnasError(f"{where}: {name} {out} must be a finite number >= 0")
     return out
@@ -88,18 +92,23 @@ def _csv_rows(text, label, need_accuracy):
     required = ["arch", "accuracy"] if need_accuracy else ["arch"]
     if not set(required) <= set(cols):
         optional = ["seconds"] if need_accuracy else ["accuracy", "seconds"]
-        raise HwnasError(f"{label} has columns {cols}; required: {', '.join(required)} "
-                         f"(optional: {', '.join(optional)})")
+        raise HwnasError(
+            f"{label} has columns {cols}; required: {', '.join(required)} "
+            f"(optional: {', '.join(optional)})"
+        )
     for n, row in enumerate(reader, start=2):
         where = f"{label} line {n}"
         if None in row:
-            raise HwnasError(f"{where}: {len(cols) + len(row[None])} fields but the header has "
-                             f"{len(cols)} (quote the arch JSON as CSV requires)")
+            raise HwnasError(
+                f"{where}: {len(cols) + len(row[None])} fields but the header has "
+                f"{len(cols)} (quote the arch JSON as CSV requires)"
+            )
         try:
             obj = json.loads(row["arch"] or "")
         except json.JSONDecodeError as exc:
-            raise HwnasError(f"{where}: malformed arch JSON: {exc.msg} at column {exc.colno}") \
-                from None
+            raise HwnasError(
+                f"{where}: malformed arch JSON: {exc.msg} at column {exc.colno}"
+            ) from None
         yield where, obj, row.get("accuracy"), row.get("seconds")
 
 
@@ -117,8 +126,9 @@ def _jsonl_rows(text, label):
         yield where, obj, obj.get("accuracy"), obj.get("seconds")
 
 
-def read_arch_list(path, what: str = "arch list", width=None,
-                   need_accuracy: bool = False) -> ArchList:
+def read_arch_list(
+    path, what: str = "arch list", width=None, need_accuracy: bool = False
+) -> ArchList:
     """Read an arch list file; every bad row is a one-line :class:`HwnasError` naming file and line.
 
     ``width`` (1.0 or 1.2) is checked against net.config rows; ``need_accuracy`` makes a missing
@@ -140,10 +150,14 @@ def read_arch_list(path, what: str = "arch list", width=None,
         acc.append(_number(a, "accuracy", where, fraction=True))
         sec.append(_number(s, "seconds", where))
         if need_accuracy and math.isnan(acc[-1]):
-            raise HwnasError(f"{where}: no accuracy; every row of {what} needs a measured top-1 "
-                             "(fraction 0..1)")
+            raise HwnasError(
+                f"{where}: no accuracy; every row of {what} needs a measured top-1 (fraction 0..1)"
+            )
     if not archs:
         raise HwnasError(f"{label} has no rows")
-    return ArchList(np.stack(archs), np.array(acc, dtype=np.float64),
-                    np.array(sec, dtype=np.float64),
-                    hashlib.sha256(raw).hexdigest())
+    return ArchList(
+        np.stack(archs),
+        np.array(acc, dtype=np.float64),
+        np.array(sec, dtype=np.float64),
+        hashlib.sha256(raw).hexdigest(),
+    )

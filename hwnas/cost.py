@@ -1,12 +1,13 @@
 """Exact cost model: multiply-accumulates ("FLOPs" in OFA's convention) and parameters.
 
 OFA (and so hwnas) counts *multiply-accumulates* of every convolution, squeeze-excite 1x1 convs
-included, and of the classifier; batch norm, activations, pooling, biases and the residual adds are not
-counted. This equals ``ofa.utils.count_net_flops`` on the materialised subnet. Parameters are every
-trainable tensor of the materialised subnet (conv and linear weights, biases, BN scale and shift).
+included, and of the classifier; batch norm, activations, pooling, biases and the residual adds are
+not counted. This equals ``ofa.utils.count_net_flops`` on the materialised subnet. Parameters are
+every trainable tensor of the materialised subnet (conv and linear weights, biases, BN scale and
+shift).
 
-``macs_params`` is vectorised over an ``(N, 46)`` batch; ``macs_params_reference`` is the same formula
-written per arch in plain Python, kept for the benchmark and as a cross-check in the tests.
+``macs_params`` is vectorised over an ``(N, 46)`` batch; ``macs_params_reference`` is the same
+formula written per arch in plain Python, kept for the benchmark and as a cross-check in the tests.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from .space import EXPAND_RATIOS, KERNEL_SIZES, MAX_RESOLUTION, N_CLASSES, R_COL
 
 
 def _mid_tables(space: Space):
-    """``mid[i, e]`` and ``se_mid[i, e]`` for block i and expand ratio e (indexed by the ratio itself)."""
+    """``mid[i, e]`` and ``se_mid[i, e]`` for block i and expand ratio e (indexed by the ratio
+    itself)."""
     top = max(EXPAND_RATIOS) + 1
     mid = np.zeros((len(space.blocks), top), dtype=np.int64)
     se = np.zeros_like(mid)
@@ -32,22 +34,39 @@ def _mid_tables(space: Space):
 
 def _fixed_layers(space: Space, stem_side, final_side):
     """MACs and params of the layers every subnet has: stem, first block, head, classifier."""
-    c0, c1, h, last = space.stem_channels, space.first_block_channels, space.head_channels, space.last_channels
+    c0, c1, h, last = (
+        space.stem_channels,
+        space.first_block_channels,
+        space.head_channels,
+        space.last_channels,
+    )
     c5 = space.stage_channels[-1]
     s2 = stem_side * stem_side
     macs = 3 * 9 * c0 * s2  # stem 3x3 conv
     macs = macs + c0 * 9 * s2 + c0 * c1 * s2  # first block: depthwise 3x3 + pointwise
     macs = macs + c5 * h * final_side * final_side  # final 1x1 expand
     macs = macs + h * last + last * N_CLASSES  # feature mix (1x1 after pooling) + classifier
-    params = 27 * c0 + 2 * c0 + 9 * c0 + 2 * c0 + c0 * c1 + 2 * c1 + c5 * h + 2 * h + h * last + last * N_CLASSES + N_CLASSES
+    params = (
+        27 * c0
+        + 2 * c0
+        + 9 * c0
+        + 2 * c0
+        + c0 * c1
+        + 2 * c1
+        + c5 * h
+        + 2 * h
+        + h * last
+        + last * N_CLASSES
+        + N_CLASSES
+    )
     return macs, params
 
 
 class CostModel:
     """Vectorised MACs/params for one space. Build once; call on batches of any size.
 
-    Per-block costs depend only on (block, kernel, expand ratio) and, for MACs, the resolution: they are
-    tabulated once per resolution, so a batch costs one gather and one row sum.
+    Per-block costs depend only on (block, kernel, expand ratio) and, for MACs, the resolution: they
+    are tabulated once per resolution, so a batch costs one gather and one row sum.
     """
 
     _K = max(KERNEL_SIZES) + 1  # tables are indexed by the gene values themselves
@@ -59,7 +78,9 @@ class CostModel:
         self.cout = np.array([b.out_channels for b in space.blocks], dtype=np.int64)
         k = np.arange(self._K)[None, :, None]
         mid, sem = self.mid[:, None, :], self.se_mid[:, None, :]
-        params = (self.cin[:, None, None] + 4 + k * k + self.cout[:, None, None]) * mid + 2 * self.cout[:, None, None]
+        params = (
+            self.cin[:, None, None] + 4 + k * k + self.cout[:, None, None]
+        ) * mid + 2 * self.cout[:, None, None]
         params = params + 2 * mid * sem + np.where(sem > 0, sem + mid, 0)
         self._params = params  # (block, kernel size, expand ratio) -> params
         _, self.fixed_params = _fixed_layers(space, 0, 0)
@@ -71,7 +92,9 @@ class CostModel:
             k = np.arange(self._K)[None, :, None]
             hin2, hout2 = (hin * hin)[:, None, None], (hout * hout)[:, None, None]
             mid, sem = self.mid[:, None, :], self.se_mid[:, None, :]
-            macs = (self.cin[:, None, None] * hin2 + k * k * hout2 + self.cout[:, None, None] * hout2) * mid
+            macs = (
+                self.cin[:, None, None] * hin2 + k * k * hout2 + self.cout[:, None, None] * hout2
+            ) * mid
             macs = macs + 2 * mid * sem
             self._macs[r] = (macs, int(_fixed_layers(self.space, int(stem), int(final))[0]))
         return self._macs[r]
@@ -120,7 +143,14 @@ def macs_params_reference(space: Space, arch: Arch) -> tuple:
         macs += b.in_channels * mid * si * si  # 1x1 expand
         macs += mid * k * k * so * so  # depthwise
         macs += mid * b.out_channels * so * so  # 1x1 project
-        params += b.in_channels * mid + 2 * mid + mid * k * k + 2 * mid + mid * b.out_channels + 2 * b.out_channels
+        params += (
+            b.in_channels * mid
+            + 2 * mid
+            + mid * k * k
+            + 2 * mid
+            + mid * b.out_channels
+            + 2 * b.out_channels
+        )
         if b.se:
             sm = b.se_channels(arch.e[i])
             macs += 2 * mid * sm

@@ -33,9 +33,18 @@ def list_image_folder(root) -> tuple:
         raise HwnasError(f"image folder {str(root)!r} does not exist or is not a directory")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
-        raise HwnasError(f"image folder {str(root)!r} has no class sub-folders; expected ROOT/<class>/<image files>")
-    per_class = [sorted(str(f) for f in (root / c).rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file())
-                 for c in classes]
+        raise HwnasError(
+            f"image folder {str(root)!r} has no class sub-folders; expected "
+            f"ROOT/<class>/<image files>"
+        )
+    per_class = [
+        sorted(
+            str(f)
+            for f in (root / c).rglob("*")
+            if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file()
+        )
+        for c in classes
+    ]
     paths, labels = [], []
     for k in range(max(len(files) for files in per_class)):
         for label, files in enumerate(per_class):
@@ -43,7 +52,10 @@ def list_image_folder(root) -> tuple:
                 paths.append(files[k])
                 labels.append(label)
     if not paths:
-        raise HwnasError(f"image folder {str(root)!r} has no images; allowed extensions: {', '.join(IMAGE_EXTENSIONS)}")
+        raise HwnasError(
+            f"image folder {str(root)!r} has no images; allowed extensions: "
+            f"{', '.join(IMAGE_EXTENSIONS)}"
+        )
     return paths, labels, classes
 
 
@@ -70,7 +82,8 @@ def load_image_uint8(path, resolution: int) -> np.ndarray:
 
 
 def normalize(batch_uint8):
-    """``(N, r, r, 3)`` uint8 (numpy or tensor) -> ``(N, 3, r, r)`` float32 tensor, ImageNet-normalised."""
+    """``(N, r, r, 3)`` uint8 (numpy or tensor) -> ``(N, 3, r, r)`` float32 tensor,
+    ImageNet-normalised."""
     import torch
 
     x = torch.as_tensor(batch_uint8).permute(0, 3, 1, 2).float().div_(255.0)
@@ -97,7 +110,8 @@ def load_image_folder_uint8(root, resolution: int, limit=None, offset: int = 0) 
 def load_image_folder(root, resolution: int, limit=None, offset: int = 0) -> tuple:
     """``(images, labels)``: float32 tensor ``(N, 3, r, r)`` (normalised) and int64 tensor ``(N,)``.
 
-    ``offset``/``limit`` select a window of the round-robin order (see module doc); ``resolution`` in px.
+    ``offset``/``limit`` select a window of the round-robin order (see module doc); ``resolution``
+    in px.
     """
     import torch
 
@@ -134,6 +148,7 @@ def recalibrate_bn(net, images, batch_size: int = 50) -> None:
             acc[1] = acc[1] + var * x.size(0)
             acc[2] += x.size(0)
             return F.batch_norm(x, mean, var, bn.weight, bn.bias, False, 0.0, bn.eps)
+
         return forward
 
     device = next(net.parameters()).device
@@ -143,7 +158,7 @@ def recalibrate_bn(net, images, batch_size: int = 50) -> None:
     try:
         with torch.no_grad():
             for s in range(0, len(images), batch_size):
-                net(images[s:s + batch_size].to(device))
+                net(images[s : s + batch_size].to(device))
     finally:
         for m in bns:
             del m.forward  # back to the class's forward

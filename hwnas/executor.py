@@ -1,4 +1,5 @@
-"""Executors run independent tasks (oracle queries, profiling jobs), handing back results as they end.
+"""Executors run independent tasks (oracle queries, profiling jobs), handing back results as they
+end.
 
 ``local`` runs them in this process (or a small process pool); ``ray`` (``hwnas.ray_executor``) runs
 them on a Ray cluster. The caller stores each result the moment it arrives, so a lost worker costs
@@ -14,19 +15,30 @@ from typing import Callable, Iterable, Iterator
 from .errors import HwnasError
 from .registry import Registry
 
-EXECUTORS = Registry("executor", [
-    ("local", "hwnas.executor:LocalExecutor",
-     "in this process, one task after another (or a small process pool: workers=N)"),
-    ("ray", "hwnas.ray_executor:RayExecutor",
-     "one Ray task per query / per resolution on a Ray cluster (needs hwnas[ray])"),
-])
+EXECUTORS = Registry(
+    "executor",
+    [
+        (
+            "local",
+            "hwnas.executor:LocalExecutor",
+            "in this process, one task after another (or a small process pool: workers=N)",
+        ),
+        (
+            "ray",
+            "hwnas.ray_executor:RayExecutor",
+            "one Ray task per query / per resolution on a Ray cluster (needs hwnas[ray])",
+        ),
+    ],
+)
 
 
 class Executor(ABC):
     name = "executor"
 
     @abstractmethod
-    def map_unordered(self, fn: Callable, items: Iterable, resources: dict | None = None) -> Iterator:
+    def map_unordered(
+        self, fn: Callable, items: Iterable, resources: dict | None = None
+    ) -> Iterator:
         """Run ``fn(item)`` for each item; yield ``(index, result)`` in completion order.
 
         A task that fails after the executor's retries yields ``(index, exception)`` instead of
@@ -83,6 +95,8 @@ def make_executor(name: str = "local", **kwargs) -> Executor:
         cls = EXECUTORS.load(name)
     except ImportError as exc:  # its optional extra (named as the executor) is not installed
         package = (exc.name or name).split(".")[0].capitalize()
-        raise HwnasError(f"--executor {name} needs {package}, which is not installed ({exc}); "
-                         f"install it with: pip install 'hwnas[{name}]'") from None
+        raise HwnasError(
+            f"--executor {name} needs {package}, which is not installed ({exc}); "
+            f"install it with: pip install 'hwnas[{name}]'"
+        ) from None
     return cls.from_settings(**kwargs)

@@ -61,6 +61,7 @@ RANDOM_INIT = "random-init"
 
 # ---- checks done before any heavy work -----------------------------------------------------------
 
+
 def max_torchscript_opset() -> int:
     try:
         from torch.onnx._constants import ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET
@@ -98,18 +99,23 @@ def check_opset(opset) -> int:
         try:
             opset = int(str(opset))
         except ValueError:
-            raise HwnasError(f"opset {opset!r} is not an integer; allowed: "
-                             f"{MIN_OPSET}..{top}") from None
-    unsupported = (f"opset {opset} is not supported by the {EXPORTER} ONNX exporter of torch "
-                   f"here; allowed: {MIN_OPSET}..{top}")
+            raise HwnasError(
+                f"opset {opset!r} is not an integer; allowed: {MIN_OPSET}..{top}"
+            ) from None
+    unsupported = (
+        f"opset {opset} is not supported by the {EXPORTER} ONNX exporter of torch "
+        f"here; allowed: {MIN_OPSET}..{top}"
+    )
     if opset < MIN_OPSET:  # before the probe: ONNX Runtime prints warnings for old opsets
         raise HwnasError(unsupported)
     ok, why = ort_can_run_opset(opset)
     if not ok:
         import onnxruntime as ort
 
-        raise HwnasError(f"opset {opset}: ONNX Runtime {ort.__version__} cannot run it ({why}); "
-                         f"allowed: {MIN_OPSET}..{top}")
+        raise HwnasError(
+            f"opset {opset}: ONNX Runtime {ort.__version__} cannot run it ({why}); "
+            f"allowed: {MIN_OPSET}..{top}"
+        )
     if opset > top:
         raise HwnasError(unsupported)
     return opset
@@ -121,8 +127,9 @@ def _check_out_path(path, what) -> Path:
         raise HwnasError(f"{what} {str(path)!r} is a folder; give a file path")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
-        raise HwnasError(f"{what} {str(path)!r} is in a folder that does not exist: "
-                         f"{str(parent)!r}")
+        raise HwnasError(
+            f"{what} {str(path)!r} is in a folder that does not exist: {str(parent)!r}"
+        )
     return p
 
 
@@ -130,12 +137,15 @@ def companion_paths(onnx_path) -> dict:
     """The files written beside ``OUT.onnx``: arch JSON, OFA net.config, export report."""
     p = Path(onnx_path)
     stem = p.name[:-5] if p.name.endswith(".onnx") else p.name
-    return {"arch_json": str(p.with_name(stem + ".arch.json")),
-            "net_config": str(p.with_name(stem + ".net_config.json")),
-            "report": str(p.with_name(stem + ".export.json"))}
+    return {
+        "arch_json": str(p.with_name(stem + ".arch.json")),
+        "net_config": str(p.with_name(stem + ".net_config.json")),
+        "report": str(p.with_name(stem + ".export.json")),
+    }
 
 
 # ---- the pieces ----------------------------------------------------------------------------------
+
 
 def _sha256(path, n=16) -> str:
     h = hashlib.sha256()
@@ -173,8 +183,13 @@ def torch_export(net, resolution: int, opset: int, dynamic_batch: bool):
     :data:`INPUT_NAME` -> :data:`OUTPUT_NAME`)."""
     import onnx
 
-    data = onnx_bytes(net, (1, 3, resolution, resolution), opset, dynamic_batch=dynamic_batch,
-                      names=(INPUT_NAME, OUTPUT_NAME))
+    data = onnx_bytes(
+        net,
+        (1, 3, resolution, resolution),
+        opset,
+        dynamic_batch=dynamic_batch,
+        names=(INPUT_NAME, OUTPUT_NAME),
+    )
     return onnx.load_from_string(data)
 
 
@@ -193,8 +208,9 @@ def _save(model, path) -> None:
     # protobuf's 2 GiB limit: only then an external-data file
     big = model.ByteSize() > 2_000_000_000
     if big:
-        onnx.save_model(model, str(path), save_as_external_data=True,
-                        location=Path(path).name + ".data")
+        onnx.save_model(
+            model, str(path), save_as_external_data=True, location=Path(path).name + ".data"
+        )
     else:
         onnx.save_model(model, str(path))
 
@@ -238,12 +254,18 @@ def parity(net, session, resolution: int, batch: int, seed: int = 0) -> dict:
         ref = net(x).numpy()
     out = session.run(None, {INPUT_NAME: x.numpy()})[0]
     if out.shape != ref.shape:
-        raise HwnasError(f"ONNX Runtime output shape {out.shape} differs from PyTorch's "
-                         f"{ref.shape} at batch {batch}")
+        raise HwnasError(
+            f"ONNX Runtime output shape {out.shape} differs from PyTorch's "
+            f"{ref.shape} at batch {batch}"
+        )
     diff = float(np.max(np.abs(out.astype(np.float64) - ref)))
     scale = float(np.max(np.abs(ref)))
-    return {"batch": batch, "max_abs_diff": diff, "output_abs_max": scale,
-            "argmax_agree": bool((out.argmax(1) == ref.argmax(1)).all())}
+    return {
+        "batch": batch,
+        "max_abs_diff": diff,
+        "output_abs_max": scale,
+        "argmax_agree": bool((out.argmax(1) == ref.argmax(1)).all()),
+    }
 
 
 def simplify_onnx(path) -> dict:
@@ -269,6 +291,7 @@ def simplify_onnx(path) -> dict:
 
 # ---- the whole export, in named steps -----------------------------------------------------------
 
+
 class _Steps:
     """A tqdm bar over the export's steps (stderr), or nothing; ``with bar.step(name):`` is one."""
 
@@ -277,8 +300,9 @@ class _Steps:
         if enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=len(names), desc="export", unit="step", file=sys.stderr,
-                            leave=False)
+            self.bar = tqdm(
+                total=len(names), desc="export", unit="step", file=sys.stderr, leave=False
+            )
 
     @contextlib.contextmanager
     def step(self, name):
@@ -313,8 +337,24 @@ def export_profiler(dev=None, ort_threads=None):
 class _Export:
     """One ``export_onnx`` call: its validated inputs, then one method per step."""
 
-    def __init__(self, arch, space, onnx_path, *, weights, calib_data, calib_images, opset,
-                 dynamic_batch, simplify, trt_engine, fp16, device, latency_runs, ort_threads):
+    def __init__(
+        self,
+        arch,
+        space,
+        onnx_path,
+        *,
+        weights,
+        calib_data,
+        calib_images,
+        opset,
+        dynamic_batch,
+        simplify,
+        trt_engine,
+        fp16,
+        device,
+        latency_runs,
+        ort_threads,
+    ):
         """Check everything before any heavy work (one-line :class:`HwnasError`)."""
         if not isinstance(arch, Arch):
             raise HwnasError(f"arch must be an hwnas Arch, got {type(arch).__name__}")
@@ -327,8 +367,10 @@ class _Export:
             check_checkpoint(weights, "weights file", WEIGHTS_FIX)
         if calib_data is not None:
             if not Path(calib_data).is_dir():
-                raise HwnasError(f"--calib-data {str(calib_data)!r} is not a folder "
-                                 f"(an image folder: DIR/<class>/<image>)")
+                raise HwnasError(
+                    f"--calib-data {str(calib_data)!r} is not a folder "
+                    f"(an image folder: DIR/<class>/<image>)"
+                )
             _check_positive(calib_images, "--calib-images")
         if trt_engine is not None:
             _check_out_path(trt_engine, "TensorRT engine output")
@@ -336,8 +378,9 @@ class _Export:
             if missing:
                 raise HwnasError(missing)
         elif fp16:
-            raise HwnasError("--fp16 applies to the TensorRT engine; give --trt-engine OUT.plan "
-                             "too")
+            raise HwnasError(
+                "--fp16 applies to the TensorRT engine; give --trt-engine OUT.plan too"
+            )
         _check_positive(latency_runs, "--latency-runs")
         if ort_threads is not None:
             _check_positive(ort_threads, "ORT threads")
@@ -357,10 +400,21 @@ class _Export:
 
     def step_names(self) -> list:
         """The steps this call runs, in order."""
-        optional = {"calibrate": self.calib_data is not None, "simplify": self.slim,
-                    "tensorrt": self.trt_engine is not None}
-        order = ("build", "calibrate", "export", "check", "parity", "simplify", "latency",
-                 "tensorrt")
+        optional = {
+            "calibrate": self.calib_data is not None,
+            "simplify": self.slim,
+            "tensorrt": self.trt_engine is not None,
+        }
+        order = (
+            "build",
+            "calibrate",
+            "export",
+            "check",
+            "parity",
+            "simplify",
+            "latency",
+            "tensorrt",
+        )
         return [s for s in order if optional.get(s, True)]
 
     def build(self) -> None:
@@ -369,8 +423,10 @@ class _Export:
         self.net = build_module(self.arch, self.space, self.weights)
         if self.weights is None:
             self.weights_src = RANDOM_INIT
-            self.warnings.append("no --weights: the subnet has RANDOM weights "
-                                 "(fine for latency work, meaningless for accuracy)")
+            self.warnings.append(
+                "no --weights: the subnet has RANDOM weights "
+                "(fine for latency work, meaningless for accuracy)"
+            )
         else:
             self.weights_src = f"{Path(self.weights).name} sha256:{_sha256(self.weights)}"
         self.n_calib = 0
@@ -404,9 +460,11 @@ class _Export:
             "hwnas.bn_calibration": calib,
             "hwnas.exporter": f"torch {_torch_version()} {EXPORTER}",
             "hwnas.input": f"{INPUT_NAME}: float32 [{batch},3,{r},{r}] "
-                           f"RGB normalised with ImageNet mean/std",
-            "hwnas.summary": (f"hwnas {arch.id}: OFA MobileNetV3 w{self.space.width} r{r}, "
-                              f"{self.mflops:.1f} MFLOPs (MACs){random_note}"),
+            f"RGB normalised with ImageNet mean/std",
+            "hwnas.summary": (
+                f"hwnas {arch.id}: OFA MobileNetV3 w{self.space.width} r{r}, "
+                f"{self.mflops:.1f} MFLOPs (MACs){random_note}"
+            ),
         }
 
     def export(self) -> None:
@@ -434,13 +492,23 @@ class _Export:
         """ONNX Runtime vs PyTorch logits (batch 1, and 8 with a dynamic batch)."""
         a = self.arch
         self.result = {
-            "onnx": str(self.out), "arch_id": a.id, "arch": a.to_dict(), "width": self.space.width,
-            "resolution": a.r, "mflops": self.mflops, "params_m": self.params_m,
-            "macs": self.macs, "opset": self.opset, "exporter": EXPORTER,
+            "onnx": str(self.out),
+            "arch_id": a.id,
+            "arch": a.to_dict(),
+            "width": self.space.width,
+            "resolution": a.r,
+            "mflops": self.mflops,
+            "params_m": self.params_m,
+            "macs": self.macs,
+            "opset": self.opset,
+            "exporter": EXPORTER,
             "dynamic_batch": self.dynamic_batch,
             "weights": None if self.weights is None else str(self.weights),
-            "random_init": self.weights is None, "bn_calibrated_images": self.n_calib,
-            "checker": "ok", "parity_tol": PARITY_TOL, "parity": self._parity_checks(),
+            "random_init": self.weights is None,
+            "bn_calibrated_images": self.n_calib,
+            "checker": "ok",
+            "parity_tol": PARITY_TOL,
+            "parity": self._parity_checks(),
             "export_s": round(self.export_s, 3),
         }
         if not self.slim:
@@ -459,21 +527,28 @@ class _Export:
         and the export fails (the file is kept for inspection)."""
         r = self.result
         worst = max(c["max_abs_diff"] for c in r["parity"] + r.get("parity_raw", []))
-        r.update(max_abs_diff=worst, onnx_bytes=self.out.stat().st_size, files=self.files,
-                 warnings=self.warnings)
+        r.update(
+            max_abs_diff=worst,
+            onnx_bytes=self.out.stat().st_size,
+            files=self.files,
+            warnings=self.warnings,
+        )
         if not math.isfinite(worst) or worst > PARITY_TOL:
             _write_report(self.files["report"], r)
-            raise HwnasError(f"parity check failed: ONNX Runtime and PyTorch logits differ by "
-                             f"{worst:.3g} (max abs) > {PARITY_TOL:g}; the file is kept at "
-                             f"{str(self.out)!r}, report {self.files['report']!r}")
+            raise HwnasError(
+                f"parity check failed: ONNX Runtime and PyTorch logits differ by "
+                f"{worst:.3g} (max abs) > {PARITY_TOL:g}; the file is kept at "
+                f"{str(self.out)!r}, report {self.files['report']!r}"
+            )
 
     def latency(self) -> None:
         """The file's batch-1 latency (ms, median of ``latency_runs`` rounds), timed as a device's
         subnets are; with ``device`` its table prediction beside it."""
         r, prof = self.arch.r, self.profiler
         timing = prof.time_onnx(str(self.out), (1, 3, r, r), rounds=self.latency_runs)
-        self.result.update(ort_latency_ms=timing.median, ort_threads=prof.threads,
-                           ort_version=prof.ort_version)
+        self.result.update(
+            ort_latency_ms=timing.median, ort_threads=prof.threads, ort_version=prof.ort_version
+        )
         if self.dev is not None:
             self.result["device"] = getattr(self.dev, "name", str(self.device))
             predicted = self.dev.predict_ms(self.arch.to_array()[None, :])
@@ -482,14 +557,37 @@ class _Export:
     def tensorrt(self) -> None:
         """The TensorRT engine (built and timed by ``latency.profilers.tensorrt``)."""
         _write_report(self.files["report"], self.result)  # kept even if the engine build fails
-        self.result.update(build_trt_engine(
-            self.out, self.trt_engine, self.arch.r, input_name=INPUT_NAME, fp16=self.fp16,
-            dynamic_batch=self.dynamic_batch, max_batch=DYNAMIC_BATCH_CHECK))
+        self.result.update(
+            build_trt_engine(
+                self.out,
+                self.trt_engine,
+                self.arch.r,
+                input_name=INPUT_NAME,
+                fp16=self.fp16,
+                dynamic_batch=self.dynamic_batch,
+                max_batch=DYNAMIC_BATCH_CHECK,
+            )
+        )
 
 
-def export_onnx(arch: Arch, space: Space, onnx_path, *, weights=None, calib_data=None,
-                calib_images=2000, opset=17, dynamic_batch=False, simplify=False, trt_engine=None,
-                fp16=False, device=None, progress=False, latency_runs=30, ort_threads=None) -> dict:
+def export_onnx(
+    arch: Arch,
+    space: Space,
+    onnx_path,
+    *,
+    weights=None,
+    calib_data=None,
+    calib_images=2000,
+    opset=17,
+    dynamic_batch=False,
+    simplify=False,
+    trt_engine=None,
+    fp16=False,
+    device=None,
+    progress=False,
+    latency_runs=30,
+    ort_threads=None,
+) -> dict:
     """Export ``arch`` of ``space`` to ``onnx_path`` and verify it; returns the result dict.
 
     Keys: ``onnx`` (path), ``max_abs_diff`` (worst over the parity checks), ``ort_latency_ms``
@@ -504,10 +602,22 @@ def export_onnx(arch: Arch, space: Space, onnx_path, *, weights=None, calib_data
     device's, else 1). Bad input raises :class:`HwnasError` before any heavy work.
     """
     t_all = time.perf_counter()
-    job = _Export(arch, space, onnx_path, weights=weights, calib_data=calib_data,
-                  calib_images=calib_images, opset=opset, dynamic_batch=dynamic_batch,
-                  simplify=simplify, trt_engine=trt_engine, fp16=fp16, device=device,
-                  latency_runs=latency_runs, ort_threads=ort_threads)
+    job = _Export(
+        arch,
+        space,
+        onnx_path,
+        weights=weights,
+        calib_data=calib_data,
+        calib_images=calib_images,
+        opset=opset,
+        dynamic_batch=dynamic_batch,
+        simplify=simplify,
+        trt_engine=trt_engine,
+        fp16=fp16,
+        device=device,
+        latency_runs=latency_runs,
+        ort_threads=ort_threads,
+    )
     names = job.step_names()
     bar = _Steps(names, progress)
     try:
@@ -527,8 +637,9 @@ def _onnx_check(path) -> None:
     try:
         onnx.checker.check_model(str(path), full_check=True)
     except Exception as exc:
-        raise HwnasError(f"onnx.checker rejects {str(path)!r}: "
-                         f"{str(exc).splitlines()[0][:300]}") from None
+        raise HwnasError(
+            f"onnx.checker rejects {str(path)!r}: {str(exc).splitlines()[0][:300]}"
+        ) from None
 
 
 def _write_report(path, result) -> None:
@@ -547,5 +658,12 @@ def export_source(source, onnx_path, *, pick="best", width=None, **kwargs) -> di
     return export_onnx(arch, space, onnx_path, **kwargs)
 
 
-__all__ = ["export_onnx", "resolve_source", "export_source", "read_metadata", "check_opset",
-           "export_profiler", "PARITY_TOL"]
+__all__ = [
+    "export_onnx",
+    "resolve_source",
+    "export_source",
+    "read_metadata",
+    "check_opset",
+    "export_profiler",
+    "PARITY_TOL",
+]

@@ -1,9 +1,9 @@
 """Import OFA without torchvision.
 
-The ``ofa`` package imports ``torchvision.transforms`` at module level through its data-loader helpers
-(``ofa.utils.my_dataloader``), which hwnas never uses; there is no CPU torchvision build on the
-registries hwnas installs from. When torchvision is missing we register an empty stand-in module so
-the import succeeds; anything that really uses torchvision still fails loudly on first use.
+The ``ofa`` package imports ``torchvision.transforms`` at module level through its data-loader
+helpers (``ofa.utils.my_dataloader``), which hwnas never uses; there is no CPU torchvision build on
+the registries hwnas installs from. When torchvision is missing we register an empty stand-in module
+so the import succeeds; anything that really uses torchvision still fails loudly on first use.
 This is the only place that knows about the workaround.
 """
 
@@ -22,7 +22,9 @@ def install_torchvision_stand_in() -> None:
 
     def _missing(name):
         def fail(*_args, **_kwargs):
-            raise ImportError(f"torchvision.{name} is not installed; hwnas only stands in for its import")
+            raise ImportError(
+                f"torchvision.{name} is not installed; hwnas only stands in for its import"
+            )
 
         return fail
 
@@ -32,11 +34,19 @@ def install_torchvision_stand_in() -> None:
                 raise AttributeError(name)
             return _missing(name)
 
-    tv, tr, fn = _StandIn("torchvision"), _StandIn("torchvision.transforms"), _StandIn("torchvision.transforms.functional")
+    tv, tr, fn = (
+        _StandIn("torchvision"),
+        _StandIn("torchvision.transforms"),
+        _StandIn("torchvision.transforms.functional"),
+    )
     tv.transforms, tr.functional = tr, fn
     # ofa subclasses transforms.RandomResizedCrop at import time: it needs a class, not a function.
-    tr.RandomResizedCrop = type("RandomResizedCrop", (), {"__init__": _missing("transforms.RandomResizedCrop")})
-    sys.modules.update({"torchvision": tv, "torchvision.transforms": tr, "torchvision.transforms.functional": fn})
+    tr.RandomResizedCrop = type(
+        "RandomResizedCrop", (), {"__init__": _missing("transforms.RandomResizedCrop")}
+    )
+    sys.modules.update(
+        {"torchvision": tv, "torchvision.transforms": tr, "torchvision.transforms.functional": fn}
+    )
 
 
 def ofa_mbv3_class():
@@ -65,8 +75,9 @@ def ofa_mobilenet_v3_class():
 def ofa_evolution_finder_class():
     """OFA's tutorial ``EvolutionFinder``, the baseline search of OFA's own tutorial.
 
-    ``ofa.tutorial``'s package ``__init__`` imports ImageNet helpers that need ``gdown`` and torchvision; the
-    finder module itself needs neither, so it is loaded from its file without running that ``__init__``.
+    ``ofa.tutorial``'s package ``__init__`` imports ImageNet helpers that need ``gdown`` and
+    torchvision; the finder module itself needs neither, so it is loaded from its file without
+    running that ``__init__``.
     """
     import importlib.util
     from pathlib import Path

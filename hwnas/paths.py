@@ -119,8 +119,10 @@ def output_dir(path, what: str) -> Path:
     return p
 
 
-WEIGHTS_FIX = ("download OFA's supernet checkpoint again "
-               "(e.g. ofa_mbv3_d234_e346_k357_w1.2 from OFA's model zoo)")
+WEIGHTS_FIX = (
+    "download OFA's supernet checkpoint again "
+    "(e.g. ofa_mbv3_d234_e346_k357_w1.2 from OFA's model zoo)"
+)
 
 
 def check_checkpoint(path, what: str, fix: str = "") -> Path:

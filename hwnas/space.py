@@ -184,7 +184,8 @@ class Space:
         r = check_resolution(r)
         if r not in self.resolutions:
             raise HwnasError(
-                f"resolution {r} is not in this space's resolutions; allowed: {allowed(self.resolutions)}"
+                f"resolution {r} is not in this space's resolutions; allowed: "
+                f"{allowed(self.resolutions)}"
             )
         return r
 
@@ -193,7 +194,10 @@ class Space:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Space":
-        return cls(width=float(d.get("width", 1.2)), resolutions=tuple(d.get("resolutions", DEFAULT_RESOLUTIONS)))
+        return cls(
+            width=float(d.get("width", 1.2)),
+            resolutions=tuple(d.get("resolutions", DEFAULT_RESOLUTIONS)),
+        )
 
 
 NET_RESOLUTIONS_TEXT = f"integers {MIN_NET_RESOLUTION}..{MAX_NET_RESOLUTION}"
@@ -219,7 +223,8 @@ def check_search_range(r) -> int:
         raise HwnasError(
             f"search resolution {r} is outside OFA's training range; allowed: integers "
             f"{MIN_RESOLUTION}..{MAX_RESOLUTION} (a single net may be counted, profiled and "
-            f"exported at {MIN_NET_RESOLUTION}..{MAX_NET_RESOLUTION})")
+            f"exported at {MIN_NET_RESOLUTION}..{MAX_NET_RESOLUTION})"
+        )
     return r
 
 
@@ -241,7 +246,7 @@ def get_space(name_or_width="ofa-mbv3-w1.2", resolutions=DEFAULT_RESOLUTIONS) ->
     if isinstance(name_or_width, Space):
         return name_or_width
     if isinstance(name_or_width, str) and name_or_width.startswith("ofa-mbv3-w"):
-        width = name_or_width[len("ofa-mbv3-w"):]
+        width = name_or_width[len("ofa-mbv3-w") :]
     else:
         width = name_or_width
     key = (check_width(width), tuple(resolutions))

@@ -4,11 +4,13 @@ Public API (what the search and the CLI use):
 
 - ``load_device(name_or_path, width=1.2) -> Device``; ``known_devices() -> list[str]``
 - ``Device.predict_ms(X)`` / ``Device.table_ms(X)`` / ``Device.min_latency_ms(resolutions)`` (ms)
-- ``profile_device(name_or_out_dir, backend="ort", ...)``: build a device's tables (``hwnas profile``)
+- ``profile_device(name_or_out_dir, backend="ort", ...)``: build a device's tables (``hwnas
+profile``)
 - ``measure_arch_ms(arch, backend="ort", ...)``: end-to-end latency of one subnet (ms)
 - ``validate_device(...)``: table sum vs. measured end to end, and the linear correction
 - ``calibrate_device(name_or_path, out, samples=20)``: fit a table built elsewhere to this machine
-- ``profile_device``, ``validate_device`` and ``calibrate_device`` take ``target="ssh://USER@HOST[:PORT]"``
+- ``profile_device``, ``validate_device`` and ``calibrate_device`` take
+``target="ssh://USER@HOST[:PORT]"``
   (with ``target_python``, ``ssh_options``) to measure on a remote machine through the agent
   (``latency/agent.py``, ``latency/remote.py``)
 
@@ -19,8 +21,15 @@ from __future__ import annotations
 
 from .device import Device, known_devices, load_device
 
-__all__ = ["Device", "known_devices", "load_device", "profile_device", "measure_arch_ms", "validate_device",
-           "calibrate_device"]
+__all__ = [
+    "Device",
+    "known_devices",
+    "load_device",
+    "profile_device",
+    "measure_arch_ms",
+    "validate_device",
+    "calibrate_device",
+]
 
 
 def __getattr__(name):  # lazy: keeps ``import latency`` free of torch/onnxruntime

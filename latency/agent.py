@@ -49,12 +49,16 @@ from dataclasses import asdict, dataclass
 
 PROTOCOL = 1
 TIMERS = ("wall", "thread_cpu")
-PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
-             "tensorrt": "TensorrtExecutionProvider"}
+PROVIDERS = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+}
 OPT_LEVELS = ("disable", "basic", "extended", "all")
 
 
 # ---- the timing method -----------------------------------------------------------------------
+
 
 def clock(timer: str):
     """The clock function (seconds) for a timer name: thread CPU time or wall clock."""
@@ -75,8 +79,15 @@ class Timing:
 
     def entry(self) -> dict:
         """A table entry in OFA's format (``mean`` holds the median; ms) plus hwnas' fields."""
-        return {"mean": self.median, "std": self.std, "count": self.count, "iqr": self.iqr,
-                "min": self.min, "max": self.max, "inner": self.inner}
+        return {
+            "mean": self.median,
+            "std": self.std,
+            "count": self.count,
+            "iqr": self.iqr,
+            "min": self.min,
+            "max": self.max,
+            "inner": self.inner,
+        }
 
     @property
     def dispersion(self) -> float:
@@ -84,9 +95,15 @@ class Timing:
         return self.iqr / self.median if self.median > 0 else float("inf")
 
 
-def time_interleaved(runners, rounds: int = 15, warmup: int = 3, sample_ms: float = 2.0,
-                     max_inner: int = 50, max_dispersion: float | None = None,
-                     retries: int = 2) -> list:
+def time_interleaved(
+    runners,
+    rounds: int = 15,
+    warmup: int = 3,
+    sample_ms: float = 2.0,
+    max_inner: int = 50,
+    max_dispersion: float | None = None,
+    retries: int = 2,
+) -> list:
     """Time ``runners`` (objects with ``run(n) -> seconds``) interleaved round-robin.
 
     Returns one :class:`Timing` per runner (ms). With ``max_dispersion`` (e.g. 0.05), runners whose
@@ -128,13 +145,22 @@ def _time_once(runners, rounds, warmup, sample_ms, max_inner) -> list:
         s = samples[:, i]
         q1, q3 = np.percentile(s, [25, 75])
         std = float(s.std(ddof=1)) if rounds > 1 else 0.0
-        out.append(Timing(median=float(np.median(s)), std=std, iqr=float(q3 - q1),
-                          min=float(s.min()), max=float(s.max()), count=int(rounds),
-                          inner=int(inner[i])))
+        out.append(
+            Timing(
+                median=float(np.median(s)),
+                std=std,
+                iqr=float(q3 - q1),
+                min=float(s.min()),
+                max=float(s.max()),
+                count=int(rounds),
+                inner=int(inner[i]),
+            )
+        )
     return out
 
 
 # ---- ONNX Runtime sessions -------------------------------------------------------------------
+
 
 def session_options(ort, threads: int, opt_level: str = "all", spinning: bool = True):
     """The stated settings: ``threads`` intra-op, 1 inter-op, sequential, spinning as given."""
@@ -146,7 +172,8 @@ def session_options(ort, threads: int, opt_level: str = "all", spinning: bool = 
         "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
         "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
         "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[opt_level]
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }[opt_level]
     spin = "1" if spinning else "0"
     so.add_session_config_entry("session.intra_op.allow_spinning", spin)
     so.add_session_config_entry("session.inter_op.allow_spinning", spin)
@@ -158,8 +185,11 @@ def session_providers(provider: str, precision: str = "fp32") -> list:
     """Execution providers in order of preference for ``provider`` (cpu, cuda, tensorrt)."""
     ep = PROVIDERS[provider]
     if provider == "tensorrt":
-        opts = {"trt_fp16_enable": precision == "fp16", "trt_engine_cache_enable": True,
-                "trt_timing_cache_enable": True}
+        opts = {
+            "trt_fp16_enable": precision == "fp16",
+            "trt_engine_cache_enable": True,
+            "trt_timing_cache_enable": True,
+        }
         return [(ep, opts), "CUDAExecutionProvider", "CPUExecutionProvider"]
     return [ep] if provider == "cpu" else [ep, "CPUExecutionProvider"]
 
@@ -178,9 +208,15 @@ class OrtRunner:
 
         provider = spec.get("provider", "cpu")
         self.session = ort.InferenceSession(
-            onnx, session_options(ort, spec.get("threads", 1), spec.get("opt_level", "all"),
-                                  spec.get("spinning", True)),
-            providers=session_providers(provider, spec.get("precision", "fp32")))
+            onnx,
+            session_options(
+                ort,
+                spec.get("threads", 1),
+                spec.get("opt_level", "all"),
+                spec.get("spinning", True),
+            ),
+            providers=session_providers(provider, spec.get("precision", "fp32")),
+        )
         self.clock = clock(spec.get("timer", "wall"))
         x = np.random.default_rng(0).standard_normal(tuple(input_shape), dtype=np.float32)
         device = "cpu" if provider == "cpu" else "cuda"
@@ -190,7 +226,9 @@ class OrtRunner:
         if device == "cpu":
             self.binding.bind_cpu_input(name_in, x)
         else:
-            self.binding.bind_ortvalue_input(name_in, ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0))
+            self.binding.bind_ortvalue_input(
+                name_in, ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0)
+            )
         self.binding.bind_output(name_out, device)
 
     def run(self, n: int) -> float:
@@ -208,6 +246,7 @@ class OrtRunner:
 
 # ---- the machine -----------------------------------------------------------------------------
 
+
 def cpu_model() -> str:
     """The CPU model name (``/proc/cpuinfo``; else what ``platform`` knows)."""
     try:
@@ -222,8 +261,12 @@ def cpu_model() -> str:
 
 def machine_info() -> dict:
     """CPU model, logical cores (and those this process may use), OS, Python of this machine."""
-    info = {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version()}
+    info = {
+        "cpu": cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
     try:
         info["sched_affinity_cpus"] = len(os.sched_getaffinity(0))
     except AttributeError:  # not on macOS
@@ -241,14 +284,19 @@ def load_average():
 
 def target_info(ort, np) -> dict:
     """What the hello line reports: the machine, hostname, library versions, execution providers."""
-    return {"machine": machine_info(), "hostname": platform.node(),
-            "python_executable": sys.executable,
-            "os": f"{platform.system()} {platform.machine()}", "load_average": load_average(),
-            "versions": {"onnxruntime": ort.__version__, "numpy": np.__version__},
-            "providers": list(ort.get_available_providers())}
+    return {
+        "machine": machine_info(),
+        "hostname": platform.node(),
+        "python_executable": sys.executable,
+        "os": f"{platform.system()} {platform.machine()}",
+        "load_average": load_average(),
+        "versions": {"onnxruntime": ort.__version__, "numpy": np.__version__},
+        "providers": list(ort.get_available_providers()),
+    }
 
 
 # ---- the program -----------------------------------------------------------------------------
+
 
 def _send(out, obj) -> None:
     out.write(json.dumps(obj).encode() + b"\n")
@@ -271,8 +319,9 @@ def _time_request(ort, req, inp, scratch) -> list:
             with open(path, "wb") as f:
                 f.write(_read_exact(inp, int(m["bytes"])))
             paths.append(path)
-        runners = [OrtRunner(ort, paths[i], m["shape"], req["session"])
-                   for i, m in enumerate(models)]
+        runners = [
+            OrtRunner(ort, paths[i], m["shape"], req["session"]) for i, m in enumerate(models)
+        ]
         method = req.get("method", {})
         timings = time_interleaved(runners, **method)
         for r in runners:
@@ -297,9 +346,17 @@ def serve(inp, out) -> int:
     """Answer requests from ``inp`` (binary) on ``out`` (binary) until ``bye`` or end of input."""
     missing = _missing_modules()
     if missing:
-        _send(out, {"ok": False, "agent": "hwnas", "protocol": PROTOCOL, "missing": missing,
-                    "python_executable": sys.executable,
-                    "error": f"{' and '.join(missing)} not importable by {sys.executable}"})
+        _send(
+            out,
+            {
+                "ok": False,
+                "agent": "hwnas",
+                "protocol": PROTOCOL,
+                "missing": missing,
+                "python_executable": sys.executable,
+                "error": f"{' and '.join(missing)} not importable by {sys.executable}",
+            },
+        )
         return 3
     import numpy as np
     import onnxruntime as ort

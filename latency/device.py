@@ -1,17 +1,19 @@
-"""Devices: a folder of per-resolution latency tables (+ ``device.yaml``), and vectorised prediction.
+"""Devices: a folder of per-resolution latency tables (+ ``device.yaml``), and vectorised
+prediction.
 
 A device folder holds ``{r}_lookup_table.yaml`` files (OFA's format, ms) and, for devices hwnas
 measured, a ``device.yaml`` describing how (backend, execution provider, precision, threads, batch
 size, machine, library versions, date) and the linear ``correction: {slope, intercept}`` fitted by
-``hwnas validate-latency --out`` or ``hwnas calibrate`` (table sum -> measured end-to-end). A folder of OFA tables without
-``device.yaml`` (e.g. OFA's published Note10 tables) is a device as it is, with no correction.
+``hwnas validate-latency --out`` or ``hwnas calibrate`` (table sum -> measured end-to-end). A folder
+of OFA tables without ``device.yaml`` (e.g. OFA's published Note10 tables) is a device as it is,
+with no correction.
 
 Names: a shipped device (``hwnas.devices`` package data, e.g. ``cpu-ort``), ``note10`` when the OFA
 assets are reachable through ``HWNAS_ASSETS``, or any folder path.
 
 Prediction is a numpy gather over an array ``(resolutions, 20 blocks, kernel 0..7, expand 0..6)`` of
-block times plus a per-resolution fixed part (stem, first block, head, classifier); missing entries are
-NaN and are reported by key.
+block times plus a per-resolution fixed part (stem, first block, head, classifier); missing entries
+are NaN and are reported by key.
 """
 
 from __future__ import annotations
@@ -26,8 +28,19 @@ import numpy as np
 from hwnas.arch import validate
 from hwnas.errors import HwnasError, allowed
 from hwnas.gather import gather_blocks
-from hwnas.space import (DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, MAX_DEPTH, N_BLOCKS, N_STAGES,
-                         R_COL, WIDTHS, get_space)
+from hwnas.space import (
+    DEPTHS,
+    E_COLS,
+    EXPAND_RATIOS,
+    KERNEL_SIZES,
+    KS_COLS,
+    MAX_DEPTH,
+    N_BLOCKS,
+    N_STAGES,
+    R_COL,
+    WIDTHS,
+    get_space,
+)
 
 from . import keys as K
 from .profilers.registry import BACKENDS
@@ -38,10 +51,12 @@ PRECISIONS = ("fp32", "fp16")
 _REPO_DEVICES = Path(__file__).resolve().parent.parent / "devices"
 
 
-# ---- finding devices ---------------------------------------------------------------------------------
+# ---- finding devices -----------------------------------------------------------------------------
+
 
 def _shipped_root():
-    """The folder of shipped devices: package data ``hwnas.devices``, else the repo's ``devices/``."""
+    """The folder of shipped devices: package data ``hwnas.devices``, else the repo's
+    ``devices/``."""
     try:
         root = importlib.resources.files("hwnas.devices")
         p = Path(str(root))
@@ -63,8 +78,12 @@ def check_writable_folder(folder, what: str = "--out") -> Path:
     p = Path(folder).expanduser().resolve()
     for root in shipped_roots():
         if p == root or root in p.parents:
-            raise HwnasError(f"{what} {str(folder)!r} is inside the shipped devices ({root}), which no command "
-                             f"modifies; write to a folder of your own, e.g. --out ~/hwnas-devices/NAME")
+            raise HwnasError(
+                f"{what} {str(folder)!r} is inside the shipped devices ({root}), "
+                f"which no command "
+                f"modifies; write to a folder of your own, e.g. --out "
+                f"~/hwnas-devices/NAME"
+            )
     return Path(folder)
 
 
@@ -104,12 +123,14 @@ def _named_devices() -> dict:
 
 
 def known_devices() -> list:
-    """Names ``--device`` accepts besides folder paths (shipped devices, and ``note10`` via HWNAS_ASSETS)."""
+    """Names ``--device`` accepts besides folder paths (shipped devices, and ``note10`` via
+    HWNAS_ASSETS)."""
     return sorted(_named_devices())
 
 
 def device_folder(name_or_path) -> Path:
-    """Resolve a device name or folder path to its folder (HwnasError listing known names otherwise)."""
+    """Resolve a device name or folder path to its folder (HwnasError listing known names
+    otherwise)."""
     s = str(name_or_path)
     named = _named_devices()
     if s in named and os.sep not in s:
@@ -117,10 +138,15 @@ def device_folder(name_or_path) -> Path:
     p = Path(s).expanduser()
     if p.is_dir():
         if not _is_device_folder(p):
-            raise HwnasError(f"device folder {s!r} has no device.yaml and no {{r}}_lookup_table.yaml files")
+            raise HwnasError(
+                f"device folder {s!r} has no device.yaml and no {{r}}_lookup_table.yaml files"
+            )
         return p
     known = ", ".join(sorted(named)) or "(none)"
-    raise HwnasError(f"device {s!r} is unknown; known devices: {known}; or give a folder of {{r}}_lookup_table.yaml files")
+    raise HwnasError(
+        f"device {s!r} is unknown; known devices: {known}; or give a folder of "
+        f"{{r}}_lookup_table.yaml files"
+    )
 
 
 def read_device_meta(folder) -> dict:
@@ -182,19 +208,26 @@ def check_device_meta(meta, path) -> None:
                 raise HwnasError(f"{where}: {exc}") from None
     if meta.get("correction") is not None:
         corr = meta["correction"]
-        refit = (f"delete its correction entry and refit it with: hwnas validate-latency --device "
-                 f"{Path(path).parent}")
+        refit = (
+            f"delete its correction entry and refit it with: hwnas validate-latency --device "
+            f"{Path(path).parent}"
+        )
         fields = ("slope", "intercept")
         if not (isinstance(corr, dict) and all(_number(corr.get(k, 0.0)) for k in fields)):
-            raise HwnasError(f"{where}: correction must be {{slope: number, intercept: number}} "
-                             f"(ms), got {corr!r}; {refit}")
+            raise HwnasError(
+                f"{where}: correction must be {{slope: number, intercept: number}} "
+                f"(ms), got {corr!r}; {refit}"
+            )
         if float(corr.get("slope", 1.0)) <= 0:
-            raise HwnasError(f"{where}: correction slope {corr['slope']!r} is not allowed "
-                             f"(predicted latency would not grow with the table sum); allowed: a "
-                             f"number > 0; {refit}")
+            raise HwnasError(
+                f"{where}: correction slope {corr['slope']!r} is not allowed "
+                f"(predicted latency would not grow with the table sum); allowed: a "
+                f"number > 0; {refit}"
+            )
 
 
-# ---- the device ---------------------------------------------------------------------------------------
+# ---- the device ----------------------------------------------------------------------------------
+
 
 @dataclass
 class Device:
@@ -212,7 +245,9 @@ class Device:
         self.space = space
         nr = len(self.resolutions)
         self._res_index = {r: i for i, r in enumerate(self.resolutions)}
-        self._blocks = np.full((nr, N_BLOCKS, max(KERNEL_SIZES) + 1, max(EXPAND_RATIOS) + 1), np.nan)
+        self._blocks = np.full(
+            (nr, N_BLOCKS, max(KERNEL_SIZES) + 1, max(EXPAND_RATIOS) + 1), np.nan
+        )
         self._fixed = np.full(nr, np.nan)
         self._missing_fixed = {}
         for i, r in enumerate(self.resolutions):
@@ -250,11 +285,14 @@ class Device:
 
     def rebuild_command(self, resolution) -> str:
         if not self.backend:  # OFA tables measured elsewhere: hwnas cannot complete them in place
-            return (f"hwnas profile --device NAME --out NEW_DIR --resolutions {resolution} "
-                    f"(a new device: {self.folder} holds tables hwnas did not measure)")
-        return f"hwnas profile --device {self.name} --out {_rebuild_folder(self.folder)} --resolutions {resolution}"
+            return (
+                f"hwnas profile --device NAME --out NEW_DIR --resolutions {resolution} "
+                f"(a new device: {self.folder} holds tables hwnas did not measure)"
+            )
+        out = _rebuild_folder(self.folder)
+        return f"hwnas profile --device {self.name} --out {out} --resolutions {resolution}"
 
-    # -- prediction ----------------------------------------------------------------------------------
+    # -- prediction --------------------------------------------------------------------------------
     def _check(self, X) -> tuple:
         X = np.asarray(X)
         X = validate(X[None, :] if X.ndim == 1 else X)
@@ -266,8 +304,10 @@ class Device:
         if (ridx < 0).any():
             bad = int(r[np.argmax(ridx < 0)])
             raise HwnasError(
-                f"device {self.name!r} has no latency table for resolution {bad}; it has: {allowed(self.resolutions)}; "
-                f"build it with: {self.rebuild_command(bad)}")
+                f"device {self.name!r} has no latency table for resolution {bad}; it has: "
+                f"{allowed(self.resolutions)}; "
+                f"build it with: {self.rebuild_command(bad)}"
+            )
         return X, ridx
 
     def table_ms(self, X) -> np.ndarray:
@@ -283,7 +323,8 @@ class Device:
         return fixed + per_block.sum(axis=1)
 
     def predict_ms(self, X) -> np.ndarray:
-        """Predicted latency (ms), float64 ``(N,)``: the table sum with the device's linear correction."""
+        """Predicted latency (ms), float64 ``(N,)``: the table sum with the device's linear
+        correction."""
         return self.slope * self.table_ms(X) + self.intercept
 
     def _raise_missing(self, X, ridx, bad_block, fixed):
@@ -294,14 +335,18 @@ class Device:
             n, b = np.argwhere(bad_block)[0]
             r = self.resolutions[int(ridx[n])]
             key = K.block_key(self.space, int(b), int(X[n, KS_COLS][b]), int(X[n, E_COLS][b]), r)
-        raise HwnasError(f"device {self.name!r} table {r}_lookup_table.yaml has no entry {key!r}; "
-                         f"rebuild it with: {self.rebuild_command(r)}")
+        raise HwnasError(
+            f"device {self.name!r} table {r}_lookup_table.yaml has no entry {key!r}; "
+            f"rebuild it with: {self.rebuild_command(r)}"
+        )
 
     def min_latency_ms(self, resolutions=None) -> float:
-        """Exact smallest predicted (corrected) latency (ms) over the whole space at ``resolutions``.
+        """Exact smallest predicted (corrected) latency (ms) over the whole space at
+        ``resolutions``.
 
-        Latency is a sum of independent per-block choices, so per stage the minimum over depths of the
-        cumulative per-block minima, plus the fixed part, is exact (the correction is increasing).
+        Latency is a sum of independent per-block choices, so per stage the minimum over depths of
+        the cumulative per-block minima, plus the fixed part, is exact (the correction is
+        increasing).
         """
         resolutions = self.resolutions if resolutions is None else tuple(map(int, resolutions))
         return float(min(self.slope * self._min_table_ms(r) + self.intercept for r in resolutions))
@@ -309,14 +354,18 @@ class Device:
     def _min_table_ms(self, r) -> float:
         """Exact smallest table sum (ms) at resolution ``r``; a missing entry is a HwnasError."""
         if r not in self._res_index:
-            raise HwnasError(f"device {self.name!r} has no latency table for resolution {r}; it "
-                             f"has: {allowed(self.resolutions)}; build it with: "
-                             f"{self.rebuild_command(r)}")
+            raise HwnasError(
+                f"device {self.name!r} has no latency table for resolution {r}; it "
+                f"has: {allowed(self.resolutions)}; build it with: "
+                f"{self.rebuild_command(r)}"
+            )
         i = self._res_index[r]
         if np.isnan(self._fixed[i]):
-            raise HwnasError(f"device {self.name!r} table {r}_lookup_table.yaml has no entry "
-                             f"{self._missing_fixed[r]!r}; rebuild it with: "
-                             f"{self.rebuild_command(r)}")
+            raise HwnasError(
+                f"device {self.name!r} table {r}_lookup_table.yaml has no entry "
+                f"{self._missing_fixed[r]!r}; rebuild it with: "
+                f"{self.rebuild_command(r)}"
+            )
         total = float(self._fixed[i])
         for s in range(N_STAGES):
             mins = []
@@ -326,8 +375,10 @@ class Device:
                 if np.isnan(vals).any():
                     kk, ee = np.argwhere(np.isnan(vals))[0]
                     key = K.block_key(self.space, b, KERNEL_SIZES[kk], EXPAND_RATIOS[ee], r)
-                    raise HwnasError(f"device {self.name!r} table {r}_lookup_table.yaml has no "
-                                     f"entry {key!r}; rebuild it with: {self.rebuild_command(r)}")
+                    raise HwnasError(
+                        f"device {self.name!r} table {r}_lookup_table.yaml has no "
+                        f"entry {key!r}; rebuild it with: {self.rebuild_command(r)}"
+                    )
                 mins.append(float(vals.min()))
             cum = np.cumsum(mins)
             total += min(float(cum[d - 1]) for d in DEPTHS)
@@ -347,12 +398,18 @@ class Device:
                     f"{self.correction} predicts {fastest:.3f} ms for the fastest subnet at {r} "
                     f"px; allowed: a correction whose predictions are > 0 ms; delete its "
                     f"correction entry and refit it with: hwnas validate-latency --device "
-                    f"{self.folder}")
+                    f"{self.folder}"
+                )
 
     def describe(self) -> dict:
         keep = ("backend", "execution_provider", "precision", "threads", "batch_size", "date")
-        out = {"name": self.name, "folder": str(self.folder), "width": self.width,
-               "resolutions": list(self.resolutions), "correction": self.correction}
+        out = {
+            "name": self.name,
+            "folder": str(self.folder),
+            "width": self.width,
+            "resolutions": list(self.resolutions),
+            "correction": self.correction,
+        }
         out.update({k: self.meta[k] for k in keep if k in self.meta})
         return out
 
@@ -364,16 +421,21 @@ def _width_of_table(r, table, path) -> float | None:
     for w in WIDTHS:
         if get_space(w).stem_channels == stem:
             return w
-    raise HwnasError(f"latency table {str(path)!r} has a {stem}-channel stem, which matches no supported width; "
-                     f"allowed widths: {allowed(WIDTHS)}")
+    raise HwnasError(
+        f"latency table {str(path)!r} has a {stem}-channel stem, which matches no "
+        f"supported width; "
+        f"allowed widths: {allowed(WIDTHS)}"
+    )
 
 
 def load_device(name_or_path, width: float = 1.2, resolutions=None, notice: bool = True) -> Device:
-    """Load a device by shipped name (see ``known_devices()``) or folder path, for the space at ``width``.
+    """Load a device by shipped name (see ``known_devices()``) or folder path, for the space at
+    ``width``.
 
-    ``resolutions`` limits which tables are read (default: all in the folder). Tables of another width,
-    corrupt YAML, or a missing folder are one-line HwnasErrors. With ``notice``, a device measured on
-    another machine prints one notice on stderr naming ``hwnas calibrate`` (``latency.fingerprint``).
+    ``resolutions`` limits which tables are read (default: all in the folder). Tables of another
+    width, corrupt YAML, or a missing folder are one-line HwnasErrors. With ``notice``, a device
+    measured on another machine prints one notice on stderr naming ``hwnas calibrate``
+    (``latency.fingerprint``).
     """
     from hwnas.space import check_width
 
@@ -383,29 +445,44 @@ def load_device(name_or_path, width: float = 1.2, resolutions=None, notice: bool
     s = str(name_or_path)
     name = meta.get("name") or (s if os.sep not in s else folder.name)
     if "width" in meta and meta["width"] != width:
-        raise HwnasError(f"device {name!r} was measured for width {meta['width']}, not {width}; "
-                         f"build a table for width {width} with: hwnas profile --device NAME --width {width}")
+        raise HwnasError(
+            f"device {name!r} was measured for width {meta['width']}, not {width}; "
+            f"build a table for width {width} with: hwnas profile --device NAME "
+            f"--width {width}"
+        )
     have = table_resolutions(folder)
     wanted = have if resolutions is None else tuple(sorted({int(r) for r in resolutions}))
     missing = [r for r in wanted if r not in have]
     if missing:
-        raise HwnasError(f"device {name!r} has no latency table for resolution {missing[0]}; it has: {allowed(have) or '(none)'}; "
-                         f"build it with: hwnas profile --device {name} --out {_rebuild_folder(folder)} "
-                         f"--resolutions {missing[0]}")
+        raise HwnasError(
+            f"device {name!r} has no latency table for resolution {missing[0]}; it "
+            f"has: {allowed(have) or '(none)'}; "
+            f"build it with: hwnas profile --device {name} --out "
+            f"{_rebuild_folder(folder)} "
+            f"--resolutions {missing[0]}"
+        )
     if not wanted:
-        raise HwnasError(f"device {name!r} ({folder}) has no {{r}}_lookup_table.yaml tables yet; "
-                         f"build them with: hwnas profile --device {name} --out {_rebuild_folder(folder)}")
+        raise HwnasError(
+            f"device {name!r} ({folder}) has no {{r}}_lookup_table.yaml tables yet; "
+            f"build them with: hwnas profile --device {name} --out "
+            f"{_rebuild_folder(folder)}"
+        )
     tables = {}
     for r in wanted:
         path = table_path(folder, r)
         t = load_table(path)
         w = _width_of_table(r, t, path)
         if w is not None and w != width:
-            raise HwnasError(f"latency table {str(path)!r} is for width {w}, not {width}; "
-                             f"use --width {w} or build a width-{width} table with: hwnas profile --width {width} --out DIR")
+            raise HwnasError(
+                f"latency table {str(path)!r} is for width {w}, not {width}; "
+                f"use --width {w} or build a width-{width} table with: hwnas profile "
+                f"--width {width} --out DIR"
+            )
         tables[r] = t
     if notice:
         from .fingerprint import notice_if_foreign
 
         notice_if_foreign(name, folder, meta)
-    return Device(name=name, folder=folder, width=width, resolutions=tuple(wanted), meta=meta, tables=tables)
+    return Device(
+        name=name, folder=folder, width=width, resolutions=tuple(wanted), meta=meta, tables=tables
+    )

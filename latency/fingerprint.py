@@ -22,9 +22,12 @@ from .profilers.registry import BACKENDS
 
 COMPARED = ("cpu", "cores", "os", "backend_version")  # what must match for a table to hold here
 
+
 def backend_packages(backend) -> tuple:
-    """The distributions whose version a backend's tables depend on (its profiler's ``packages``)."""
+    """The distributions whose version a backend's tables depend on (its profiler's
+    ``packages``)."""
     return BACKENDS.load(backend).packages if backend in BACKENDS.names() else ()
+
 
 _noticed: set = set()
 
@@ -48,28 +51,44 @@ def backend_version(backend):
 
 def fingerprint(backend, threads) -> dict:
     """This machine's fingerprint for tables measured with ``backend`` and ``threads``."""
-    return {"cpu": cpu_model(), "cores": usable_cores(), "os": f"{platform.system()} {platform.machine()}",
-            "backend": backend, "backend_version": backend_version(backend), "threads": threads}
+    return {
+        "cpu": cpu_model(),
+        "cores": usable_cores(),
+        "os": f"{platform.system()} {platform.machine()}",
+        "backend": backend,
+        "backend_version": backend_version(backend),
+        "threads": threads,
+    }
 
 
 def recorded_fingerprint(meta: dict) -> dict:
-    """The fingerprint a ``device.yaml`` records (older files: from ``machine`` and ``versions``)."""
+    """The fingerprint a ``device.yaml`` records (older files: from ``machine`` and
+    ``versions``)."""
     if isinstance(meta.get("fingerprint"), dict):
         return meta["fingerprint"]
     machine, versions = meta.get("machine") or {}, meta.get("versions") or {}
     pkg = (*backend_packages(meta.get("backend")), None)[0]
-    return {"cpu": machine.get("cpu"), "cores": machine.get("sched_affinity_cpus", machine.get("logical_cpus")),
-            "backend": meta.get("backend"), "backend_version": versions.get(pkg), "threads": meta.get("threads")}
+    return {
+        "cpu": machine.get("cpu"),
+        "cores": machine.get("sched_affinity_cpus", machine.get("logical_cpus")),
+        "backend": meta.get("backend"),
+        "backend_version": versions.get(pkg),
+        "threads": meta.get("threads"),
+    }
 
 
 def mismatches(recorded: dict, here: dict) -> list:
     """``[(field, recorded, here)]`` for the compared fields both sides know and that differ."""
-    return [(k, recorded[k], here.get(k)) for k in COMPARED
-            if recorded.get(k) is not None and str(recorded[k]) != str(here.get(k))]
+    return [
+        (k, recorded[k], here.get(k))
+        for k in COMPARED
+        if recorded.get(k) is not None and str(recorded[k]) != str(here.get(k))
+    ]
 
 
 def foreign_notice(name, meta: dict):
-    """The one-line notice for a device measured on another machine, or None when it matches here."""
+    """The one-line notice for a device measured on another machine, or None when it matches
+    here."""
     if not meta.get("backend") or meta.get("target"):
         return None
     recorded = recorded_fingerprint(meta)
@@ -78,8 +97,12 @@ def foreign_notice(name, meta: dict):
     if not diff:
         return None
     what = ", ".join(f"{k} {a!r} there, {b!r} here" for k, a, b in diff)
-    return (f"hwnas: notice: device {name!r} was measured on another machine ({what}); its latencies may not "
-            f"hold here; fit it to this machine with: hwnas calibrate --device {name} --samples 20 --out DIR")
+    return (
+        f"hwnas: notice: device {name!r} was measured on another machine ({what}); its "
+        f"latencies may not "
+        f"hold here; fit it to this machine with: hwnas calibrate --device {name} --samples 20 "
+        f"--out DIR"
+    )
 
 
 def notice_if_foreign(name, folder, meta: dict) -> bool:
@@ -97,10 +120,15 @@ def notice_if_foreign(name, folder, meta: dict) -> bool:
 
 
 def load_warning(cores=None, load=None, where="this machine"):
-    """A one-line warning when the load average exceeds the core count (timings will suffer), else None."""
+    """A one-line warning when the load average exceeds the core count (timings will suffer), else
+    None."""
     cores = cores or usable_cores()
     load = load_average() if load is None else load
     if load is None or load <= cores:
         return None
-    return (f"hwnas: warning: load average {load:.2f} exceeds the {cores} cores of {where}; other processes "
-            f"will disturb the timings (thread CPU time hides some of it); profile on an idle machine if you can")
+    return (
+        f"hwnas: warning: load average {load:.2f} exceeds the {cores} cores of {where}; other "
+        f"processes "
+        f"will disturb the timings (thread CPU time hides some of it); profile on an idle "
+        f"machine if you can"
+    )

@@ -1,9 +1,10 @@
 """Real OFA modules for table entries and whole subnets (exported by :mod:`latency.onnx_io`).
 
-Each table entry (:class:`latency.keys.LayerSpec`) is built with ``ofa.utils.layers.set_layer_from_config``
-from the same config ``hwnas.ofa_interop.net_config`` puts in a subnet, so a block is measured as the
-very module the subnet runs. ``AvgPool2D`` is OFA's ``MyGlobalAvgPool2d`` and ``Logits`` is the
-subnet's ``view`` + classifier, as in ``MobileNetV3.forward``.
+Each table entry (:class:`latency.keys.LayerSpec`) is built with
+``ofa.utils.layers.set_layer_from_config`` from the same config ``hwnas.ofa_interop.net_config``
+puts in a subnet, so a block is measured as the very module the subnet runs. ``AvgPool2D`` is OFA's
+``MyGlobalAvgPool2d`` and ``Logits`` is the subnet's ``view`` + classifier, as in
+``MobileNetV3.forward``.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def build_layer(spec):
 
 
 def build_subnet_module(space, arch):
-    """The materialised OFA ``MobileNetV3`` of ``arch`` (random weights: latency does not depend on them)."""
+    """The materialised OFA ``MobileNetV3`` of ``arch`` (random weights: latency does not depend on
+    them)."""
     return ofa_mobilenet_v3_class().build_from_config(net_config(space, arch)).eval()
 
 

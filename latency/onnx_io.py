@@ -34,8 +34,9 @@ def torch_threads(n: int = 1):
         torch.set_num_threads(before)
 
 
-def onnx_bytes(module, input_shape, opset: int = 17, *, dynamic_batch: bool = False,
-               names=TABLE_NAMES) -> bytes:
+def onnx_bytes(
+    module, input_shape, opset: int = 17, *, dynamic_batch: bool = False, names=TABLE_NAMES
+) -> bytes:
     """The serialised ONNX model of an eval-mode ``module`` for an NCHW ``input_shape``.
 
     ``names``: (input, output) graph names; ``dynamic_batch``: axis 0 of both is ``batch``.
@@ -48,7 +49,15 @@ def onnx_bytes(module, input_shape, opset: int = 17, *, dynamic_batch: bool = Fa
     with torch_threads(1), torch.no_grad(), warnings.catch_warnings():
         # the TorchScript exporter (chosen on purpose) announces its deprecation on every call
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, (x,), buf, dynamo=False, opset_version=opset,
-                          input_names=[names[0]], output_names=[names[1]], dynamic_axes=axes,
-                          do_constant_folding=True)
+        torch.onnx.export(
+            module,
+            (x,),
+            buf,
+            dynamo=False,
+            opset_version=opset,
+            input_names=[names[0]],
+            output_names=[names[1]],
+            dynamic_axes=axes,
+            do_constant_folding=True,
+        )
     return buf.getvalue()

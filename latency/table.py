@@ -2,8 +2,8 @@
 
 A table is a YAML mapping ``key -> {mean, std, count}`` with times in **milliseconds** (OFA's unit):
 ``mean`` is the value predictions use (hwnas writes the median over rounds there, see
-``docs/latency.md``), ``std`` the dispersion over rounds and ``count`` the number of rounds. hwnas may add
-extra fields per entry (``min``, ``max``, ``iqr``); OFA's reader ignores them.
+``docs/latency.md``), ``std`` the dispersion over rounds and ``count`` the number of rounds. hwnas
+may add extra fields per entry (``min``, ``max``, ``iqr``); OFA's reader ignores them.
 
 Files are read with ``yaml.safe_load`` and written with an atomic replace, so an interrupted build
 never leaves a half-written table.
@@ -48,7 +48,8 @@ def read_yaml(path) -> object:
     except UnicodeDecodeError:
         raise HwnasError(f"{str(p)!r} is not UTF-8 text YAML") from None
     try:
-        return yaml.load(text, Loader=_SAFE_LOADER)  # the safe loader (its C version when available)
+        # the safe loader (its C version when available)
+        return yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
@@ -57,19 +58,33 @@ def read_yaml(path) -> object:
 
 
 def load_table(path) -> dict:
-    """Read one table: ``{key: {"mean": ms, "std": ms, "count": n, ...}}``, checked entry by entry."""
+    """Read one table: ``{key: {"mean": ms, "std": ms, "count": n, ...}}``, checked entry by
+    entry."""
     p = Path(path)
     data = read_yaml(p)
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise HwnasError(f"corrupt latency table {str(p)!r}: expected a mapping of layer keys, got {type(data).__name__}")
+        raise HwnasError(
+            f"corrupt latency table {str(p)!r}: expected a mapping of layer keys, got "
+            f"{type(data).__name__}"
+        )
     for key, entry in data.items():
         if not isinstance(key, str) or not isinstance(entry, dict) or "mean" not in entry:
-            raise HwnasError(f"corrupt latency table {str(p)!r}: entry {str(key)[:80]!r} has no 'mean' (ms)")
+            raise HwnasError(
+                f"corrupt latency table {str(p)!r}: entry {str(key)[:80]!r} has no 'mean' (ms)"
+            )
         mean = entry["mean"]
-        if isinstance(mean, bool) or not isinstance(mean, (int, float)) or not math.isfinite(mean) or mean < 0:
-            raise HwnasError(f"corrupt latency table {str(p)!r}: entry {key!r} has mean {mean!r}; allowed: a finite number >= 0 (ms)")
+        if (
+            isinstance(mean, bool)
+            or not isinstance(mean, (int, float))
+            or not math.isfinite(mean)
+            or mean < 0
+        ):
+            raise HwnasError(
+                f"corrupt latency table {str(p)!r}: entry {key!r} has mean {mean!r}; "
+                f"allowed: a finite number >= 0 (ms)"
+            )
     return data
 
 
@@ -101,7 +116,9 @@ def save_table(path, table: dict) -> None:
 
 
 def atomic_write_yaml(path, obj: dict, sort_keys: bool = False) -> None:
-    atomic_write_text(path, yaml.safe_dump(_plain(obj), sort_keys=sort_keys, default_flow_style=False))
+    atomic_write_text(
+        path, yaml.safe_dump(_plain(obj), sort_keys=sort_keys, default_flow_style=False)
+    )
 
 
 def _plain(v):

@@ -21,8 +21,16 @@ from .registry import AUTO, ORACLE_CHOICES
 ORACLES = ORACLE_CHOICES  # names --oracle accepts (``auto`` first); the table: registry.ORACLES
 PREDICTORS = registry.PREDICTORS.names()  # names of the table registry.PREDICTORS
 
-__all__ = ["Answer", "Oracle", "Predictor", "ORACLES", "PREDICTORS", "make_oracle",
-           "make_predictor", "resolve_auto"]
+__all__ = [
+    "Answer",
+    "Oracle",
+    "Predictor",
+    "ORACLES",
+    "PREDICTORS",
+    "make_oracle",
+    "make_predictor",
+    "resolve_auto",
+]
 
 
 def resolve_auto(space, acc_predictor=None) -> str:
@@ -34,8 +42,9 @@ def resolve_auto(space, acc_predictor=None) -> str:
     return "zerocost"
 
 
-def make_oracle(name, space=None, *, acc_predictor=None, table=None, weights=None, data=None,
-                device="cpu", **kw) -> Oracle:
+def make_oracle(
+    name, space=None, *, acc_predictor=None, table=None, weights=None, data=None, device="cpu", **kw
+) -> Oracle:
     """An oracle by name for ``space`` (a Space, a width, or a space name; default w1.2).
 
     ``acc_predictor``, ``table``, ``weights``, ``data``, ``device`` are the run's oracle settings:
@@ -47,8 +56,13 @@ def make_oracle(name, space=None, *, acc_predictor=None, table=None, weights=Non
     space = get_space(1.2 if space is None else space)
     if name == AUTO:
         name = resolve_auto(space, acc_predictor)
-    settings = {"acc_predictor": acc_predictor, "table": table, "weights": weights, "data": data,
-                "device": device}
+    settings = {
+        "acc_predictor": acc_predictor,
+        "table": table,
+        "weights": weights,
+        "data": data,
+        "device": device,
+    }
     return registry.ORACLES.load(name).from_settings(space, settings, **kw)
 
 

@@ -26,17 +26,18 @@ ACC_PREDICTOR = "ofa/acc_predictor.pth"
 
 # relative path -> sha256 of the published file
 MANIFEST = {
-    ACC_PREDICTOR: "48685122a3540636b06699af66cd816456b25f29b69563e2fda9bed4018eeba0",
-    "ofa/note10/160_lookup_table.yaml": "a2671a45e9400542679ed03de946b45d6a35010f9ab21834af3e7ba8341d36d1",
-    "ofa/note10/176_lookup_table.yaml": "34223ae037d5719a5f33261bdfd9341f590a2999edf520f174309605dc06307c",
-    "ofa/note10/192_lookup_table.yaml": "0ff5ca0649e56ad34a42d6a8a6f20adb5121c8d12d135299397b310472db79e2",
-    "ofa/note10/208_lookup_table.yaml": "41aa63af766a8298354e6aa5ae69d512ac68656a6e7d0a4fa5dc725c8d438633",
-    "ofa/note10/224_lookup_table.yaml": "c13a9bcb3f4becae844bce4897129c4e42975984c1029cbd5acb48c970136530",
+    ACC_PREDICTOR: "48685122a3540636b06699af66cd816456b25f29b69563e2fda9bed4018eeba0",  # noqa: E501
+    "ofa/note10/160_lookup_table.yaml": "a2671a45e9400542679ed03de946b45d6a35010f9ab21834af3e7ba8341d36d1",  # noqa: E501
+    "ofa/note10/176_lookup_table.yaml": "34223ae037d5719a5f33261bdfd9341f590a2999edf520f174309605dc06307c",  # noqa: E501
+    "ofa/note10/192_lookup_table.yaml": "0ff5ca0649e56ad34a42d6a8a6f20adb5121c8d12d135299397b310472db79e2",  # noqa: E501
+    "ofa/note10/208_lookup_table.yaml": "41aa63af766a8298354e6aa5ae69d512ac68656a6e7d0a4fa5dc725c8d438633",  # noqa: E501
+    "ofa/note10/224_lookup_table.yaml": "c13a9bcb3f4becae844bce4897129c4e42975984c1029cbd5acb48c970136530",  # noqa: E501
 }
 
 
 def cache_dir() -> Path:
-    """The user cache dir (``hwnas.cache.cache_root``: ``$HWNAS_CACHE``, XDG, ``~/.cache/hwnas``)."""
+    """The user cache dir (``hwnas.cache.cache_root``: ``$HWNAS_CACHE``, XDG,
+    ``~/.cache/hwnas``)."""
     return cache_root()
 
 
@@ -77,19 +78,27 @@ def sha256_file(path) -> str:
     return h.hexdigest()
 
 
-def fetch(names=None, base_url: str = OFA_BASE_URL, dest=None, force: bool = False, progress: bool = True,
-          timeout: float = 60.0) -> list:
+def fetch(
+    names=None,
+    base_url: str = OFA_BASE_URL,
+    dest=None,
+    force: bool = False,
+    progress: bool = True,
+    timeout: float = 60.0,
+) -> list:
     """Download assets into ``dest`` (default: the cache dir); returns one dict per asset.
 
-    Already-present files with the right sha256 are kept (``"status": "present"``). A sha256 mismatch
-    is an :class:`HwnasError` and leaves nothing behind.
+    Already-present files with the right sha256 are kept (``"status": "present"``). A sha256
+    mismatch is an :class:`HwnasError` and leaves nothing behind.
     """
     names = list(MANIFEST) if names is None else list(names)
     unknown = [n for n in names if n not in MANIFEST]
     if unknown:
         raise HwnasError(f"asset {unknown[0]!r} is unknown; allowed: {', '.join(MANIFEST)}")
     if not str(base_url).startswith(("http://", "https://", "file://")):
-        raise HwnasError(f"--base-url {base_url!r} is not a URL; allowed: http://..., https://... or file://...")
+        raise HwnasError(
+            f"--base-url {base_url!r} is not a URL; allowed: http://..., https://... or file://..."
+        )
     dest = output_dir(dest if dest is not None else cache_dir(), "--dest")
     out = []
     bar = None
@@ -106,7 +115,15 @@ def fetch(names=None, base_url: str = OFA_BASE_URL, dest=None, force: bool = Fal
             else:
                 url = base_url.rstrip("/") + "/" + name
                 _download(url, target, want, timeout)
-                out.append({"name": name, "path": str(target), "sha256": want, "status": "downloaded", "url": url})
+                out.append(
+                    {
+                        "name": name,
+                        "path": str(target),
+                        "sha256": want,
+                        "status": "downloaded",
+                        "url": url,
+                    }
+                )
             if bar is not None:
                 bar.update(1)
     finally:
@@ -127,13 +144,20 @@ def _download(url: str, target: Path, want_sha: str, timeout: float) -> None:
                         h.update(chunk)
                         f.write(chunk)
             except urllib.error.HTTPError as exc:
-                raise HwnasError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
+                raise HwnasError(
+                    f"download of {url} failed: HTTP {exc.code} {exc.reason}"
+                ) from None
             except (urllib.error.URLError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
-                raise HwnasError(f"download of {url} failed: {reason}; check the network or use --base-url") from None
+                raise HwnasError(
+                    f"download of {url} failed: {reason}; check the network or use --base-url"
+                ) from None
         got = h.hexdigest()
         if got != want_sha:
-            raise HwnasError(f"download of {url} has sha256 {got[:16]}..., expected {want_sha[:16]}...; not stored")
+            raise HwnasError(
+                f"download of {url} has sha256 {got[:16]}..., expected "
+                f"{want_sha[:16]}...; not stored"
+            )
         os.replace(tmp, target)
         tmp = None
     finally:

@@ -27,10 +27,11 @@ class Answer:
 
 
 class Oracle(ABC):
-    """Measures accuracy of archs of one :class:`~hwnas.space.Space` (expensive; answers are stored).
+    """Measures accuracy of archs of one :class:`~hwnas.space.Space` (expensive; answers are
+    stored).
 
-    ``name`` and ``version`` are recorded with every answer; answers of different (name, version) are
-    never mixed. Oracles must be picklable (executors ship them to worker processes).
+    ``name`` and ``version`` are recorded with every answer; answers of different (name, version)
+    are never mixed. Oracles must be picklable (executors ship them to worker processes).
     """
 
     name: str = "oracle"

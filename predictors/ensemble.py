@@ -21,10 +21,15 @@ class EnsemblePredictor(Predictor):
         self.seed = int(seed)
         self.member_names = tuple(members)
         # bagging-like diversity for the trees: row subsampling; each member its own seed
-        self.members = [PREDICTORS.load(m)(seed=self.seed * 1000 + i, space=space,
-                                           with_cost=with_cost,
-                                           **({"subsample": 0.8} if m == "xgb" else {}))
-                        for i, m in enumerate(self.member_names)]
+        self.members = [
+            PREDICTORS.load(m)(
+                seed=self.seed * 1000 + i,
+                space=space,
+                with_cost=with_cost,
+                **({"subsample": 0.8} if m == "xgb" else {}),
+            )
+            for i, m in enumerate(self.member_names)
+        ]
 
     def fit(self, X, y) -> "EnsemblePredictor":
         for m in self.members:

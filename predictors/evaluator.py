@@ -29,13 +29,21 @@ def _checked(answer) -> Answer:
     try:
         acc = float(answer.accuracy)
     except (TypeError, ValueError):
-        return Answer(float("nan"), float(answer.seconds or 0.0), f"oracle returned accuracy {answer.accuracy!r}")
+        return Answer(
+            float("nan"),
+            float(answer.seconds or 0.0),
+            f"oracle returned accuracy {answer.accuracy!r}",
+        )
     if answer.error is not None:
         return Answer(float("nan"), float(answer.seconds or 0.0), str(answer.error))
     if not math.isfinite(acc):
         return Answer(float("nan"), float(answer.seconds or 0.0), "oracle returned NaN")
     if not 0.0 <= acc <= 1.0:
-        return Answer(float("nan"), float(answer.seconds or 0.0), f"oracle returned accuracy {acc}, outside 0..1")
+        return Answer(
+            float("nan"),
+            float(answer.seconds or 0.0),
+            f"oracle returned accuracy {acc}, outside 0..1",
+        )
     return Answer(acc, float(answer.seconds or 0.0), None)
 
 
@@ -60,7 +68,8 @@ def evaluate_one(oracle, row) -> Answer:
 
 
 class Evaluator:
-    """``Evaluator(oracle, store, executor=None)``; ``evaluate(X)`` -> float64 accuracies (NaN = failed)."""
+    """``Evaluator(oracle, store, executor=None)``; ``evaluate(X)`` -> float64 accuracies (NaN =
+    failed)."""
 
     def __init__(self, oracle, store, executor=None, progress: bool = False, resources=None):
         self.oracle = oracle
@@ -77,7 +86,8 @@ class Evaluator:
         return self.oracle.key
 
     def evaluate(self, X) -> np.ndarray:
-        """Accuracy fraction per row of an ``(N, 46)`` batch, float64; NaN where the oracle failed."""
+        """Accuracy fraction per row of an ``(N, 46)`` batch, float64; NaN where the oracle
+        failed."""
         X = validate(X)
         archs = [Arch.from_array(row) for row in X]
         ids = [a.id for a in archs]
@@ -91,8 +101,12 @@ class Evaluator:
                 todo_rows.append(i)
         if todo_rows:
             self._ask(X[todo_rows], todo_ids, [archs[i] for i in todo_rows], known)
-        # an id with no answer (the oracle stream ended early) reads as NaN and is asked again next time
-        return np.array([known[i].accuracy if i in known and known[i].ok else np.nan for i in ids], dtype=np.float64)
+        # an id with no answer (the oracle stream ended early) reads as NaN and is asked again next
+        # time
+        return np.array(
+            [known[i].accuracy if i in known and known[i].ok else np.nan for i in ids],
+            dtype=np.float64,
+        )
 
     def _ask(self, rows, ids, archs, known) -> None:
         bar = None
@@ -103,13 +117,17 @@ class Evaluator:
         if self.executor is None:
             stream = self.oracle.evaluate_iter(rows)
         else:
-            stream = self.executor.map_unordered(OracleTask(self.oracle), list(rows), self.resources)
+            stream = self.executor.map_unordered(
+                OracleTask(self.oracle), list(rows), self.resources
+            )
         try:
             for j, answer in stream:
-                if isinstance(answer, HwnasError):  # not the arch's fault: stop, store nothing for it
+                # not the arch's fault: stop, store nothing for it
+                if isinstance(answer, HwnasError):
                     raise answer
                 answer = _checked(answer)
-                self.store.put(self.key, ids[j], archs[j].to_json(), answer)  # committed before going on
+                # committed before going on
+                self.store.put(self.key, ids[j], archs[j].to_json(), answer)
                 known[ids[j]] = answer
                 self.n_asked += 1
                 self.n_failed += not answer.ok
@@ -121,5 +139,10 @@ class Evaluator:
                 bar.close()
 
     def stats(self) -> dict:
-        return {"oracle": self.key, "is_proxy": bool(getattr(self.oracle, "is_proxy", False)),
-                "n_asked": self.n_asked, "n_failed": self.n_failed, "oracle_seconds": self.oracle_seconds}
+        return {
+            "oracle": self.key,
+            "is_proxy": bool(getattr(self.oracle, "is_proxy", False)),
+            "n_asked": self.n_asked,
+            "n_failed": self.n_failed,
+            "oracle_seconds": self.oracle_seconds,
+        }

@@ -15,7 +15,16 @@ import numpy as np
 from hwnas.arch import active_mask
 from hwnas.cost import macs_params
 from hwnas.space import (
-    D_COLS, DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, MAX_RESOLUTION, MIN_RESOLUTION, R_COL, get_space,
+    D_COLS,
+    DEPTHS,
+    E_COLS,
+    EXPAND_RATIOS,
+    KERNEL_SIZES,
+    KS_COLS,
+    MAX_RESOLUTION,
+    MIN_RESOLUTION,
+    R_COL,
+    get_space,
 )
 
 
@@ -26,12 +35,17 @@ def _index_table(values) -> np.ndarray:
     return table
 
 
-_KS_IDX, _E_IDX, _D_IDX = _index_table(KERNEL_SIZES), _index_table(EXPAND_RATIOS), _index_table(DEPTHS)
+_KS_IDX, _E_IDX, _D_IDX = (
+    _index_table(KERNEL_SIZES),
+    _index_table(EXPAND_RATIOS),
+    _index_table(DEPTHS),
+)
 N_BASE_FEATURES = 20 * 3 + 20 * 3 + 5 * 3 + 1
 
 
 def one_hot(idx: np.ndarray, n: int, mask=None) -> np.ndarray:
-    """``(N, B)`` indices -> ``(N, B * n)`` float32 one-hot; rows/blocks with ``mask`` False are zero."""
+    """``(N, B)`` indices -> ``(N, B * n)`` float32 one-hot; rows/blocks with ``mask`` False are
+    zero."""
     out = idx[:, :, None] == np.arange(n)[None, None, :]
     if mask is not None:
         out &= mask[:, :, None]
@@ -48,9 +62,11 @@ def features(X, space_or_width=1.2, with_cost: bool = False) -> np.ndarray:
     base = np.arange(n, dtype=np.int64)[:, None] * width
     blocks3 = np.arange(20, dtype=np.int64)[None, :] * 3
     flat = out.reshape(-1)
-    flat[(base + blocks3 + _KS_IDX[X[:, KS_COLS]])[active]] = 1.0  # kernel one-hot, active blocks only
+    # kernel one-hot, active blocks only
+    flat[(base + blocks3 + _KS_IDX[X[:, KS_COLS]])[active]] = 1.0
     flat[(base + 60 + blocks3 + _E_IDX[X[:, E_COLS]])[active]] = 1.0  # expand one-hot
-    flat[(base + 120 + np.arange(5)[None, :] * 3 + _D_IDX[X[:, D_COLS]]).ravel()] = 1.0  # depth one-hot
+    # depth one-hot
+    flat[(base + 120 + np.arange(5)[None, :] * 3 + _D_IDX[X[:, D_COLS]]).ravel()] = 1.0
     out[:, 135] = (X[:, R_COL] - MIN_RESOLUTION) / (MAX_RESOLUTION - MIN_RESOLUTION)
     if with_cost:
         macs, params = macs_params(get_space(space_or_width), X)

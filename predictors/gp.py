@@ -35,8 +35,15 @@ class GPPredictor(Predictor):
     name = "gp"
     gives_spread = True
 
-    def __init__(self, seed: int = 0, space=None, max_points: int = 400, with_cost: bool = False,
-                 linear_grid=LINEAR_GRID, pairs: bool = False):
+    def __init__(
+        self,
+        seed: int = 0,
+        space=None,
+        max_points: int = 400,
+        with_cost: bool = False,
+        linear_grid=LINEAR_GRID,
+        pairs: bool = False,
+    ):
         self.pairs = pairs
         self.space = get_space(1.2 if space is None else space)
         self.linear_grid = tuple(linear_grid)
@@ -51,6 +58,7 @@ class GPPredictor(Predictor):
         F[:, -1] = 2.0 * (X[:, R_COL] - min(res)) / span
         if self.pairs:  # one slot per block and (kernel, expand) pair: the two genes' interaction
             from hwnas.arch import active_mask
+
             from .features import _E_IDX, _KS_IDX, one_hot
 
             idx = _KS_IDX[X[:, :20]] * 3 + _E_IDX[X[:, 20:40]]
@@ -142,6 +150,6 @@ class GPPredictor(Predictor):
             j = int(np.argmax(ucb))
             picked.append(j)
             free[j] = False
-            cov = self.s2 * (self._kernel(Fq, Fq[j:j + 1])[:, 0] - V.T @ V[:, j])
+            cov = self.s2 * (self._kernel(Fq, Fq[j : j + 1])[:, 0] - V.T @ V[:, j])
             var = np.maximum(var - cov * cov / (var[j] + self.s2 * self.noise), 0.0)
         return np.array(picked, dtype=np.int64)

@@ -2,8 +2,9 @@
 
 An additive model extrapolates: it can say that the untried corner "every stage at depth 4, 224 px,
 small expand ratios" beats everything measured, where trees (XGBoost) stay flat outside the data. On
-the ofa-mlp oracle under 600M MACs it found better nets than XGBoost at 300 queries (docs/search.md).
-Closed-form fit (milliseconds), deterministic, so WeakNAS can refit every iteration.
+the ofa-mlp oracle under 600M MACs it found better nets than XGBoost at 300 queries
+(docs/search.md). Closed-form fit (milliseconds), deterministic, so WeakNAS can refit every
+iteration.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ class LinearPredictor(Predictor):
         base = features(X, self.space, with_cost=self.with_cost).astype(np.float64)
         d, r = X[:, D_COLS], X[:, R_COL]
         res = np.asarray(self.space.resolutions)
-        # one column per (stage, depth, resolution): deeper stages pay off differently at each input size
-        inter = (d[:, :, None, None] == np.asarray(DEPTHS)[None, None, :, None]) & \
-                (r[:, None, None, None] == res[None, None, None, :])
+        # one column per (stage, depth, resolution): deeper stages pay off differently at each input
+        # size
+        inter = (d[:, :, None, None] == np.asarray(DEPTHS)[None, None, :, None]) & (
+            r[:, None, None, None] == res[None, None, None, :]
+        )
         return np.concatenate([base, inter.reshape(len(X), -1)], axis=1)
 
     def _normal_matrix(self, X) -> tuple:

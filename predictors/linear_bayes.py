@@ -31,7 +31,7 @@ class BayesLinearPredictor(LinearPredictor):
         self._w = self._cov @ (F1.T @ y)
         leverage = np.einsum("ij,jk,ik->i", F1, self._cov, F1)
         loo = (y - F1 @ self._w) / np.maximum(1.0 - leverage, 1e-6)
-        self._sigma2 = float(np.mean(loo ** 2))
+        self._sigma2 = float(np.mean(loo**2))
         return self
 
     def predict_dist(self, X) -> tuple:

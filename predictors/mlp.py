@@ -20,17 +20,29 @@ from .features import features
 class MLPPredictor(Predictor):
     name = "mlp"
 
-    def __init__(self, seed: int = 0, space=None, with_cost: bool = True, hidden: int = 128, epochs: int = 300,
-                 lr: float = 1e-2, weight_decay: float = 0.1, batch_size: int = 65536, threads: int = 1,
-                 subsample=None):
-        # ``subsample`` (row subsampling, a tree setting the ensemble may pass every member) does not
+    def __init__(
+        self,
+        seed: int = 0,
+        space=None,
+        with_cost: bool = True,
+        hidden: int = 128,
+        epochs: int = 300,
+        lr: float = 1e-2,
+        weight_decay: float = 0.1,
+        batch_size: int = 65536,
+        threads: int = 1,
+        subsample=None,
+    ):
+        # ``subsample`` (row subsampling, a tree setting the ensemble may pass every member) does
+        # not
         # apply to full-batch training: accepted so callers need no per-predictor branch, and unused
         self.seed = int(seed)
         self.space = get_space(1.2 if space is None else space)
         self.with_cost = with_cost
         self.hidden, self.epochs, self.lr, self.weight_decay = hidden, epochs, lr, weight_decay
         self.batch_size = batch_size
-        self.threads = threads  # torch threads while fitting/predicting (1: robust on a shared machine)
+        # torch threads while fitting/predicting (1: robust on a shared machine)
+        self.threads = threads
         self._net = None
         self._mu = self._sd = None
 
@@ -57,13 +69,21 @@ class MLPPredictor(Predictor):
         self._mu = F.mean(axis=0)
         self._sd = F.std(axis=0) + 1e-3
         g = torch.Generator().manual_seed(self.seed)
-        net = nn.Sequential(nn.Linear(F.shape[1], self.hidden), nn.ReLU(), nn.Linear(self.hidden, self.hidden),
-                            nn.ReLU(), nn.Linear(self.hidden, 1))
+        net = nn.Sequential(
+            nn.Linear(F.shape[1], self.hidden),
+            nn.ReLU(),
+            nn.Linear(self.hidden, self.hidden),
+            nn.ReLU(),
+            nn.Linear(self.hidden, 1),
+        )
         with torch.no_grad():
             for m in net:
                 if isinstance(m, nn.Linear):
                     bound = 1.0 / np.sqrt(m.in_features)
-                    m.weight.copy_(torch.empty(m.weight.shape).uniform_(-bound, bound, generator=g) * np.sqrt(3))
+                    m.weight.copy_(
+                        torch.empty(m.weight.shape).uniform_(-bound, bound, generator=g)
+                        * np.sqrt(3)
+                    )
                     m.bias.zero_()
         xt = torch.from_numpy((F - self._mu) / self._sd)
         yt = torch.from_numpy(((y - self._y_mean) / self._y_std).astype(np.float32))[:, None]
@@ -93,7 +113,7 @@ class MLPPredictor(Predictor):
         torch.set_num_threads(self.threads)
         with torch.inference_mode():
             for s in range(0, len(F), self.batch_size):
-                f = torch.from_numpy((F[s:s + self.batch_size] - self._mu) / self._sd)
-                out[s:s + self.batch_size] = self._net(f)[:, 0].double().numpy()
+                f = torch.from_numpy((F[s : s + self.batch_size] - self._mu) / self._sd)
+                out[s : s + self.batch_size] = self._net(f)[:, 0].double().numpy()
         torch.set_num_threads(n)
         return out * self._y_std + self._y_mean

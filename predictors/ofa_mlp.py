@@ -33,11 +33,20 @@ def ofa_encode(X) -> np.ndarray:
     r = X[:, R_COL]
     bad = (r < MIN_R) | (r > MAX_R)
     if bad.any():
-        raise HwnasError(f"resolution {int(r[bad][0])} is outside OFA's accuracy predictor range; allowed: {MIN_R}..{MAX_R}")
+        raise HwnasError(
+            f"resolution {int(r[bad][0])} is outside OFA's accuracy predictor range; "
+            f"allowed: {MIN_R}..{MAX_R}"
+        )
     active = active_mask(X)
     r_onehot = ((r - MIN_R) // 16)[:, None] == np.arange(8)[None, :]
-    return np.concatenate([one_hot(_KS_IDX[X[:, KS_COLS]], 3, active), one_hot(_E_IDX[X[:, E_COLS]], 3, active),
-                           r_onehot.astype(np.float32)], axis=1)
+    return np.concatenate(
+        [
+            one_hot(_KS_IDX[X[:, KS_COLS]], 3, active),
+            one_hot(_E_IDX[X[:, E_COLS]], 3, active),
+            r_onehot.astype(np.float32),
+        ],
+        axis=1,
+    )
 
 
 def load_acc_predictor(path):
@@ -45,16 +54,29 @@ def load_acc_predictor(path):
     import torch
     from torch import nn
 
-    model = nn.Sequential(nn.Linear(128, 400), nn.ReLU(), nn.Linear(400, 400), nn.ReLU(),
-                          nn.Linear(400, 400), nn.ReLU(), nn.Linear(400, 1))
+    model = nn.Sequential(
+        nn.Linear(128, 400),
+        nn.ReLU(),
+        nn.Linear(400, 400),
+        nn.ReLU(),
+        nn.Linear(400, 400),
+        nn.ReLU(),
+        nn.Linear(400, 1),
+    )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
-    except Exception as exc:  # torch's own text is long and about torch; say what is wrong and the fix
-        kind = "is not OFA's acc_predictor state dict" if isinstance(exc, (KeyError, RuntimeError)) else \
-            "cannot be read as a PyTorch checkpoint"
-        raise HwnasError(f"accuracy predictor {str(path)!r} {kind} ({type(exc).__name__}); "
-                         f"{_fix(sha256_file(path))}") from None
+    # torch's own text is long and about torch; say what is wrong and the fix
+    except Exception as exc:
+        kind = (
+            "is not OFA's acc_predictor state dict"
+            if isinstance(exc, (KeyError, RuntimeError))
+            else "cannot be read as a PyTorch checkpoint"
+        )
+        raise HwnasError(
+            f"accuracy predictor {str(path)!r} {kind} ({type(exc).__name__}); "
+            f"{_fix(sha256_file(path))}"
+        ) from None
     return model.eval()
 
 
@@ -62,8 +84,11 @@ def _fix(sha: str) -> str:
     want = MANIFEST[ACC_PREDICTOR]
     if sha == want:
         return "its sha256 is that of OFA's published file"
-    return (f"its sha256 is {sha[:12]}..., OFA's published file has {want}; run `hwnas assets fetch --force` "
-            "to download it again")
+    return (
+        f"its sha256 is {sha[:12]}..., OFA's published file has {want}; run `hwnas assets "
+        f"fetch --force` "
+        "to download it again"
+    )
 
 
 def find_acc_predictor(explicit=None):
@@ -79,12 +104,18 @@ class OfaMlpOracle(Oracle):
     def __init__(self, space, acc_predictor=None, batch_size: int = 65536):
         super().__init__(space)
         if space.width != 1.2:
-            raise HwnasError(f"oracle ofa-mlp is OFA's predictor for the w1.2 space; width {space.width} is not "
-                             "allowed (use --oracle supernet, table or zerocost for width 1.0)")
+            raise HwnasError(
+                f"oracle ofa-mlp is OFA's predictor for the w1.2 space; width "
+                f"{space.width} is not "
+                "allowed (use --oracle supernet, table or zerocost for width 1.0)"
+            )
         path = find_acc_predictor(acc_predictor)
         if path is None:
-            raise HwnasError(f"OFA's accuracy predictor ({ACC_PREDICTOR}) was not found; searched: "
-                             f"{searched_text(ACC_PREDICTOR)}; run `hwnas assets fetch` or pass --acc-predictor PATH")
+            raise HwnasError(
+                f"OFA's accuracy predictor ({ACC_PREDICTOR}) was not found; searched: "
+                f"{searched_text(ACC_PREDICTOR)}; run `hwnas assets fetch` or pass "
+                f"--acc-predictor PATH"
+            )
         self.path = str(path)
         self.sha256 = sha256_file(path)
         check_checkpoint(path, "accuracy predictor", _fix(self.sha256))
@@ -92,7 +123,8 @@ class OfaMlpOracle(Oracle):
         self.version = "2+" + self.sha256[:8]
         self.batch_size = int(batch_size)
         self._model = None
-        _ = self.model  # a damaged file is reported now, before a run folder is made (the file is small)
+        # a damaged file is reported now, before a run folder is made (the file is small)
+        _ = self.model
 
     @classmethod
     def from_settings(cls, space, settings, **kw) -> "OfaMlpOracle":
@@ -115,7 +147,7 @@ class OfaMlpOracle(Oracle):
         X = np.asarray(X, dtype=np.int64)
         out = np.empty(len(X), dtype=np.float64)
         for s in range(0, len(X), self.batch_size):
-            out[s:s + self.batch_size] = self.model(ofa_encode(X[s:s + self.batch_size]))[:, 0]
+            out[s : s + self.batch_size] = self.model(ofa_encode(X[s : s + self.batch_size]))[:, 0]
         return out
 
     def evaluate(self, X) -> list:
@@ -124,5 +156,9 @@ class OfaMlpOracle(Oracle):
         t0 = time.perf_counter()
         acc = self.predict(X)
         per = (time.perf_counter() - t0) / max(len(X), 1)
-        return [Answer(float(a), per) if np.isfinite(a) else Answer(float("nan"), per, "predictor returned NaN")
-                for a in acc]
+        return [
+            Answer(float(a), per)
+            if np.isfinite(a)
+            else Answer(float("nan"), per, "predictor returned NaN")
+            for a in acc
+        ]

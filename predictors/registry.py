@@ -9,32 +9,76 @@ from __future__ import annotations
 
 from hwnas.registry import Registry
 
-PREDICTORS = Registry("predictor", [
-    ("linear", "predictors.linear:LinearPredictor",
-     "ridge regression on gene one-hots plus stage-depth x resolution; closed form, milliseconds"),
-    ("linear-bayes", "predictors.linear_bayes:BayesLinearPredictor", "linear + predictive spread"),
-    ("xgb", "predictors.xgb:XGBPredictor",
-     "XGBoost gbtree, depth 2, 300 rounds, on genes and cost features"),
-    ("xgb-paper", "predictors.xgb:XGBPredictor.paper",
-     "the WeakNAS paper's XGBoost: gbtree, depth 20, 1000 rounds"),
-    ("mlp", "predictors.mlp:MLPPredictor",
-     "torch CPU regressor 138 -> 128 -> 128 -> 1, strong L2, full batch"),
-    ("ensemble", "predictors.ensemble:EnsemblePredictor",
-     "3 xgb + 1 mlp; predict_dist gives their mean and spread"),
-    ("gp", "predictors.gp:GPPredictor",
-     "Gaussian process on gene one-hots, hyperparameters by marginal likelihood; mean and sd"),
-])
+PREDICTORS = Registry(
+    "predictor",
+    [
+        (
+            "linear",
+            "predictors.linear:LinearPredictor",
+            "ridge regression on gene one-hots plus stage-depth x resolution; closed form, "
+            "milliseconds",
+        ),
+        (
+            "linear-bayes",
+            "predictors.linear_bayes:BayesLinearPredictor",
+            "linear + predictive spread",
+        ),
+        (
+            "xgb",
+            "predictors.xgb:XGBPredictor",
+            "XGBoost gbtree, depth 2, 300 rounds, on genes and cost features",
+        ),
+        (
+            "xgb-paper",
+            "predictors.xgb:XGBPredictor.paper",
+            "the WeakNAS paper's XGBoost: gbtree, depth 20, 1000 rounds",
+        ),
+        (
+            "mlp",
+            "predictors.mlp:MLPPredictor",
+            "torch CPU regressor 138 -> 128 -> 128 -> 1, strong L2, full batch",
+        ),
+        (
+            "ensemble",
+            "predictors.ensemble:EnsemblePredictor",
+            "3 xgb + 1 mlp; predict_dist gives their mean and spread",
+        ),
+        (
+            "gp",
+            "predictors.gp:GPPredictor",
+            "Gaussian process on gene one-hots, hyperparameters by marginal likelihood; mean and "
+            "sd",
+        ),
+    ],
+)
 
-ORACLES = Registry("oracle", [
-    ("ofa-mlp", "predictors.ofa_mlp:OfaMlpOracle",
-     "OFA's published ImageNet accuracy predictor (w1.2 only)"),
-    ("supernet", "predictors.supernet:SupernetOracle",
-     "the real thing: subnet of an OFA checkpoint, BN recalibrated, top-1 on held-out images"),
-    ("table", "predictors.table:TableOracle", "a CSV of accuracies measured elsewhere"),
-    ("surrogate", "predictors.surrogate:SurrogateOracle", "table + a predictor for unlisted archs"),
-    ("zerocost", "predictors.zerocost:ZeroCostOracle",
-     "a training-free proxy (not an accuracy)"),
-])
+ORACLES = Registry(
+    "oracle",
+    [
+        (
+            "ofa-mlp",
+            "predictors.ofa_mlp:OfaMlpOracle",
+            "OFA's published ImageNet accuracy predictor (w1.2 only)",
+        ),
+        (
+            "supernet",
+            "predictors.supernet:SupernetOracle",
+            "the real thing: subnet of an OFA checkpoint, BN recalibrated, top-1 on held-out "
+            "images",
+        ),
+        ("table", "predictors.table:TableOracle", "a CSV of accuracies measured elsewhere"),
+        (
+            "surrogate",
+            "predictors.surrogate:SurrogateOracle",
+            "table + a predictor for unlisted archs",
+        ),
+        (
+            "zerocost",
+            "predictors.zerocost:ZeroCostOracle",
+            "a training-free proxy (not an accuracy)",
+        ),
+    ],
+)
 
 AUTO = "auto"
 ORACLE_CHOICES = (AUTO, *ORACLES.names())  # what --oracle accepts: `auto` resolves to a member

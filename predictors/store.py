@@ -1,9 +1,10 @@
 """The evaluation store: every oracle answer, kept forever, in one SQLite file.
 
-One row per (oracle key, arch id): accuracy (fraction, NULL when failed), seconds (the oracle's cost),
-time (unix seconds when stored), error text. Each ``put`` is its own committed transaction, so a crash
-or ``kill -9`` loses at most the answer being written. The file is in WAL mode: other processes can
-read while one writes. A damaged or foreign file is an :class:`HwnasError`, never silently reset.
+One row per (oracle key, arch id): accuracy (fraction, NULL when failed), seconds (the oracle's
+cost), time (unix seconds when stored), error text. Each ``put`` is its own committed transaction,
+so a crash or ``kill -9`` loses at most the answer being written. The file is in WAL mode: other
+processes can read while one writes. A damaged or foreign file is an :class:`HwnasError`, never
+silently reset.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ _CHUNK = 500  # ids per SELECT ... IN (...)
 
 
 class EvalStore:
-    """``EvalStore(path)``: open (or create) a store; use as a context manager or call ``close()``."""
+    """``EvalStore(path)``: open (or create) a store; use as a context manager or call
+    ``close()``."""
 
     def __init__(self, path, timeout: float = 30.0):
         self.path = Path(path)
@@ -38,21 +40,34 @@ class EvalStore:
             self._init()
         except sqlite3.DatabaseError as exc:
             self._db.close()
-            raise HwnasError(f"evaluation store {str(path)!r} is damaged or not an hwnas store ({exc}); "
-                             "move it aside to start a new one") from None
+            raise HwnasError(
+                f"evaluation store {str(path)!r} is damaged or not an hwnas store "
+                f"({exc}); "
+                "move it aside to start a new one"
+            ) from None
 
     def _init(self) -> None:
         db = self._db
         db.execute("PRAGMA busy_timeout = 30000")
         mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":  # e.g. a network filesystem; still correct, just no concurrent readers
+        # e.g. a network filesystem; still correct, just no concurrent readers
+        if str(mode).lower() != "wal":
             db.execute("PRAGMA journal_mode = DELETE")
-        db.execute("PRAGMA synchronous = NORMAL" if str(mode).lower() == "wal" else "PRAGMA synchronous = FULL")
+        db.execute(
+            "PRAGMA synchronous = NORMAL"
+            if str(mode).lower() == "wal"
+            else "PRAGMA synchronous = FULL"
+        )
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not tables:
             db.execute("BEGIN IMMEDIATE")
-            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('format', 'hwnas-evalstore'), ('version', ?)", (SCHEMA_VERSION,))
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('format', 'hwnas-evalstore'), ('version', ?)",
+                (SCHEMA_VERSION,),
+            )
             db.execute("""CREATE TABLE IF NOT EXISTS answers (
                 seq INTEGER PRIMARY KEY AUTOINCREMENT,
                 oracle TEXT NOT NULL, arch_id TEXT NOT NULL, arch TEXT NOT NULL,
@@ -66,8 +81,11 @@ class EvalStore:
         if meta.get("format") != "hwnas-evalstore":
             raise sqlite3.DatabaseError("no hwnas-evalstore marker")
         if meta.get("version") != SCHEMA_VERSION:
-            raise HwnasError(f"evaluation store {str(self.path)!r} has format version {meta.get('version')!r}; "
-                             f"this hwnas reads version {SCHEMA_VERSION}")
+            raise HwnasError(
+                f"evaluation store {str(self.path)!r} has format version "
+                f"{meta.get('version')!r}; "
+                f"this hwnas reads version {SCHEMA_VERSION}"
+            )
         ok = db.execute("PRAGMA quick_check").fetchone()[0]
         if ok != "ok":
             raise sqlite3.DatabaseError(f"quick_check: {ok}")
@@ -79,11 +97,15 @@ class EvalStore:
         try:
             return self._db.execute(sql, params).fetchall()
         except sqlite3.DatabaseError as exc:
-            raise HwnasError(f"evaluation store {str(self.path)!r} is damaged ({exc}); move it aside to start a new one") from None
+            raise HwnasError(
+                f"evaluation store {str(self.path)!r} is damaged ({exc}); move it "
+                f"aside to start a new one"
+            ) from None
 
     # -- API -------------------------------------------------------------------------------------
     def put(self, oracle_key: str, arch_id: str, arch_json, answer: Answer) -> None:
-        """Store one answer and commit it before returning (replaces an older answer for the pair)."""
+        """Store one answer and commit it before returning (replaces an older answer for the
+        pair)."""
         if not isinstance(arch_json, str):
             arch_json = json.dumps(arch_json)
         acc = answer.accuracy
@@ -91,32 +113,47 @@ class EvalStore:
         error = answer.error
         if acc is None and error is None:
             error = "oracle returned NaN"
-        self._q("""INSERT INTO answers (oracle, arch_id, arch, accuracy, seconds, time, error)
+        self._q(
+            """INSERT INTO answers (oracle, arch_id, arch, accuracy, seconds, time, error)
                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (oracle, arch_id) DO UPDATE SET arch = excluded.arch, accuracy = excluded.accuracy,
-                   seconds = excluded.seconds, time = excluded.time, error = excluded.error""",
-                (oracle_key, arch_id, arch_json, acc, float(answer.seconds or 0.0), time.time(), error))
+                   ON CONFLICT (oracle, arch_id) DO UPDATE SET arch = excluded.arch,
+                   accuracy = excluded.accuracy, seconds = excluded.seconds, time = excluded.time,
+                   error = excluded.error""",
+            (oracle_key, arch_id, arch_json, acc, float(answer.seconds or 0.0), time.time(), error),
+        )
 
     def get_many(self, oracle_key: str, arch_ids) -> dict:
         """``{arch_id: Answer}`` for the ids this oracle has answered (failed answers included)."""
         ids = list(dict.fromkeys(arch_ids))
         out = {}
         for s in range(0, len(ids), _CHUNK):
-            chunk = ids[s:s + _CHUNK]
+            chunk = ids[s : s + _CHUNK]
             marks = ",".join("?" * len(chunk))
             for arch_id, acc, sec, err in self._q(
-                    f"SELECT arch_id, accuracy, seconds, error FROM answers WHERE oracle = ? AND arch_id IN ({marks})",
-                    (oracle_key, *chunk)):
+                f"SELECT arch_id, accuracy, seconds, error FROM answers WHERE oracle = ? AND "
+                f"arch_id IN ({marks})",
+                (oracle_key, *chunk),
+            ):
                 out[arch_id] = Answer(float("nan") if acc is None else float(acc), float(sec), err)
         return out
 
     def rows(self, oracle_key: str) -> list:
         """All answers of one oracle in insertion order, as dicts (``arch`` decoded to a dict)."""
-        return [{"arch_id": a, "arch": json.loads(j), "accuracy": float("nan") if acc is None else float(acc),
-                 "seconds": float(sec), "time": float(t), "error": err}
-                for a, j, acc, sec, t, err in self._q(
-                    "SELECT arch_id, arch, accuracy, seconds, time, error FROM answers WHERE oracle = ? ORDER BY seq",
-                    (oracle_key,))]
+        return [
+            {
+                "arch_id": a,
+                "arch": json.loads(j),
+                "accuracy": float("nan") if acc is None else float(acc),
+                "seconds": float(sec),
+                "time": float(t),
+                "error": err,
+            }
+            for a, j, acc, sec, t, err in self._q(
+                "SELECT arch_id, arch, accuracy, seconds, time, error FROM answers WHERE "
+                "oracle = ? ORDER BY seq",
+                (oracle_key,),
+            )
+        ]
 
     def count(self, oracle_key: str) -> int:
         return int(self._q("SELECT COUNT(*) FROM answers WHERE oracle = ?", (oracle_key,))[0][0])

@@ -1,12 +1,13 @@
-"""``supernet``: the real measurement. Take the subnet out of an OFA supernet checkpoint, recalibrate
-its BatchNorm on K calibration images, measure top-1 on held-out images. CPU or CUDA.
+"""``supernet``: the real measurement. Take the subnet out of an OFA supernet checkpoint,
+recalibrate its BatchNorm on K calibration images, measure top-1 on held-out images. CPU or CUDA.
 
 Data layout: ``DATA/train/<class>/*`` and ``DATA/val/<class>/*`` (calibration from train, accuracy
 on val), or a single ``DATA/<class>/*`` folder, in which case the first ``calib_images`` images of
-its class-balanced order calibrate and the next ``eval_images`` are measured (defaults 2000 and 10000,
-OFA's protocol size; ``eval_images=None`` measures all). Images are decoded once per resolution and
-kept as uint8 (10,000 at 224 px: 1.5 GB).
-Labels are the sorted class-folder names' indices, which matches ImageNet's standard 1000-class order.
+its class-balanced order calibrate and the next ``eval_images`` are measured (defaults 2000 and
+10000, OFA's protocol size; ``eval_images=None`` measures all). Images are decoded once per
+resolution and kept as uint8 (10,000 at 224 px: 1.5 GB).
+Labels are the sorted class-folder names' indices, which matches ImageNet's standard 1000-class
+order.
 """
 
 from __future__ import annotations
@@ -30,8 +31,16 @@ from .base import Answer, Oracle
 class SupernetOracle(Oracle):
     name = "supernet"
 
-    def __init__(self, space, weights, data, device: str = "cpu", calib_images: int = 2000,
-                 eval_images=10000, batch_size: int = 100):
+    def __init__(
+        self,
+        space,
+        weights,
+        data,
+        device: str = "cpu",
+        calib_images: int = 2000,
+        eval_images=10000,
+        batch_size: int = 100,
+    ):
         super().__init__(space)
         self.weights = str(weights)
         self.data = str(data)
@@ -49,7 +58,8 @@ class SupernetOracle(Oracle):
         if self.calib_images < 1:
             raise HwnasError(f"calib_images {self.calib_images} must be at least 1")
 
-        ident = f"{sha256_file(self.weights)}|{Path(self.data).resolve()}|{self.calib_images}|{self.eval_images}"
+        data = Path(self.data).resolve()
+        ident = f"{sha256_file(self.weights)}|{data}|{self.calib_images}|{self.eval_images}"
         # answers of another checkpoint, data set or protocol never mix
         self.version = "1+" + hashlib.sha1(ident.encode()).hexdigest()[:8]
         split = Path(self.data) / "train", Path(self.data) / "val"
@@ -59,12 +69,21 @@ class SupernetOracle(Oracle):
 
     @classmethod
     def from_settings(cls, space, settings, **kw) -> "SupernetOracle":
-        """See :meth:`Oracle.from_settings`: reads ``weights`` and ``data`` (required), ``device``."""
+        """See :meth:`Oracle.from_settings`: reads ``weights`` and ``data`` (required),
+        ``device``."""
         if settings.get("weights") is None or settings.get("data") is None:
-            raise HwnasError("oracle supernet needs --weights FILE (an OFA supernet checkpoint) and "
-                             "--data DIR (an ImageFolder-style image folder)")
-        return cls(space, weights=settings["weights"], data=settings["data"],
-                   device=settings.get("device", "cpu"), **kw)
+            raise HwnasError(
+                "oracle supernet needs --weights FILE (an OFA supernet checkpoint) "
+                "and "
+                "--data DIR (an ImageFolder-style image folder)"
+            )
+        return cls(
+            space,
+            weights=settings["weights"],
+            data=settings["data"],
+            device=settings.get("device", "cpu"),
+            **kw,
+        )
 
     def __getstate__(self):
         d = dict(self.__dict__)
@@ -76,20 +95,29 @@ class SupernetOracle(Oracle):
             import torch
 
             if self.device.startswith("cuda") and not torch.cuda.is_available():
-                raise HwnasError(f"device {self.device!r} asked for but CUDA is not available; use device cpu")
+                raise HwnasError(
+                    f"device {self.device!r} asked for but CUDA is not available; use device cpu"
+                )
             self._net = load_supernet(self.space, self.weights)
         return self._net
 
     def _images(self, r: int):
-        """``(calib uint8, eval uint8, eval labels)`` for resolution r, cached for the last resolution."""
+        """``(calib uint8, eval uint8, eval labels)`` for resolution r, cached for the last
+        resolution."""
         if r not in self._cache:
             self._cache.clear()
             if self._split:
-                calib, _ = load_image_folder_uint8(Path(self.data) / "train", r, limit=self.calib_images)
-                ev, labels = load_image_folder_uint8(Path(self.data) / "val", r, limit=self.eval_images)
+                calib, _ = load_image_folder_uint8(
+                    Path(self.data) / "train", r, limit=self.calib_images
+                )
+                ev, labels = load_image_folder_uint8(
+                    Path(self.data) / "val", r, limit=self.eval_images
+                )
             else:
                 calib, _ = load_image_folder_uint8(self.data, r, limit=self.calib_images)
-                ev, labels = load_image_folder_uint8(self.data, r, limit=self.eval_images, offset=self.calib_images)
+                ev, labels = load_image_folder_uint8(
+                    self.data, r, limit=self.eval_images, offset=self.calib_images
+                )
             self._cache[r] = (calib, ev, labels)
         return self._cache[r]
 
@@ -103,14 +131,15 @@ class SupernetOracle(Oracle):
         correct = 0
         with torch.no_grad():
             for s in range(0, len(ev), self.batch_size):
-                x = normalize(ev[s:s + self.batch_size]).to(self.device)
+                x = normalize(ev[s : s + self.batch_size]).to(self.device)
                 pred = sub(x).argmax(dim=1).cpu().numpy()
-                correct += int((pred == labels[s:s + self.batch_size]).sum())
+                correct += int((pred == labels[s : s + self.batch_size]).sum())
         return correct / len(ev)
 
     def evaluate_iter(self, X):
         X = validate(X)
-        order = np.argsort(X[:, -1], kind="stable")  # group by resolution: images load once per size
+        # group by resolution: images load once per size
+        order = np.argsort(X[:, -1], kind="stable")
         for i in order:
             t0 = time.perf_counter()
             try:
@@ -118,8 +147,16 @@ class SupernetOracle(Oracle):
                 yield int(i), Answer(float(acc), time.perf_counter() - t0)
             except HwnasError:
                 raise  # bad setup (missing file, wrong checkpoint): no point going on
-            except Exception as exc:  # one arch failing (e.g. out of memory) does not stop the batch
-                yield int(i), Answer(float("nan"), time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"[:2000])
+            # one arch failing (e.g. out of memory) does not stop the batch
+            except Exception as exc:
+                yield (
+                    int(i),
+                    Answer(
+                        float("nan"),
+                        time.perf_counter() - t0,
+                        f"{type(exc).__name__}: {exc}"[:2000],
+                    ),
+                )
 
     def evaluate(self, X) -> list:
         out = [None] * len(X)

@@ -42,5 +42,7 @@ class SurrogateOracle(TableOracle):
         X = validate(X)
         guess = np.clip(self.model.predict(X), 0.0, 1.0)
         ids = [Arch.from_array(row).id for row in X]
-        return [Answer(*self.table[i]) if i in self.table else Answer(float(g), 0.0)
-                for i, g in zip(ids, guess, strict=True)]
+        return [
+            Answer(*self.table[i]) if i in self.table else Answer(float(g), 0.0)
+            for i, g in zip(ids, guess, strict=True)
+        ]

@@ -10,7 +10,6 @@ the table is an :class:`HwnasError`.
 from __future__ import annotations
 
 import csv
-import io
 import hashlib
 import math
 from pathlib import Path
@@ -28,8 +27,10 @@ def read_table(path, width=None) -> dict:
     """``{arch_id: (accuracy, seconds)}`` from a CSV or JSON-lines arch list (:mod:`hwnas.archfile`)
     whose every row has an accuracy; one-line errors name the bad row."""
     rows = read_arch_list(path, what="accuracy table", width=width, need_accuracy=True)
-    return {Arch.from_array(x).id: (float(a), 0.0 if math.isnan(s) else float(s))
-            for x, a, s in zip(rows.X, rows.accuracy, rows.seconds)}
+    return {
+        Arch.from_array(x).id: (float(a), 0.0 if math.isnan(s) else float(s))
+        for x, a, s in zip(rows.X, rows.accuracy, rows.seconds)
+    }
 
 
 def write_table(path, X, accuracy, seconds=None) -> None:
@@ -38,8 +39,13 @@ def write_table(path, X, accuracy, seconds=None) -> None:
         w = csv.writer(f)
         w.writerow(["arch", "accuracy", "seconds"])
         for i, row in enumerate(np.asarray(X)):
-            w.writerow([Arch.from_array(row).to_json(), repr(float(accuracy[i])),
-                        "" if seconds is None else repr(float(seconds[i]))])
+            w.writerow(
+                [
+                    Arch.from_array(row).to_json(),
+                    repr(float(accuracy[i])),
+                    "" if seconds is None else repr(float(seconds[i])),
+                ]
+            )
 
 
 class TableOracle(Oracle):
@@ -58,8 +64,10 @@ class TableOracle(Oracle):
     def from_settings(cls, space, settings, **kw) -> "TableOracle":
         """See :meth:`Oracle.from_settings`: reads ``table`` (required)."""
         if settings.get("table") is None:
-            raise HwnasError(f"oracle {cls.name} needs a CSV of measured accuracies "
-                             f"(--table FILE with columns arch, accuracy)")
+            raise HwnasError(
+                f"oracle {cls.name} needs a CSV of measured accuracies "
+                f"(--table FILE with columns arch, accuracy)"
+            )
         return cls(space, settings["table"], **kw)
 
     def evaluate(self, X) -> list:
@@ -67,6 +75,10 @@ class TableOracle(Oracle):
         ids = [Arch.from_array(row).id for row in X]
         missing = [i for i in ids if i not in self.table]
         if missing:
-            raise HwnasError(f"arch {missing[0]} ({len(missing)} of {len(ids)} asked) is not in accuracy table "
-                             f"{self.path!r}, which has {len(self.table)} archs; the table oracle answers only archs it lists")
+            raise HwnasError(
+                f"arch {missing[0]} ({len(missing)} of {len(ids)} asked) is not in "
+                f"accuracy table "
+                f"{self.path!r}, which has {len(self.table)} archs; the table oracle "
+                f"answers only archs it lists"
+            )
         return [Answer(*self.table[i]) for i in ids]

@@ -23,10 +23,24 @@ from hwnas.space import get_space
 from .base import Predictor
 from .features import features
 
-DEFAULTS = dict(n_estimators=300, max_depth=2, learning_rate=0.15, subsample=1.0, colsample_bytree=0.5,
-                min_child_weight=1.0, reg_lambda=1.0)
-PAPER = dict(n_estimators=1000, max_depth=20, learning_rate=0.3, subsample=1.0, colsample_bytree=1.0,
-             min_child_weight=1.0, reg_lambda=1.0)  # XGBoost's defaults but for depth and rounds
+DEFAULTS = dict(
+    n_estimators=300,
+    max_depth=2,
+    learning_rate=0.15,
+    subsample=1.0,
+    colsample_bytree=0.5,
+    min_child_weight=1.0,
+    reg_lambda=1.0,
+)
+PAPER = dict(
+    n_estimators=1000,
+    max_depth=20,
+    learning_rate=0.3,
+    subsample=1.0,
+    colsample_bytree=1.0,
+    min_child_weight=1.0,
+    reg_lambda=1.0,
+)  # XGBoost's defaults but for depth and rounds
 # "onehot": predictors.features (one-hot genes, inactive blocks zeroed); "genes": the 46 raw values
 ENCODINGS = ("onehot", "genes")
 
@@ -36,19 +50,29 @@ class XGBPredictor(Predictor):
 
     # One thread: on a few hundred rows threads gain nothing, and on a busy 2-core machine OpenMP's
     # spin-waiting made a 0.1 s fit take 10-60 s (measured by the lead, 2026-11-24).
-    def __init__(self, seed: int = 0, space=None, with_cost: bool = True, n_jobs: int = 1,
-                 encoding: str = "onehot", **params):
+    def __init__(
+        self,
+        seed: int = 0,
+        space=None,
+        with_cost: bool = True,
+        n_jobs: int = 1,
+        encoding: str = "onehot",
+        **params,
+    ):
         self.seed = int(seed)
         self.space = get_space(1.2 if space is None else space)
         self.with_cost = with_cost
         if encoding not in ENCODINGS:
-            raise HwnasError(f"xgb encoding {encoding!r} is unknown; allowed: "
-                             f"{', '.join(ENCODINGS)}")
+            raise HwnasError(
+                f"xgb encoding {encoding!r} is unknown; allowed: {', '.join(ENCODINGS)}"
+            )
         self.encoding = encoding
         self.n_jobs = n_jobs
         unknown = set(params) - set(DEFAULTS)
         if unknown:
-            raise HwnasError(f"xgb parameter {sorted(unknown)[0]!r} is unknown; allowed: {', '.join(DEFAULTS)}")
+            raise HwnasError(
+                f"xgb parameter {sorted(unknown)[0]!r} is unknown; allowed: {', '.join(DEFAULTS)}"
+            )
         self.params = {**DEFAULTS, **params}
         self._booster = None
         self._y_mean = 0.0
@@ -75,11 +99,24 @@ class XGBPredictor(Predictor):
         p = self.params
         dtrain = xgb.DMatrix(self._features(X), label=y - self._y_mean)
         self._booster = xgb.train(
-            {"booster": "gbtree", "objective": "reg:squarederror", "tree_method": "hist", "max_depth": p["max_depth"],
-             "eta": p["learning_rate"], "subsample": p["subsample"], "colsample_bytree": p["colsample_bytree"],
-             "min_child_weight": p["min_child_weight"], "lambda": p["reg_lambda"], "seed": self.seed,
-             "nthread": self.n_jobs, "base_score": 0.0, "verbosity": 0},
-            dtrain, num_boost_round=int(p["n_estimators"]))
+            {
+                "booster": "gbtree",
+                "objective": "reg:squarederror",
+                "tree_method": "hist",
+                "max_depth": p["max_depth"],
+                "eta": p["learning_rate"],
+                "subsample": p["subsample"],
+                "colsample_bytree": p["colsample_bytree"],
+                "min_child_weight": p["min_child_weight"],
+                "lambda": p["reg_lambda"],
+                "seed": self.seed,
+                "nthread": self.n_jobs,
+                "base_score": 0.0,
+                "verbosity": 0,
+            },
+            dtrain,
+            num_boost_round=int(p["n_estimators"]),
+        )
         return self
 
     def predict(self, X) -> np.ndarray:

@@ -5,7 +5,8 @@ input; no data, no training, no download. Three proxies are implemented:
 
 - ``zen``: Zen-score (Lin et al. 2021): log of the pre-pooling feature change under a small Gaussian
   input perturbation, plus the log BN scaling of every layer, BN in batch-statistics mode.
-- ``synflow``: SynFlow (Tanaka et al. 2020): log sum |theta * dR/dtheta| with |weights| and an all-ones
+- ``synflow``: SynFlow (Tanaka et al. 2020): log sum |theta * dR/dtheta| with |weights| and an
+all-ones
   input, float64, BN in eval mode.
 - ``flops``: log MACs of the subnet (the baseline every proxy must beat); ``params``: log params.
 
@@ -31,7 +32,8 @@ from .base import Answer, Oracle
 
 PROXIES = ("flops", "params", "zen", "synflow")
 DEFAULT_PROXY = "flops"
-# score -> (0, 1): logistic around a centre, with a scale, per proxy (chosen from the observed score range)
+# score -> (0, 1): logistic around a centre, with a scale, per proxy (chosen from the observed score
+# range)
 _SQUASH = {"flops": (8.5, 0.2), "params": (6.8, 0.15), "zen": (90.0, 15.0), "synflow": (80.0, 15.0)}
 
 
@@ -46,7 +48,9 @@ class ZeroCostOracle(Oracle):
     name = "zerocost"
     is_proxy = True
 
-    def __init__(self, space, proxy: str = DEFAULT_PROXY, device: str = "cpu", batch: int = 2, seed: int = 0):
+    def __init__(
+        self, space, proxy: str = DEFAULT_PROXY, device: str = "cpu", batch: int = 2, seed: int = 0
+    ):
         super().__init__(space)
         if proxy not in PROXIES:
             raise HwnasError(f"zero-cost proxy {proxy!r} is unknown; allowed: {allowed(PROXIES)}")
@@ -88,7 +92,9 @@ class ZeroCostOracle(Oracle):
         return np.array([fn(Arch.from_array(row)) for row in X], dtype=np.float64)
 
     def _subnet(self, arch):
-        return build_subnet(self.space, arch, self._supernet(), preserve_weight=True).to(self.device)
+        return build_subnet(self.space, arch, self._supernet(), preserve_weight=True).to(
+            self.device
+        )
 
     def _zen(self, arch) -> float:
         import torch
@@ -119,7 +125,11 @@ class ZeroCostOracle(Oracle):
 
         with torch.no_grad():
             diff = (features(x) - features(x + 1e-2 * dx)).abs().mean()
-            handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+            handles = [
+                m.register_forward_hook(hook)
+                for m in net.modules()
+                if isinstance(m, nn.BatchNorm2d)
+            ]
             features(x)
             for h in handles:
                 h.remove()
@@ -138,7 +148,9 @@ class ZeroCostOracle(Oracle):
         x = torch.ones(1, 3, arch.r, arch.r, dtype=torch.float64, device=self.device)
         net(x).sum().backward()
         with torch.no_grad():
-            total = sum(float((p * p.grad).abs().sum()) for p in net.parameters() if p.grad is not None)
+            total = sum(
+                float((p * p.grad).abs().sum()) for p in net.parameters() if p.grad is not None
+            )
         return math.log(total + 1e-300)
 
     def evaluate(self, X) -> list:
@@ -161,4 +173,11 @@ class ZeroCostOracle(Oracle):
                 v = self.scores(row[None, :])[0]
                 yield i, Answer(_squash(v, self.proxy), time.perf_counter() - t0)
             except Exception as exc:
-                yield i, Answer(float("nan"), time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"[:2000])
+                yield (
+                    i,
+                    Answer(
+                        float("nan"),
+                        time.perf_counter() - t0,
+                        f"{type(exc).__name__}: {exc}"[:2000],
+                    ),
+                )

@@ -1,13 +1,14 @@
 """Benchmark: a batch of oracle queries through the local executor vs the Ray executor.
 
 The oracle sleeps a fixed time per query (``SleepOracle``, the stand-in for a GPU-minutes supernet
-evaluation), so the figures are the executors' own behaviour, not the CPU's. Every batch goes through
-the real ``Evaluator`` (each answer committed to a fresh SQLite store as it arrives).
+evaluation), so the figures are the executors' own behaviour, not the CPU's. Every batch goes
+through the real ``Evaluator`` (each answer committed to a fresh SQLite store as it arrives).
 
 Compared in one run, interleaved, median of ``--repeats``:
 - ``local``: in-process (the default executor), one query after another;
 - ``local-pool``: ``LocalExecutor(workers=W)``, a process pool on this machine;
-- ``ray``: ``RayExecutor`` on a Ray cluster of W single-CPU worker slots (by default a head node plus
+- ``ray``: ``RayExecutor`` on a Ray cluster of W single-CPU worker slots (by default a head node
+plus
   W-1 worker nodes started here on 127.0.0.1, each ``--num-cpus 1``; or ``--address`` of yours).
 
 Per-task overhead of the Ray executor, three ways (ms):
@@ -62,8 +63,12 @@ def run_batch(executor, oracle, X) -> float:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=100, help="queries per batch (WeakNAS asks ~100)")
-    ap.add_argument("--sleep", type=float, action="append", help="seconds per query (repeatable; default 0.1)")
-    ap.add_argument("--workers", type=int, default=2, help="worker slots (Ray CPUs, pool processes)")
+    ap.add_argument(
+        "--sleep", type=float, action="append", help="seconds per query (repeatable; default 0.1)"
+    )
+    ap.add_argument(
+        "--workers", type=int, default=2, help="worker slots (Ray CPUs, pool processes)"
+    )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--address", help="use this running Ray cluster instead of starting one here")
     ap.add_argument("--out", default=str(REPO / "scripts" / "results" / "executor.json"))
@@ -119,16 +124,24 @@ def main():
                 times["local-pool"].append(run_batch(pool, oracle, X))
                 times["ray"].append(run_batch(rex, oracle, X))
             med = {k: statistics.median(v) for k, v in times.items()}
-            row = {"sleep_s": s, "n": args.n, "workers": args.workers,
-                   "ideal_local_s": args.n * s, "ideal_parallel_s": args.n * s / args.workers,
-                   "median_s": {k: round(v, 4) for k, v in med.items()},
-                   "all_s": {k: [round(x, 4) for x in v] for k, v in times.items()},
-                   "speedup_ray_vs_local": round(med["local"] / med["ray"], 3),
-                   "speedup_pool_vs_local": round(med["local"] / med["local-pool"], 3),
-                   "sleep_batch_overhead_ms": {
-                       "ray": round(1000 * (args.workers * med["ray"] - args.n * s) / args.n, 2),
-                       "local-pool": round(1000 * (args.workers * med["local-pool"] - args.n * s) / args.n, 2),
-                       "local": round(1000 * (med["local"] - args.n * s) / args.n, 2)}}
+            row = {
+                "sleep_s": s,
+                "n": args.n,
+                "workers": args.workers,
+                "ideal_local_s": args.n * s,
+                "ideal_parallel_s": args.n * s / args.workers,
+                "median_s": {k: round(v, 4) for k, v in med.items()},
+                "all_s": {k: [round(x, 4) for x in v] for k, v in times.items()},
+                "speedup_ray_vs_local": round(med["local"] / med["ray"], 3),
+                "speedup_pool_vs_local": round(med["local"] / med["local-pool"], 3),
+                "sleep_batch_overhead_ms": {
+                    "ray": round(1000 * (args.workers * med["ray"] - args.n * s) / args.n, 2),
+                    "local-pool": round(
+                        1000 * (args.workers * med["local-pool"] - args.n * s) / args.n, 2
+                    ),
+                    "local": round(1000 * (med["local"] - args.n * s) / args.n, 2),
+                },
+            }
             batches.append(row)
             print(json.dumps(row), file=sys.stderr)
         rex.close()
@@ -137,26 +150,42 @@ def main():
             cluster.stop()
 
     result = {
-        "what": "Evaluator batch over local / local process pool / Ray with a sleeping oracle; Ray per-task overhead",
-        "command": "flock /tmp/hwnas-cpu.lock python scripts/bench_executor.py " + " ".join(sys.argv[1:]),
-        "cluster": ("local: head --num-cpus 1 + %d worker node(s) --num-cpus 1, 127.0.0.1" % (args.workers - 1))
-        if args.address is None else f"existing cluster at {args.address}",
+        "what": "Evaluator batch over local / local process pool / Ray with a sleeping oracle; Ray "
+        "per-task overhead",
+        "command": "flock /tmp/hwnas-cpu.lock python scripts/bench_executor.py "
+        + " ".join(sys.argv[1:]),
+        "cluster": (
+            "local: head --num-cpus 1 + %d worker node(s) --num-cpus 1, 127.0.0.1"
+            % (args.workers - 1)
+        )
+        if args.address is None
+        else f"existing cluster at {args.address}",
         "ray_slots": slots,
-        "overhead_ms": {"roundtrip_ms": round(1000 * statistics.median(rt), 2),
-                        "roundtrip_ms_p90": round(1000 * sorted(rt)[int(0.9 * len(rt))], 2),
-                        "noop_ms_per_task": round(1000 * statistics.median(noop), 3)},
+        "overhead_ms": {
+            "roundtrip_ms": round(1000 * statistics.median(rt), 2),
+            "roundtrip_ms_p90": round(1000 * sorted(rt)[int(0.9 * len(rt))], 2),
+            "noop_ms_per_task": round(1000 * statistics.median(noop), 3),
+        },
         "batches": batches,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "ray": ray.__version__,
-                    "platform": platform.platform(), "loadavg_before": load_before, "loadavg_after": _loadavg()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "ray": ray.__version__,
+            "platform": platform.platform(),
+            "loadavg_before": load_before,
+            "loadavg_after": _loadavg(),
+        },
         "seconds": round(time.perf_counter() - t_start, 1),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["overhead_ms"]))
     for b in batches:
-        print(f"sleep {b['sleep_s']} s x {b['n']}: local {b['median_s']['local']:.2f} s, "
-              f"pool {b['median_s']['local-pool']:.2f} s, ray {b['median_s']['ray']:.2f} s "
-              f"-> ray speed-up {b['speedup_ray_vs_local']}x (ideal {args.workers}x)")
+        print(
+            f"sleep {b['sleep_s']} s x {b['n']}: local {b['median_s']['local']:.2f} s, "
+            f"pool {b['median_s']['local-pool']:.2f} s, ray {b['median_s']['ray']:.2f} s "
+            f"-> ray speed-up {b['speedup_ray_vs_local']}x (ideal {args.workers}x)"
+        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Benchmark: vectorised MACs+params vs the per-arch Python formula vs materialising the subnet.
 
-All three are timed in one run (ratios are what to compare; this VM's absolute timings drift up to 2x).
-Writes scripts/results/flops.json. Usage: python scripts/bench_flops.py [--n 1000000]
+All three are timed in one run (ratios are what to compare; this VM's absolute timings drift up to
+2x). Writes scripts/results/flops.json. Usage: python scripts/bench_flops.py [--n 1000000]
 """
 
 import argparse
@@ -79,8 +79,10 @@ def main():
     }
     result = {
         **rates,
-        "speedup_vs_python_formula": rates["vectorised_archs_per_s"] / rates["python_formula_archs_per_s"],
-        "speedup_vs_materialise": rates["vectorised_archs_per_s"] / rates["materialise_subnet_archs_per_s"],
+        "speedup_vs_python_formula": rates["vectorised_archs_per_s"]
+        / rates["python_formula_archs_per_s"],
+        "speedup_vs_materialise": rates["vectorised_archs_per_s"]
+        / rates["materialise_subnet_archs_per_s"],
         "import_hwnas_s_median": statistics.median(imports),
         "python_startup_s_median": statistics.median(base),
         "n_vectorised": args.n,

@@ -1,21 +1,24 @@
 #!/usr/bin/env python
-"""Latency benchmarks: timer/thread stability, table build time, table accuracy, lookup speed, note10 figures.
+"""Latency benchmarks: timer/thread stability, table build time, table accuracy, lookup speed,
+note10 figures.
 
 Run the timing steps under the shared lock, one step at a time if others wait for the machine; build
-and validate into a folder outside the shipped ``devices/`` (``scripts/rebuild_cpu_ort.sh`` does that
-and copies the result into ``devices/cpu-ort`` only with ``--install``)::
+and validate into a folder outside the shipped ``devices/`` (``scripts/rebuild_cpu_ort.sh`` does
+that and copies the result into ``devices/cpu-ort`` only with ``--install``)::
 
     flock /tmp/hwnas-cpu.lock python scripts/bench_latency.py --steps stability
-    flock /tmp/hwnas-cpu.lock python scripts/bench_latency.py --steps build --out /tmp/rebuild/cpu-ort --fresh
-    flock /tmp/hwnas-cpu.lock python scripts/bench_latency.py --steps validate --out /tmp/rebuild/cpu-ort
-    flock /tmp/hwnas-cpu.lock python scripts/bench_latency.py --steps holdout --out /tmp/rebuild/cpu-ort
-    HWNAS_ASSETS=/work/shared/assets python scripts/bench_latency.py --steps lookup,note10 --out devices/cpu-ort
+    flock /tmp/hwnas-cpu.lock python scripts/bench_latency.py --steps build --out
+    /tmp/rebuild/cpu-ort --fresh flock /tmp/hwnas-cpu.lock python scripts/bench_latency.py --steps
+    validate --out /tmp/rebuild/cpu-ort flock /tmp/hwnas-cpu.lock python scripts/bench_latency.py
+    --steps holdout --out /tmp/rebuild/cpu-ort HWNAS_ASSETS=/work/shared/assets python
+    scripts/bench_latency.py --steps lookup,note10 --out devices/cpu-ort
 
-Each step merges its figures into ``scripts/results/latency_bench.json``; ``validate``/``holdout`` also
-write ``scripts/results/latency_validation*.csv`` and a scatter plot ``latency_validation.png``.
-``build`` times ``latency.profile_device`` (what ``hwnas profile`` runs) for 5 resolutions into ``--out``;
-``validate`` measures 100 random subnets (seed 0), fits the correction and stores it in the device;
-``holdout`` measures 100 *other* random subnets (seed 1) and scores the stored correction on them.
+Each step merges its figures into ``scripts/results/latency_bench.json``; ``validate``/``holdout``
+also write ``scripts/results/latency_validation*.csv`` and a scatter plot
+``latency_validation.png``. ``build`` times ``latency.profile_device`` (what ``hwnas profile`` runs)
+for 5 resolutions into ``--out``; ``validate`` measures 100 random subnets (seed 0), fits the
+correction and stores it in the device; ``holdout`` measures 100 *other* random subnets (seed 1) and
+scores the stored correction on them.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ def merge(key, value):
 
 
 def step_stability(args):
-    """Coefficient of variation over rounds of a few blocks, for 1 thread (thread CPU time / wall) and 2 threads."""
+    """Coefficient of variation over rounds of a few blocks, for 1 thread (thread CPU time / wall)
+    and 2 threads."""
     from hwnas.space import get_space
     from latency.keys import table_specs
     from latency.modules import build_layer
@@ -54,14 +58,19 @@ def step_stability(args):
     specs = table_specs(get_space(1.2), 224)
     pick = [specs[i] for i in (0, 1, 6, 30, 60, 90)]
     out = {}
-    for label, kw in (("threads1_thread_cpu", {"threads": 1, "timer": "thread_cpu"}),
-                      ("threads1_wall", {"threads": 1, "timer": "wall"}),
-                      ("threads2_wall", {"threads": 2, "timer": "wall"})):
+    for label, kw in (
+        ("threads1_thread_cpu", {"threads": 1, "timer": "thread_cpu"}),
+        ("threads1_wall", {"threads": 1, "timer": "wall"}),
+        ("threads2_wall", {"threads": 2, "timer": "wall"}),
+    ):
         prof = make_profiler("ort", **kw)
         runners = [prof.prepare(build_layer(s), s.input_shape) for s in pick]
         t = time_interleaved(runners, rounds=21, warmup=5)
-        out[label] = {"median_ms": [x.median for x in t], "cv_pct": [100 * x.std / x.median for x in t],
-                      "iqr_over_median_pct": [100 * x.iqr / x.median for x in t]}
+        out[label] = {
+            "median_ms": [x.median for x in t],
+            "cv_pct": [100 * x.std / x.median for x in t],
+            "iqr_over_median_pct": [100 * x.iqr / x.median for x in t],
+        }
         out[label]["mean_cv_pct"] = float(np.mean(out[label]["cv_pct"]))
     out["entries"] = [s.key for s in pick]
     out["load_average"] = os.getloadavg()
@@ -73,17 +82,31 @@ def step_build(args):
 
     folder = Path(args.out)
     if args.fresh and folder.exists():
-        for p in list(folder.glob("*_lookup_table.yaml")) + [folder / "device.yaml", folder / "validation.json"]:
+        for p in list(folder.glob("*_lookup_table.yaml")) + [
+            folder / "device.yaml",
+            folder / "validation.json",
+        ]:
             if p.exists():
                 p.unlink()
     load0 = os.getloadavg()
     t0 = time.perf_counter()
-    res = profile_device(args.device_name, out=folder, resolutions=(160, 176, 192, 208, 224), progress=True)
+    res = profile_device(
+        args.device_name, out=folder, resolutions=(160, 176, 192, 208, 224), progress=True
+    )
     wall = time.perf_counter() - t0
-    merge("build", {"command": f"hwnas profile --device {args.device_name} --out {folder}", "seconds": wall,
-                    "entries_measured": res["measured"], "entries_skipped": res["skipped"],
-                    "per_resolution": res["per_resolution"], "load_average_before": load0,
-                    "load_average_after": os.getloadavg(), "target_seconds": 180})
+    merge(
+        "build",
+        {
+            "command": f"hwnas profile --device {args.device_name} --out {folder}",
+            "seconds": wall,
+            "entries_measured": res["measured"],
+            "entries_skipped": res["skipped"],
+            "per_resolution": res["per_resolution"],
+            "load_average_before": load0,
+            "load_average_after": os.getloadavg(),
+            "target_seconds": 180,
+        },
+    )
 
 
 def _write_csv(name, X, table, pred, measured):
@@ -123,18 +146,40 @@ def step_validate(args, seed=0, write=True, key="validate"):
     from latency.validate import validate_device
 
     before = load_device(args.out)
-    res = validate_device(args.out, samples=args.samples, seed=seed, out=args.out if write else None,
-                          progress=True, return_rows=True)
+    res = validate_device(
+        args.out,
+        samples=args.samples,
+        seed=seed,
+        out=args.out if write else None,
+        progress=True,
+        return_rows=True,
+    )
     rows = res.pop("rows")
     pred = rows["corrected_ms"] if write else rows["previous_ms"]
     _write_csv(f"latency_{key}.csv", rows["X"], rows["table_ms"], pred, rows["measured_ms"])
-    merge(key, {"command": f"hwnas validate-latency --device {args.out} --samples {args.samples} --seed {seed}"
-                           + ("" if write else " --no-write"),
-                **{k: res[k] for k in ("samples", "seed", "seconds", "table_sum", "corrected",
-                                       "corrected_leave_one_out", "correction", "measured_ms")},
-                "stored_correction_before": before.correction,
-                "stored_correction_accuracy": res["previous_correction_accuracy"],
-                "load_average_after": os.getloadavg()})
+    merge(
+        key,
+        {
+            "command": f"hwnas validate-latency --device {args.out} --samples {args.samples} "
+            f"--seed {seed}" + ("" if write else " --no-write"),
+            **{
+                k: res[k]
+                for k in (
+                    "samples",
+                    "seed",
+                    "seconds",
+                    "table_sum",
+                    "corrected",
+                    "corrected_leave_one_out",
+                    "correction",
+                    "measured_ms",
+                )
+            },
+            "stored_correction_before": before.correction,
+            "stored_correction_accuracy": res["previous_correction_accuracy"],
+            "load_average_after": os.getloadavg(),
+        },
+    )
     return res
 
 
@@ -154,8 +199,16 @@ def step_lookup(args):
         t0 = time.perf_counter()
         dev.predict_ms(X)
         times.append(time.perf_counter() - t0)
-    merge("lookup", {"archs": 100_000, "best_seconds": min(times), "median_seconds": float(np.median(times)),
-                     "target_seconds": 1.0, "includes": "validation of the (N,46) batch + gather + correction"})
+    merge(
+        "lookup",
+        {
+            "archs": 100_000,
+            "best_seconds": min(times),
+            "median_seconds": float(np.median(times)),
+            "target_seconds": 1.0,
+            "includes": "validation of the (N,46) batch + gather + correction",
+        },
+    )
 
 
 def step_note10(args):
@@ -170,27 +223,44 @@ def step_note10(args):
     out = {}
     for r in dev.resolutions:
         lg, sm = dev.predict_ms(encode([Arch.largest(r), Arch.smallest(r)]))
-        out[str(r)] = {"largest_ms": float(lg), "smallest_ms": float(sm), "min_over_space_ms": dev.min_latency_ms([r])}
+        out[str(r)] = {
+            "largest_ms": float(lg),
+            "smallest_ms": float(sm),
+            "min_over_space_ms": dev.min_latency_ms([r]),
+        }
     merge("note10", out)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", default="stability,build,validate,holdout,lookup,note10")
-    ap.add_argument("--out", default=str(ROOT / "devices" / "cpu-ort"), help="device folder (default devices/cpu-ort)")
+    ap.add_argument(
+        "--out",
+        default=str(ROOT / "devices" / "cpu-ort"),
+        help="device folder (default devices/cpu-ort)",
+    )
     ap.add_argument("--device-name", default="cpu-ort")
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--fresh", action="store_true", help="build: delete the folder's tables first")
     args = ap.parse_args()
-    steps = {"stability": step_stability, "build": step_build, "validate": step_validate, "holdout": step_holdout,
-             "lookup": step_lookup, "note10": step_note10}
+    steps = {
+        "stability": step_stability,
+        "build": step_build,
+        "validate": step_validate,
+        "holdout": step_holdout,
+        "lookup": step_lookup,
+        "note10": step_note10,
+    }
     for s in args.steps.split(","):
         if s not in steps:
             ap.error(f"unknown step {s!r}; allowed: {', '.join(steps)}")
         steps[s](args)
     if any(s in args.steps for s in ("validate", "holdout")):
         points = {}
-        for key, label in (("validate", "seed 0 (fit, in-sample)"), ("holdout", "seed 1 (held out)")):
+        for key, label in (
+            ("validate", "seed 0 (fit, in-sample)"),
+            ("holdout", "seed 1 (held out)"),
+        ):
             p = RESULTS / f"latency_{key}.csv"
             if p.is_file():
                 d = np.genfromtxt(p, delimiter=",", names=True, dtype=None, encoding=None)

@@ -40,24 +40,33 @@ def main():
     RESULTS.mkdir(exist_ok=True)
     log = RESULTS / "optuna_tpe_runs.jsonl"
     runs = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    runs = [r for r in runs
-            if r.get("flops", args.flops) == args.flops and r["queries"] == args.queries]
+    runs = [
+        r for r in runs if r.get("flops", args.flops) == args.flops and r["queries"] == args.queries
+    ]
     for seed in range(args.seeds):
         if any(r["seed"] == seed for r in runs):
             continue
-        cfg = SearchConfig(flops=args.flops, queries=args.queries, algorithm="optuna-tpe",
-                           seed=seed)
+        cfg = SearchConfig(
+            flops=args.flops, queries=args.queries, algorithm="optuna-tpe", seed=seed
+        )
         t, cpu = time.perf_counter(), time.process_time()
         with EvalStore(":memory:") as store:
             r = run_search(cfg, oracle=oracle, store=store)
             acc = np.array([row["accuracy"] for row in store.rows(oracle.key)])
         curve = np.fmax.accumulate(acc)
-        runs.append({"seed": seed, "queries": r["queries"],
-                     "best_300": float(curve[min(300, len(curve)) - 1]),
-                     "best": r["best"]["accuracy"], "overhead_s": r["overhead_seconds"],
-                     "oracle_s": r["oracle_seconds"], "wall_s": time.perf_counter() - t,
-                     "cpu_s": time.process_time() - cpu,
-                     "flops": args.flops})
+        runs.append(
+            {
+                "seed": seed,
+                "queries": r["queries"],
+                "best_300": float(curve[min(300, len(curve)) - 1]),
+                "best": r["best"]["accuracy"],
+                "overhead_s": r["overhead_seconds"],
+                "oracle_s": r["oracle_seconds"],
+                "wall_s": time.perf_counter() - t,
+                "cpu_s": time.process_time() - cpu,
+                "flops": args.flops,
+            }
+        )
         with open(log, "a") as fh:
             fh.write(json.dumps(runs[-1]) + "\n")
         print(json.dumps(runs[-1]), flush=True)
@@ -65,13 +74,21 @@ def main():
     # on a shared machine wall time counts other people's work too: CPU time of this process (all of
     # it, the oracle's included, so an upper bound of the search's own) is the fairer figure
     cpu_1000 = [r["cpu_s"] * 1000 / r["queries"] for r in runs if "cpu_s" in r]
-    doc = {"algorithm": "optuna-tpe", "optuna": optuna.__version__, "flops": args.flops,
-           "oracle": oracle.key,
-           "runs": runs, "overhead_s_per_1000_queries_median": float(np.median(per_1000)),
-           "cpu_s_per_1000_queries_median": float(np.median(cpu_1000)) if cpu_1000 else None,
-           "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                       "note": "overhead_s is wall time on a shared, busy 2-core machine; cpu_s is "
-                               "this process's CPU time (search + oracle)"}}
+    doc = {
+        "algorithm": "optuna-tpe",
+        "optuna": optuna.__version__,
+        "flops": args.flops,
+        "oracle": oracle.key,
+        "runs": runs,
+        "overhead_s_per_1000_queries_median": float(np.median(per_1000)),
+        "cpu_s_per_1000_queries_median": float(np.median(cpu_1000)) if cpu_1000 else None,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "note": "overhead_s is wall time on a shared, busy 2-core machine; cpu_s is "
+            "this process's CPU time (search + oracle)",
+        },
+    }
     (RESULTS / "optuna_tpe.json").write_text(json.dumps(doc, indent=2) + "\n")
     print(json.dumps({k: v for k, v in doc.items() if k != "runs"}))
 

@@ -86,9 +86,18 @@ def run_one(space, table_path, best_id, near, algorithm, seed, queries, flops):
 
     name, _, predictor = algorithm.partition("+")  # "weaknas+linear": weaknas with that predictor
     extra = {"predictor": predictor} if predictor else {}
-    cfg = SearchConfig(flops=flops, queries=queries, algorithm=name, seed=seed,
-                       pool=str(table_path), oracle="table", oracle_table=str(table_path),
-                       width=space.width, resolutions=list(space.resolutions), **extra)
+    cfg = SearchConfig(
+        flops=flops,
+        queries=queries,
+        algorithm=name,
+        seed=seed,
+        pool=str(table_path),
+        oracle="table",
+        oracle_table=str(table_path),
+        width=space.width,
+        resolutions=list(space.resolutions),
+        **extra,
+    )
     oracle = finder_oracle(space, table_path, best_id, near)
     t = time.perf_counter()
     with EvalStore(":memory:") as store:
@@ -97,9 +106,16 @@ def run_one(space, table_path, best_id, near, algorithm, seed, queries, flops):
             found, n, best = None, r["queries"], r["best"]["accuracy"]
         except FoundBest as hit:
             found, n, best = hit.n, hit.n, None
-    return {"algorithm": algorithm, "seed": seed, "cap": queries, "found_at": found, "n": n,
-            "near_at": oracle.near_at,
-            "best_if_not_found": best, "wall_s": round(time.perf_counter() - t, 2)}
+    return {
+        "algorithm": algorithm,
+        "seed": seed,
+        "cap": queries,
+        "found_at": found,
+        "n": n,
+        "near_at": oracle.near_at,
+        "best_if_not_found": best,
+        "wall_s": round(time.perf_counter() - t, 2),
+    }
 
 
 def main():
@@ -108,11 +124,16 @@ def main():
     ap.add_argument("--pool-size", type=int, default=5000)
     ap.add_argument("--queries", type=int, default=1000, help="cap on queries per run")
     ap.add_argument("--flops", default="600M", help="MACs budget or none (--real: none)")
-    ap.add_argument("--near", type=float, default=0.001,
-                    help="also count the queries to come within this of the best")
+    ap.add_argument(
+        "--near",
+        type=float,
+        default=0.001,
+        help="also count the queries to come within this of the best",
+    )
     ap.add_argument("--algorithms", default=ALGORITHMS)
-    ap.add_argument("--real", action="store_true",
-                    help="search $HWNAS_REAL_TABLE instead of ofa-mlp")
+    ap.add_argument(
+        "--real", action="store_true", help="search $HWNAS_REAL_TABLE instead of ofa-mlp"
+    )
     ap.add_argument("--width", type=float, default=1.0, help="supernet width of the --real table")
     ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "hwnas_bench_pool"))
     args = ap.parse_args()
@@ -143,23 +164,32 @@ def main():
     best_id, best_acc = Arch.from_array(rows.X[i]).id, float(rows.accuracy[i])
     size = len({Arch.from_array(x).id for x in rows.X[feasible]})
     n_near = int((rows.accuracy[feasible] >= best_acc - args.near).sum())
-    print(f"pool {table} ({tag}): {size} feasible archs, best {best_acc:.4f} ({best_id}), "
-          f"{n_near} within {args.near} of it", flush=True)
+    print(
+        f"pool {table} ({tag}): {size} feasible archs, best {best_acc:.4f} ({best_id}), "
+        f"{n_near} within {args.near} of it",
+        flush=True,
+    )
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     log = RESULTS / "pool_runs.jsonl"
     done = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    # "code" 2: the default weaknas of issue 12 (GP, anytime); rows of the earlier code are kept apart
+    # "code" 2: the default weaknas of issue 12 (GP, anytime); rows of the earlier code are kept
+    # apart
     key = {"pool": tag, "pool_size": size, "flops": flops, "sha256": rows.sha256[:16], "code": 2}
     near = best_acc - args.near
-    have = {(d["algorithm"], d["seed"], d["cap"]) for d in done
-            if all(d.get(k) == v for k, v in key.items())}
+    have = {
+        (d["algorithm"], d["seed"], d["cap"])
+        for d in done
+        if all(d.get(k) == v for k, v in key.items())
+    }
     for algorithm in args.algorithms.split(","):
         for seed in range(args.seeds):
             if (algorithm, seed, args.queries) in have:
                 continue
-            row = {**key, **run_one(space, table, best_id, near, algorithm, seed, args.queries,
-                                    flops)}
+            row = {
+                **key,
+                **run_one(space, table, best_id, near, algorithm, seed, args.queries, flops),
+            }
             done.append(row)
             with open(log, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
@@ -170,22 +200,33 @@ def main():
 
 def summarise(done, key, best_acc, cap, near, n_near):
     runs = [d for d in done if all(d.get(k) == v for k, v in key.items()) and d["cap"] == cap]
-    out = {"pool": key, "pool_best": best_acc, "cap": cap, "near": near, "archs_near_best": n_near,
-           "random_expected": (key["pool_size"] + 1) / 2, "algorithms": {}}
+    out = {
+        "pool": key,
+        "pool_best": best_acc,
+        "cap": cap,
+        "near": near,
+        "archs_near_best": n_near,
+        "random_expected": (key["pool_size"] + 1) / 2,
+        "algorithms": {},
+    }
     for algo in sorted({r["algorithm"] for r in runs}):
         rs = [r for r in runs if r["algorithm"] == algo]
         need = np.array([r["found_at"] if r["found_at"] else np.inf for r in rs], dtype=float)
         out["algorithms"][algo] = {
-            "seeds": len(rs), "found": int(np.isfinite(need).sum()),
+            "seeds": len(rs),
+            "found": int(np.isfinite(need).sum()),
             "median_queries": None if np.isinf(np.median(need)) else float(np.median(need)),
-            "mean_queries_if_found": (float(need[np.isfinite(need)].mean())
-                                      if np.isfinite(need).any() else None),
-            "queries": [None if np.isinf(v) else int(v) for v in need]}
+            "mean_queries_if_found": (
+                float(need[np.isfinite(need)].mean()) if np.isfinite(need).any() else None
+            ),
+            "queries": [None if np.isinf(v) else int(v) for v in need],
+        }
         near_at = [r.get("near_at") for r in rs if "near_at" in r]
         if near_at:
             arr = np.array([np.inf if v is None else v for v in near_at], dtype=float)
-            out["algorithms"][algo]["median_queries_to_near"] = (None if np.isinf(np.median(arr))
-                                                                 else float(np.median(arr)))
+            out["algorithms"][algo]["median_queries_to_near"] = (
+                None if np.isinf(np.median(arr)) else float(np.median(arr))
+            )
     path = RESULTS / ("pool.json" if key["pool"] == "ofa-mlp" else f"pool_{key['pool']}.json")
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out["algorithms"], indent=1))

@@ -7,8 +7,8 @@ rest, and report Kendall tau on the held-out rows, tau among the held-out top 10
 of the predicted best (true best held-out accuracy minus the true accuracy of the arch the predictor
 ranks first). Nothing is written when the variable is unset (the script says so and exits 0).
 
-Usage: HWNAS_REAL_TABLE=measured.csv python scripts/bench_real_predictors.py [--n 100,300] [--seeds 5]
-Results: scripts/results/real_predictors.json
+Usage: HWNAS_REAL_TABLE=measured.csv python scripts/bench_real_predictors.py [--n 100,300] [--seeds
+5] Results: scripts/results/real_predictors.json
 """
 
 from __future__ import annotations
@@ -47,8 +47,14 @@ def main() -> int:
     _, keep = np.unique(X, axis=0, return_index=True)  # one row per distinct subnet
     X, y = X[np.sort(keep)], y[np.sort(keep)]
     space = Space(width=args.width, resolutions=tuple(sorted(set(X[:, -1].tolist()))))
-    out = {"table": Path(table).name, "sha256": rows.sha256[:16], "archs": len(X),
-           "best": float(y.max()), "seeds": args.seeds, "results": {}}
+    out = {
+        "table": Path(table).name,
+        "sha256": rows.sha256[:16],
+        "archs": len(X),
+        "best": float(y.max()),
+        "seeds": args.seeds,
+        "results": {},
+    }
     print(f"{len(X)} distinct measured subnets, best {y.max():.4f}", flush=True)
     for n in (int(v) for v in args.n.split(",")):
         for name in args.predictors.split(","):
@@ -64,12 +70,18 @@ def main() -> int:
                 top = y[te] >= np.quantile(y[te], 0.9)
                 top_taus.append(kendalltau(pred[top], y[te][top]).statistic)
                 regrets.append(float(y[te].max() - y[te][int(np.argmax(pred))]))
-            cell = {"kendall_tau": float(np.mean(taus)), "kendall_tau_top10": float(np.mean(top_taus)),
-                    "regret_of_predicted_best": float(np.mean(regrets)),
-                    "worst_regret": float(np.max(regrets)), "fit_predict_s": float(np.median(secs))}
+            cell = {
+                "kendall_tau": float(np.mean(taus)),
+                "kendall_tau_top10": float(np.mean(top_taus)),
+                "regret_of_predicted_best": float(np.mean(regrets)),
+                "worst_regret": float(np.max(regrets)),
+                "fit_predict_s": float(np.median(secs)),
+            }
             out["results"][f"{name}/n={n}"] = cell
-            print(f"n={n:4d} {name:9s} " + " ".join(f"{k} {v:.4f}" for k, v in cell.items()),
-                  flush=True)
+            print(
+                f"n={n:4d} {name:9s} " + " ".join(f"{k} {v:.4f}" for k, v in cell.items()),
+                flush=True,
+            )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "real_predictors.json").write_text(json.dumps(out, indent=2) + "\n")
     return 0

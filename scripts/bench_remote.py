@@ -40,9 +40,12 @@ def build(folder: Path, resolutions, **remote) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=2,
-                    help="each repeat builds once here and once remote, alternating the order "
-                         "(default 2)")
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="each repeat builds once here and once remote, alternating the order (default 2)",
+    )
     ap.add_argument("--resolutions", type=int, nargs="+", default=[160, 176, 192, 208, 224])
     ap.add_argument("--out", default=str(ROOT / "scripts" / "results" / "remote.json"))
     args = ap.parse_args()
@@ -58,27 +61,36 @@ def main() -> None:
                 where = remote if kind == "remote" else {}
                 r = build(work / f"{kind}-{i}", args.resolutions, **where)
                 runs[kind].append(r)
-                print(f"repeat {i} {kind}: {r['seconds']:.1f} s "
-                      f"(load {r['load_before']} -> {r['load_after']})", flush=True)
+                print(
+                    f"repeat {i} {kind}: {r['seconds']:.1f} s "
+                    f"(load {r['load_before']} -> {r['load_after']})",
+                    flush=True,
+                )
     finally:
         sshd.stop()
     local = statistics.median(r["seconds"] for r in runs["local"])
     remote_s = statistics.median(r["seconds"] for r in runs["remote"])
     result = {
         "what": "table build from scratch, 5 resolutions x 96 entries, default method (21 rounds, "
-                "group 32), ort CPU 1 thread, w1.2; remote = ssh://127.0.0.1 (real sshd), agent "
-                "run by the same Python",
+        "group 32), ort CPU 1 thread, w1.2; remote = ssh://127.0.0.1 (real sshd), agent "
+        "run by the same Python",
         "command": "nice python scripts/bench_remote.py --repeats " + str(args.repeats),
-        "resolutions": args.resolutions, "order": "ABBA: local,remote then remote,local ...",
-        "runs": runs, "local_median_s": local, "remote_median_s": remote_s,
+        "resolutions": args.resolutions,
+        "order": "ABBA: local,remote then remote,local ...",
+        "runs": runs,
+        "local_median_s": local,
+        "remote_median_s": remote_s,
         "remote_over_local": round(remote_s / local, 3),
         "targets": {"local_s_idle": 60, "remote_over_local": 1.5},
-        "machine": machine_info(), "cores": os.cpu_count(),
+        "machine": machine_info(),
+        "cores": os.cpu_count(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    print(f"local median {local:.1f} s, remote median {remote_s:.1f} s, "
-          f"ratio {remote_s / local:.3f} -> {args.out}")
+    print(
+        f"local median {local:.1f} s, remote median {remote_s:.1f} s, "
+        f"ratio {remote_s / local:.3f} -> {args.out}"
+    )
 
 
 if __name__ == "__main__":

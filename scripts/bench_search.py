@@ -1,19 +1,21 @@
-"""Benchmark: WeakNAS vs the paper's version vs baselines, same oracle (ofa-mlp), same query budgets.
+"""Benchmark: WeakNAS vs the paper's version vs baselines, same oracle (ofa-mlp), same query
+budgets.
 
 For each FLOPs budget: a reference optimum from a long search on the oracle itself (evolution with a
 large population + an exhaustive single-gene local-search polish; its query count is recorded); then
-every algorithm x seed: best accuracy, regret to the reference, and the queries needed to come within
-0.002 of it. Every algorithm is anytime (no decision depends on the query budget: weaknas sizes its
-batches by the queries made so far), so each runs once per seed at the largest budget and is read at
-each smaller one from its query history. Also OFA's evolution at its own default (about 16,000 unique
-queries) and a multi-objective comparison.
+every algorithm x seed: best accuracy, regret to the reference, and the queries needed to come
+within 0.002 of it. Every algorithm is anytime (no decision depends on the query budget: weaknas
+sizes its batches by the queries made so far), so each runs once per seed at the largest budget and
+is read at each smaller one from its query history. Also OFA's evolution at its own default (about
+16,000 unique queries) and a multi-objective comparison.
 
 Results are appended to scripts/results/search_runs.jsonl (``--log`` names another file, so two
 processes can share the work) as they finish (the script resumes: rows already in any
 search_runs*.jsonl are not run again), then summarised into search.json, search.md and
 search_<budget>.png.
 
-Usage: HWNAS_ASSETS=../shared/assets python scripts/bench_search.py [--seeds 10] [--budgets 100,200,300,500,1000]
+Usage: HWNAS_ASSETS=../shared/assets python scripts/bench_search.py [--seeds 10] [--budgets
+100,200,300,500,1000]
 """
 
 from __future__ import annotations
@@ -36,10 +38,13 @@ def oracle_fn(space):
     return oracle, lambda X: np.array([a.accuracy for a in oracle.evaluate(X)])
 
 
-def reference_optimum(space, flops, seed=0, restarts=3, gens=50, children=4000, keep=256, problem=None):
+def reference_optimum(
+    space, flops, seed=0, restarts=3, gens=50, children=4000, keep=256, problem=None
+):
     """Long search on the oracle itself: ``restarts`` evolutions (mutation + crossover, children
     repaired into the budget, the best ``keep`` survive) of ``gens`` generations, then an exhaustive
-    single-gene hill-climbing polish of the best (``problem``: other budgets than MACs). Returns (arch row, accuracy, queries, all X, all y)."""
+    single-gene hill-climbing polish of the best (``problem``: other budgets than MACs). Returns
+    (arch row, accuracy, queries, all X, all y)."""
     from hwnas.arch import canonicalize
     from hwnas.search.inner import gene_values, offspring
     from hwnas.search.problem import Problem
@@ -98,18 +103,35 @@ def run_one(space, flops, algorithm, seed, queries, objectives="acc"):
     from predictors.store import EvalStore
 
     name, _, predictor = algorithm.partition("+")
-    cfg = SearchConfig(flops=flops, queries=queries, algorithm=name, seed=seed, objectives=objectives,
-                       **({"predictor": predictor} if predictor else {}))
+    cfg = SearchConfig(
+        flops=flops,
+        queries=queries,
+        algorithm=name,
+        seed=seed,
+        objectives=objectives,
+        **({"predictor": predictor} if predictor else {}),
+    )
     oracle, _ = oracle_fn(space)
     t, cpu = time.perf_counter(), time.process_time()
     with EvalStore(":memory:") as store:
         r = run_search(cfg, oracle=oracle, store=store, progress=False)
         hist = [row["accuracy"] for row in store.rows(oracle.key)]
-    return {"algorithm": algorithm, "seed": seed, "queries": queries, "flops": flops, "objectives": objectives,
-            "best": r["best"]["accuracy"], "n": r["queries"], "curve": np.fmax.accumulate(np.nan_to_num(hist)).tolist(),
-            "overhead_s": r["overhead_seconds"], "oracle_s": r["oracle_seconds"], "wall_s": time.perf_counter() - t,
-            "cpu_s": time.process_time() - cpu,
-            "hv": r["hypervolume"], "mflops": r["best"]["mflops"]}
+    return {
+        "algorithm": algorithm,
+        "seed": seed,
+        "queries": queries,
+        "flops": flops,
+        "objectives": objectives,
+        "best": r["best"]["accuracy"],
+        "n": r["queries"],
+        "curve": np.fmax.accumulate(np.nan_to_num(hist)).tolist(),
+        "overhead_s": r["overhead_seconds"],
+        "oracle_s": r["oracle_seconds"],
+        "wall_s": time.perf_counter() - t,
+        "cpu_s": time.process_time() - cpu,
+        "hv": r["hypervolume"],
+        "mflops": r["best"]["mflops"],
+    }
 
 
 def main():
@@ -118,14 +140,30 @@ def main():
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--budgets", default="100,200,300,500,1000")
     ap.add_argument("--flops", default="600M,400M")
-    ap.add_argument("--algorithms", default="weaknas,weaknas-pool,random,evolution,regularized,nsga2")
-    ap.add_argument("--ofa-default-seeds", type=int, default=3, help="seeds of OFA evolution at its own ~50k queries")
+    ap.add_argument(
+        "--algorithms", default="weaknas,weaknas-pool,random,evolution,regularized,nsga2"
+    )
+    ap.add_argument(
+        "--ofa-default-seeds",
+        type=int,
+        default=3,
+        help="seeds of OFA evolution at its own ~50k queries",
+    )
     ap.add_argument("--mo-seeds", type=int, default=3)
-    ap.add_argument("--ref-gens", type=int, default=50, help="generations of each reference evolution (x4000 children)")
+    ap.add_argument(
+        "--ref-gens",
+        type=int,
+        default=50,
+        help="generations of each reference evolution (x4000 children)",
+    )
     ap.add_argument("--out", default=None, help="results folder (default scripts/results)")
-    ap.add_argument("--log", default="search_runs.jsonl", help="file (in the results folder) new rows go to")
+    ap.add_argument(
+        "--log", default="search_runs.jsonl", help="file (in the results folder) new rows go to"
+    )
     ap.add_argument("--claims", default=None, help="folder where parallel processes claim runs")
-    ap.add_argument("--summary-only", action="store_true", help="only summarise the rows already there")
+    ap.add_argument(
+        "--summary-only", action="store_true", help="only summarise the rows already there"
+    )
     args = ap.parse_args()
     from hwnas import get_space
     from hwnas.units import parse_count
@@ -135,13 +173,27 @@ def main():
     budgets = [int(b) for b in args.budgets.split(",")]
     RESULTS.mkdir(parents=True, exist_ok=True)
     log = RESULTS / args.log
-    done = [json.loads(line) for f in sorted(RESULTS.glob("search_runs*.jsonl"))
-            for line in f.read_text().splitlines() if line.strip()]
-    have = {(d["kind"], d.get("algorithm"), d.get("seed"), d.get("queries"), d["flops"], d.get("objectives", "acc"))
-            for d in done}
+    done = [
+        json.loads(line)
+        for f in sorted(RESULTS.glob("search_runs*.jsonl"))
+        for line in f.read_text().splitlines()
+        if line.strip()
+    ]
+    have = {
+        (
+            d["kind"],
+            d.get("algorithm"),
+            d.get("seed"),
+            d.get("queries"),
+            d["flops"],
+            d.get("objectives", "acc"),
+        )
+        for d in done
+    }
 
     def claim(*key) -> bool:
-        """With --claims DIR, several processes share the runs: each run goes to the first that claims it."""
+        """With --claims DIR, several processes share the runs: each run goes to the first that
+        claims it."""
         if args.claims is None:
             return True
         Path(args.claims).mkdir(parents=True, exist_ok=True)
@@ -157,7 +209,7 @@ def main():
             fh.write(json.dumps(row) + "\n")
         print(json.dumps({k: v for k, v in row.items() if k not in ("curve",)}), flush=True)
 
-    for flops_text in ([] if args.summary_only else args.flops.split(",")):
+    for flops_text in [] if args.summary_only else args.flops.split(","):
         flops = parse_count(flops_text)
         if ("ref", None, None, None, flops, "acc") not in have:
             t = time.perf_counter()
@@ -166,13 +218,32 @@ def main():
             from hwnas.search.pareto import hypervolume
 
             ref_hv = hypervolume(ally, mflops(space, allX), flops / 1e6)
-            record({"kind": "ref", "flops": flops, "best": best_y, "n": n, "arch": best.tolist(),
-                    "ref_hv": ref_hv, "wall_s": time.perf_counter() - t})
-        tasks = [(a, seed, max(budgets), "acc") for a in args.algorithms.split(",") for seed in range(args.seeds)]
+            record(
+                {
+                    "kind": "ref",
+                    "flops": flops,
+                    "best": best_y,
+                    "n": n,
+                    "arch": best.tolist(),
+                    "ref_hv": ref_hv,
+                    "wall_s": time.perf_counter() - t,
+                }
+            )
+        tasks = [
+            (a, seed, max(budgets), "acc")
+            for a in args.algorithms.split(",")
+            for seed in range(args.seeds)
+        ]
         tasks += [("evolution", seed, 10**6, "acc") for seed in range(args.ofa_default_seeds)]
-        tasks += [(a, seed, 1000, "acc,flops") for a in ("weaknas", "nsga2", "random") for seed in range(args.mo_seeds)]
+        tasks += [
+            (a, seed, 1000, "acc,flops")
+            for a in ("weaknas", "nsga2", "random")
+            for seed in range(args.mo_seeds)
+        ]
         for algorithm, seed, q, objectives in tasks:
-            if ("run", algorithm, seed, q, flops, objectives) not in have and claim(algorithm, seed, q, flops, objectives):
+            if ("run", algorithm, seed, q, flops, objectives) not in have and claim(
+                algorithm, seed, q, flops, objectives
+            ):
                 record({"kind": "run", **run_one(space, flops, algorithm, seed, q, objectives)})
     summarise(done, budgets)
 
@@ -188,10 +259,16 @@ def summarise(done, budgets):
     summary, lines = {}, []
     for flops, ref in sorted(refs.items(), reverse=True):
         tag = f"{flops / 1e6:g}M"
-        lines += [f"#### Budget {tag} MACs, oracle ofa-mlp; reference optimum {ref['best']:.4f} "
-                  f"({ref['n']:,} oracle queries: 3 evolutions with budget repair + single-gene polish)", "",
-                  "| algorithm | queries | mean best | worst best | mean regret | seeds |", "|---|---|---|---|---|---|"]
-        algos = sorted({r["algorithm"] for r in runs if r["flops"] == flops and r["objectives"] == "acc"})
+        lines += [
+            f"#### Budget {tag} MACs, oracle ofa-mlp; reference optimum {ref['best']:.4f} "
+            f"({ref['n']:,} oracle queries: 3 evolutions with budget repair + single-gene polish)",
+            "",
+            "| algorithm | queries | mean best | worst best | mean regret | seeds |",
+            "|---|---|---|---|---|---|",
+        ]
+        algos = sorted(
+            {r["algorithm"] for r in runs if r["flops"] == flops and r["objectives"] == "acc"}
+        )
         for algo in algos:
             for q in budgets:
                 bests = []
@@ -203,57 +280,112 @@ def summarise(done, budgets):
                         bests.append(r["curve"][min(q, len(r["curve"])) - 1])
                 if bests:
                     regret = ref["best"] - np.array(bests)
-                    summary[f"{tag}/{algo}/{q}"] = {"mean": float(np.mean(bests)), "worst": float(np.min(bests)),
-                                                    "mean_regret": float(regret.mean()), "seeds": len(bests)}
-                    lines.append(f"| {algo} | {q} | {np.mean(bests):.4f} | {np.min(bests):.4f} | "
-                                 f"{regret.mean():.4f} | {len(bests)} |")
+                    summary[f"{tag}/{algo}/{q}"] = {
+                        "mean": float(np.mean(bests)),
+                        "worst": float(np.min(bests)),
+                        "mean_regret": float(regret.mean()),
+                        "seeds": len(bests),
+                    }
+                    lines.append(
+                        f"| {algo} | {q} | {np.mean(bests):.4f} | {np.min(bests):.4f} | "
+                        f"{regret.mean():.4f} | {len(bests)} |"
+                    )
         # queries to come within 0.002 of the reference, from the largest-budget run's history
-        lines += ["", "| algorithm | queries to within 0.002 of the reference (median over seeds; '>' = not reached) |",
-                  "|---|---|"]
+        lines += [
+            "",
+            "| algorithm | queries to within 0.002 of the reference (median over seeds; "
+            "'>' = not reached) |",
+            "|---|---|",
+        ]
         for algo in algos:
             need = []
             for r in runs:
-                if r["flops"] == flops and r["algorithm"] == algo and r["objectives"] == "acc" and r["queries"] == max(budgets):
+                if (
+                    r["flops"] == flops
+                    and r["algorithm"] == algo
+                    and r["objectives"] == "acc"
+                    and r["queries"] == max(budgets)
+                ):
                     hit = np.flatnonzero(np.array(r["curve"]) >= ref["best"] - 0.002)
                     need.append(int(hit[0]) + 1 if len(hit) else np.inf)
             if need:
                 med = float(np.median(need))
                 summary[f"{tag}/{algo}/queries_to_0.002"] = med
-                lines.append(f"| {algo} | {'>' + str(max(budgets)) if np.isinf(med) else int(med)} |")
-        ofa = [r for r in runs if r["flops"] == flops and r["algorithm"] == "evolution" and r["queries"] == 10**6]
+                lines.append(
+                    f"| {algo} | {'>' + str(max(budgets)) if np.isinf(med) else int(med)} |"
+                )
+        ofa = [
+            r
+            for r in runs
+            if r["flops"] == flops and r["algorithm"] == "evolution" and r["queries"] == 10**6
+        ]
         if ofa:
-            summary[f"{tag}/ofa-evolution-default"] = {"mean": float(np.mean([r["best"] for r in ofa])),
-                                                       "queries": float(np.mean([r["n"] for r in ofa]))}
-            lines += ["", f"OFA's evolution at its own default (population 100 x 500 generations): mean best "
-                          f"{np.mean([r['best'] for r in ofa]):.4f} with {np.mean([r['n'] for r in ofa]):,.0f} unique "
-                          f"oracle queries ({len(ofa)} seeds)."]
-        wn = [r for r in runs if r["flops"] == flops and r["algorithm"] == "weaknas" and r["queries"] == 1000
-              and r["objectives"] == "acc"]
+            summary[f"{tag}/ofa-evolution-default"] = {
+                "mean": float(np.mean([r["best"] for r in ofa])),
+                "queries": float(np.mean([r["n"] for r in ofa])),
+            }
+            lines += [
+                "",
+                f"OFA's evolution at its own default (population 100 x 500 generations): "
+                f"mean best "
+                f"{np.mean([r['best'] for r in ofa]):.4f} with "
+                f"{np.mean([r['n'] for r in ofa]):,.0f} unique "
+                f"oracle queries ({len(ofa)} seeds).",
+            ]
+        wn = [
+            r
+            for r in runs
+            if r["flops"] == flops
+            and r["algorithm"] == "weaknas"
+            and r["queries"] == 1000
+            and r["objectives"] == "acc"
+        ]
         if wn:
-            summary[f"{tag}/weaknas/overhead_s_1000"] = float(np.median([r["overhead_s"] for r in wn]))
-            lines += [f"Search overhead of weaknas at 1000 queries (everything but the oracle): median "
-                      f"{np.median([r['overhead_s'] for r in wn]):.1f} s wall on the shared machine"]
+            summary[f"{tag}/weaknas/overhead_s_1000"] = float(
+                np.median([r["overhead_s"] for r in wn])
+            )
+            lines += [
+                f"Search overhead of weaknas at 1000 queries (everything but the oracle): "
+                f"median "
+                f"{np.median([r['overhead_s'] for r in wn]):.1f} s wall on the shared "
+                f"machine"
+            ]
             cpu = [r["cpu_s"] - r["oracle_s"] for r in wn if "cpu_s" in r]
             if cpu:
                 summary[f"{tag}/weaknas/overhead_cpu_s_1000"] = float(np.median(cpu))
-                lines[-1] += f", median {np.median(cpu):.1f} CPU-seconds on one thread ({len(cpu)} runs)"
+                lines[-1] += (
+                    f", median {np.median(cpu):.1f} CPU-seconds on one thread ({len(cpu)} runs)"
+                )
             lines[-1] += "."
         mo = [r for r in runs if r["flops"] == flops and r["objectives"] == "acc,flops"]
         if mo:
-            lines += ["", "| multi-objective (acc, MACs), 1000 queries | mean hypervolume |", "|---|---|"]
+            lines += [
+                "",
+                "| multi-objective (acc, MACs), 1000 queries | mean hypervolume |",
+                "|---|---|",
+            ]
             for algo in sorted({r["algorithm"] for r in mo}):
                 hv = [r["hv"] for r in mo if r["algorithm"] == algo]
                 summary[f"{tag}/mo/{algo}/hv"] = float(np.mean(hv))
-                share = f", {np.mean(hv) / ref['ref_hv']:.1%} of the reference" if "ref_hv" in ref else ""
+                share = (
+                    f", {np.mean(hv) / ref['ref_hv']:.1%} of the reference"
+                    if "ref_hv" in ref
+                    else ""
+                )
                 if "ref_hv" in ref:
                     summary[f"{tag}/mo/{algo}/hv_share"] = float(np.mean(hv) / ref["ref_hv"])
                 lines.append(f"| {algo} | {np.mean(hv):.4f} ({len(hv)} seeds{share}) |")
             if "ref_hv" in ref:
-                lines.append(f"| reference front (every arch the reference search measured) | {ref['ref_hv']:.4f} |")
+                lines.append(
+                    f"| reference front (every arch the reference search measured) | "
+                    f"{ref['ref_hv']:.4f} |"
+                )
             front = RESULTS / "reference_front.json"
             if front.exists() and tag in json.loads(front.read_text()).get("hv", {}):
                 lo = json.loads(front.read_text())["hv"][tag]["lower"]
-                lines.append(f"| reference front of scripts/reference_front.py (lower bound) | {lo:.4f} |")
+                lines.append(
+                    f"| reference front of scripts/reference_front.py (lower bound) | {lo:.4f} |"
+                )
                 for algo in sorted({r["algorithm"] for r in mo}):
                     share = np.mean([r["hv"] for r in mo if r["algorithm"] == algo]) / lo
                     summary[f"{tag}/mo/{algo}/hv_share_reference_front"] = float(share)
@@ -262,11 +394,22 @@ def summarise(done, budgets):
         fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
         top = max(budgets)
         for algo in algos:
-            curves = [r["curve"] for r in runs if r["flops"] == flops and r["algorithm"] == algo
-                      and r["objectives"] == "acc" and r["queries"] == top and r["curve"]]
+            curves = [
+                r["curve"]
+                for r in runs
+                if r["flops"] == flops
+                and r["algorithm"] == algo
+                and r["objectives"] == "acc"
+                and r["queries"] == top
+                and r["curve"]
+            ]
             if curves:  # a run that stopped early keeps its final best
                 C = np.array([c[:top] + c[-1:] * (top - len(c)) for c in curves])
-                ax.plot(np.arange(1, top + 1), np.maximum(ref["best"] - C.mean(axis=0), 1e-5), label=algo)
+                ax.plot(
+                    np.arange(1, top + 1),
+                    np.maximum(ref["best"] - C.mean(axis=0), 1e-5),
+                    label=algo,
+                )
         ax.axhline(0.002, color="k", lw=0.8, ls="--")
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -281,12 +424,21 @@ def summarise(done, budgets):
     compact = []
     for flops, ref in sorted(refs.items(), reverse=True):
         tag = f"{flops / 1e6:g}M"
-        algos = sorted({k.split("/")[1] for k in summary if k.startswith(tag + "/") and k.count("/") == 2
-                        and k.split("/")[2].isdigit()})
-        compact += [f"Under {tag} MACs (reference optimum {ref['best']:.4f}): mean best top-1 over seeds "
-                    f"(worst in brackets) after N oracle queries", "",
-                    "| algorithm | " + " | ".join(f"N={q}" for q in budgets) + " |",
-                    "|---|" + "---|" * len(budgets)]
+        algos = sorted(
+            {
+                k.split("/")[1]
+                for k in summary
+                if k.startswith(tag + "/") and k.count("/") == 2 and k.split("/")[2].isdigit()
+            }
+        )
+        compact += [
+            f"Under {tag} MACs (reference optimum {ref['best']:.4f}): mean best top-1 over "
+            f"seeds "
+            f"(worst in brackets) after N oracle queries",
+            "",
+            "| algorithm | " + " | ".join(f"N={q}" for q in budgets) + " |",
+            "|---|" + "---|" * len(budgets),
+        ]
         for algo in algos:
             cells = []
             for q in budgets:
@@ -295,8 +447,10 @@ def summarise(done, budgets):
             compact.append(f"| {algo} | " + " | ".join(cells) + " |")
         ofa = summary.get(f"{tag}/ofa-evolution-default")
         if ofa:
-            compact.append(f"| OFA evolution, own default | {ofa['mean']:.4f} with {ofa['queries']:,.0f} queries |" +
-                           " |" * (len(budgets) - 1))
+            compact.append(
+                f"| OFA evolution, own default | {ofa['mean']:.4f} with "
+                f"{ofa['queries']:,.0f} queries |" + " |" * (len(budgets) - 1)
+            )
         compact.append("")
     (RESULTS / "search_compact.md").write_text("\n".join(compact) + "\n")
     (RESULTS / "search.json").write_text(json.dumps(summary, indent=2) + "\n")

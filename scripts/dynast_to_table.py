@@ -29,8 +29,12 @@ def read_dynast(path) -> list:
             text = row["Sub-network"].replace("'", '"').replace("None", "null")
             arch = json.loads(text)
             r = arch["r"][0] if isinstance(arch["r"], list) else arch["r"]
-            out.append(({"ks": arch["ks"], "e": arch["e"], "d": arch["d"], "r": r},
-                        float(row["Top-1 Acc (%)"]) / 100.0))
+            out.append(
+                (
+                    {"ks": arch["ks"], "e": arch["e"], "d": arch["d"], "r": r},
+                    float(row["Top-1 Acc (%)"]) / 100.0,
+                )
+            )
     return out
 
 

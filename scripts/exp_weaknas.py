@@ -25,18 +25,20 @@ def main():
     ap.add_argument("--predictor", default=None)
     ap.add_argument("--algorithm", default="weaknas")
     ap.add_argument("--ref", default="{}", help="JSON {flops: reference optimum} for other budgets")
-    ap.add_argument("--cheat", action="store_true",
-                    help="diagnostic: the oracle itself as predictor")
-    ap.add_argument("--latency", default=None,
-                    help="a latency budget instead of --flops (needs --device)")
+    ap.add_argument(
+        "--cheat", action="store_true", help="diagnostic: the oracle itself as predictor"
+    )
+    ap.add_argument(
+        "--latency", default=None, help="a latency budget instead of --flops (needs --device)"
+    )
     ap.add_argument("--device", default=None)
     ap.add_argument("--read", default="100,200,300,500,1000")
     args = ap.parse_args()
+    from hwnas import get_space
     from hwnas.search import SearchConfig, run_search
     from hwnas.units import parse_count
     from predictors import make_oracle
     from predictors.store import EvalStore
-    from hwnas import get_space
 
     refs = {**REF, **{float(k): v for k, v in json.loads(args.ref).items()}}
     oracle = make_oracle("ofa-mlp", get_space(1.2))
@@ -53,25 +55,32 @@ def main():
 
         predictors.make_predictor = lambda *a, **k: Cheat()
     reads = [n for n in map(int, args.read.split(",")) if n <= args.queries]
-    for ftext in ([args.latency] if args.latency else args.flops.split(",")):
+    for ftext in [args.latency] if args.latency else args.flops.split(","):
         flops = None if args.latency else parse_count(ftext)
         budget = {"latency_ms": ftext, "device": args.device} if args.latency else {"flops": flops}
         if (args.latency or flops) not in refs:
             refs[args.latency or flops] = _reference(budget)
         curves, overhead = [], []
         for seed in map(int, args.seeds.split(",")):
-            cfg = SearchConfig(**budget, queries=args.queries, seed=seed, algorithm=args.algorithm,
-                               options=json.loads(args.opt),
-                               **({"predictor": args.predictor} if args.predictor else {}))
+            cfg = SearchConfig(
+                **budget,
+                queries=args.queries,
+                seed=seed,
+                algorithm=args.algorithm,
+                options=json.loads(args.opt),
+                **({"predictor": args.predictor} if args.predictor else {}),
+            )
             t = time.perf_counter()
             with EvalStore(":memory:") as store:
                 r = run_search(cfg, oracle=oracle, store=store)
                 hist = np.array([row["accuracy"] for row in store.rows(oracle.key)])
             curves.append(np.fmax.accumulate(hist))
             overhead.append(r["overhead_seconds"])
-            print(f"  {ftext} seed {seed}: best {r['best']['accuracy']:.4f} "
-                  f"({time.perf_counter() - t:.1f} s, overhead {r['overhead_seconds']:.1f} s)",
-                  flush=True)
+            print(
+                f"  {ftext} seed {seed}: best {r['best']['accuracy']:.4f} "
+                f"({time.perf_counter() - t:.1f} s, overhead {r['overhead_seconds']:.1f} s)",
+                flush=True,
+            )
         ref = refs.get(args.latency or flops)
         cells = []
         for n in reads:
@@ -80,8 +89,12 @@ def main():
                 cells.append(f"N={n}: mean {ref - b.mean():.4f} worst {ref - b.min():.4f}")
             else:
                 cells.append(f"N={n}: mean {b.mean():.4f} worst {b.min():.4f}")
-        print(f"{ftext} {args.opt} regret | " + " | ".join(cells) +
-              f" | overhead {np.mean(overhead):.1f} s", flush=True)
+        print(
+            f"{ftext} {args.opt} regret | "
+            + " | ".join(cells)
+            + f" | overhead {np.mean(overhead):.1f} s",
+            flush=True,
+        )
 
 
 def _reference(budget):
@@ -91,14 +104,18 @@ def _reference(budget):
 
     sys.path.insert(0, str(Path(__file__).parent))
     from bench_search import reference_optimum
+
     from hwnas.search import SearchConfig
     from hwnas.search.run import build_problem
 
     problem = build_problem(SearchConfig(**budget))
     t = time.perf_counter()
     _, best, n, _, _ = reference_optimum(problem.space, problem.flops, problem=problem)
-    print(f"reference optimum for {budget}: {best:.4f} ({n:,} oracle queries, "
-          f"{time.perf_counter() - t:.0f} s)", flush=True)
+    print(
+        f"reference optimum for {budget}: {best:.4f} ({n:,} oracle queries, "
+        f"{time.perf_counter() - t:.0f} s)",
+        flush=True,
+    )
     return best
 
 

@@ -16,9 +16,10 @@ A run's hypervolume as a share of the best possible therefore lies in [hv / uppe
 
 Budgets run one at a time, each row appended to scripts/results/reference_front_runs.jsonl
 (resumable; ``--part I/N`` runs every N-th budget and logs to reference_front_runs.partI.jsonl, so
-N processes can share the work; every run summarises all the logs it finds). The effort (restarts x generations of 4,000 children) starts at ``--restarts`` x
-``--gens`` and is halved for the next budgets whenever one budget took more than
-``--max-seconds``; each budget records its own effort, queries and seconds.
+N processes can share the work; every run summarises all the logs it finds). The effort (restarts x
+generations of 4,000 children) starts at ``--restarts`` x ``--gens`` and is halved for the next
+budgets whenever one budget took more than ``--max-seconds``; each budget records its own effort,
+queries and seconds.
 
 Usage: HWNAS_ASSETS=../shared/assets python scripts/reference_front.py [--budgets 24]
 """
@@ -39,37 +40,50 @@ FRONT_FILE = RESULTS / "reference_front.json"
 BENCH_BUDGETS_M = (400.0, 600.0)
 
 
-# ---- for the benchmark: load the front, state a hypervolume as a share of the best possible ----------
+# ---- for the benchmark: load the front, state a hypervolume as a share of the best possible ------
+
 
 def load_reference_front(path=FRONT_FILE) -> dict:
-    """The reference front document (see the module docstring); ``hv`` is keyed by budget, e.g. "600M"."""
+    """The reference front document (see the module docstring); ``hv`` is keyed by budget, e.g.
+    "600M"."""
     return json.loads(Path(path).read_text())
 
 
 def hv_share(acc, mflops, budget_mflops: float, front: dict | None = None) -> dict:
-    """A measured front's hypervolume against the reference for budget ``budget_mflops`` (400 or 600).
+    """A measured front's hypervolume against the reference for budget ``budget_mflops`` (400 or
+    600).
 
     ``acc``: top-1 fractions, ``mflops``: MACs in millions, of every measured arch of the run.
     Returns ``{"hv", "ref_lower", "ref_upper", "share_min", "share_max"}``: the best possible
-    hypervolume lies in [ref_lower, ref_upper], so the run's share of it lies in [share_min, share_max].
+    hypervolume lies in [ref_lower, ref_upper], so the run's share of it lies in [share_min,
+    share_max].
     """
     from hwnas.search.pareto import hypervolume
 
     front = load_reference_front() if front is None else front
     ref = front["hv"][f"{budget_mflops:g}M"]
     hv = hypervolume(acc, mflops, budget_mflops)
-    return {"hv": hv, "ref_lower": ref["lower"], "ref_upper": ref["upper"],
-            "share_min": hv / ref["upper"], "share_max": hv / ref["lower"]}
+    return {
+        "hv": hv,
+        "ref_lower": ref["lower"],
+        "ref_upper": ref["upper"],
+        "share_min": hv / ref["upper"],
+        "share_max": hv / ref["lower"],
+    }
 
 
-# ---- building it ------------------------------------------------------------------------------------
+# ---- building it ---------------------------------------------------------------------------------
+
 
 def budgets_mflops(space, n: int) -> list:
-    """``n`` budgets (MMACs) from the smallest achievable to 600, geometric, with 400 and 600 exact."""
+    """``n`` budgets (MMACs) from the smallest achievable to 600, geometric, with 400 and 600
+    exact."""
     from hwnas.arch import Arch
     from hwnas.cost import mflops
 
-    least = float(mflops(space, np.stack([Arch.smallest(r).to_array() for r in space.resolutions])).min())
+    least = float(
+        mflops(space, np.stack([Arch.smallest(r).to_array() for r in space.resolutions])).min()
+    )
     least = np.ceil(least * 1000) / 1000  # in 3 decimals, rounded up so that the smallest fits
     grid = np.geomspace(least, 600.0, n - 1)
     return sorted({least} | {round(float(b), 3) for b in grid[1:]} | set(BENCH_BUDGETS_M))
@@ -112,10 +126,22 @@ def _known_optima(path, space) -> list:
     for d in map(json.loads, p.read_text().splitlines()):
         if d.get("kind") == "ref" and d["flops"] / 1e6 in BENCH_BUDGETS_M:
             cost = float(mflops(space, np.array([d["arch"]]))[0])
-            out.append({"budget_mflops": d["flops"] / 1e6, "accuracy": d["best"], "mflops": cost,
-                        "arch": d["arch"], "queries": d["n"], "restarts": 3, "gens": 50, "children": 4000,
-                        "wall_s": round(d["wall_s"], 1), "source": str(p.name),
-                        "front_acc": [d["best"]], "front_mflops": [cost]})
+            out.append(
+                {
+                    "budget_mflops": d["flops"] / 1e6,
+                    "accuracy": d["best"],
+                    "mflops": cost,
+                    "arch": d["arch"],
+                    "queries": d["n"],
+                    "restarts": 3,
+                    "gens": 50,
+                    "children": 4000,
+                    "wall_s": round(d["wall_s"], 1),
+                    "source": str(p.name),
+                    "front_acc": [d["best"]],
+                    "front_mflops": [cost],
+                }
+            )
     return out
 
 
@@ -124,11 +150,18 @@ def main():
     ap.add_argument("--budgets", type=int, default=24, help="number of MACs budgets (>= 20)")
     ap.add_argument("--restarts", type=int, default=3)
     ap.add_argument("--gens", type=int, default=50)
-    ap.add_argument("--max-seconds", type=float, default=60.0, help="halve the effort after a slower budget")
+    ap.add_argument(
+        "--max-seconds", type=float, default=60.0, help="halve the effort after a slower budget"
+    )
     ap.add_argument("--out", default=None, help="results folder (default scripts/results)")
-    ap.add_argument("--part", default="0/1", help="I/N: compute only every N-th budget, from the I-th")
-    ap.add_argument("--known", default=str(RESULTS / "search_runs.jsonl"),
-                    help="bench_search's log: its reference optima (full effort) are reused for their budgets")
+    ap.add_argument(
+        "--part", default="0/1", help="I/N: compute only every N-th budget, from the I-th"
+    )
+    ap.add_argument(
+        "--known",
+        default=str(RESULTS / "search_runs.jsonl"),
+        help="bench_search's log: its reference optima (full effort) are reused for their budgets",
+    )
     args = ap.parse_args()
     results = Path(args.out) if args.out else RESULTS
     sys.path.insert(0, str(Path(__file__).parent))
@@ -143,9 +176,14 @@ def main():
     least = budgets_mflops(space, 2)[0]
     results.mkdir(parents=True, exist_ok=True)
     part, parts = (int(v) for v in args.part.split("/"))
-    log = results / ("reference_front_runs.jsonl" if parts == 1 else f"reference_front_runs.part{part}.jsonl")
-    done = {r["budget_mflops"]: r for p in sorted(results.glob("reference_front_runs*.jsonl"))
-            for r in map(json.loads, p.read_text().splitlines())}
+    log = results / (
+        "reference_front_runs.jsonl" if parts == 1 else f"reference_front_runs.part{part}.jsonl"
+    )
+    done = {
+        r["budget_mflops"]: r
+        for p in sorted(results.glob("reference_front_runs*.jsonl"))
+        for r in map(json.loads, p.read_text().splitlines())
+    }
     for r in _known_optima(args.known, space):
         if r["budget_mflops"] not in done:
             done[r["budget_mflops"]] = r
@@ -166,12 +204,24 @@ def main():
             ally = f(allX)
             best, best_y, n = allX[0], float(ally[0]), 1
         else:
-            best, best_y, n, allX, ally = reference_optimum(space, b * 1e6, restarts=restarts, gens=gens)
+            best, best_y, n, allX, ally = reference_optimum(
+                space, b * 1e6, restarts=restarts, gens=gens
+            )
         fa, fc = _front_points(ally, mflops(space, allX))
-        row = {"budget_mflops": b, "accuracy": best_y, "mflops": float(mflops(space, best[None])[0]),
-               "arch": best.tolist(), "queries": n, "restarts": restarts, "gens": gens,
-               "children": 4000, "wall_s": round(time.perf_counter() - t, 1), "source": "this script",
-               "front_acc": fa.tolist(), "front_mflops": fc.tolist()}
+        row = {
+            "budget_mflops": b,
+            "accuracy": best_y,
+            "mflops": float(mflops(space, best[None])[0]),
+            "arch": best.tolist(),
+            "queries": n,
+            "restarts": restarts,
+            "gens": gens,
+            "children": 4000,
+            "wall_s": round(time.perf_counter() - t, 1),
+            "source": "this script",
+            "front_acc": fa.tolist(),
+            "front_mflops": fc.tolist(),
+        }
         del allX, ally
         done[b] = row
         with open(log, "a") as fh:
@@ -179,16 +229,26 @@ def main():
         print(json.dumps({k: v for k, v in row.items() if not k.startswith("front")}), flush=True)
         front_acc, front_cost = np.concatenate([front_acc, fa]), np.concatenate([front_cost, fc])
         if row["wall_s"] > args.max_seconds:  # keep the whole front affordable on a busy machine
-            gens, restarts = (max(10, gens // 2), restarts) if gens > 10 else (gens, max(1, restarts - 1))
+            gens, restarts = (
+                (max(10, gens // 2), restarts) if gens > 10 else (gens, max(1, restarts - 1))
+            )
     rows = sorted(done.values(), key=lambda r: r["budget_mflops"])
     fa, fc = _front_points(front_acc, front_cost)
-    doc = {"oracle": oracle.key, "width": space.width, "resolutions": list(space.resolutions),
-           "hv_definition": "hwnas.search.pareto.hypervolume of (1 - accuracy, MACs / budget), ref (1, 1)",
-           "hv": build_hv(rows, fa, fc),
-           "budgets": [{k: v for k, v in r.items() if not k.startswith("front")} for r in rows],
-           "front": [{"accuracy": float(a), "mflops": float(c)} for a, c in zip(fa, fc)]}
-    text = re.sub(r"\[\s+([-\d.,\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]",
-                  json.dumps(doc, indent=1))  # number lists (archs) on one line
+    doc = {
+        "oracle": oracle.key,
+        "width": space.width,
+        "resolutions": list(space.resolutions),
+        "hv_definition": "hwnas.search.pareto.hypervolume of (1 - accuracy, MACs / budget), ref "
+        "(1, 1)",
+        "hv": build_hv(rows, fa, fc),
+        "budgets": [{k: v for k, v in r.items() if not k.startswith("front")} for r in rows],
+        "front": [{"accuracy": float(a), "mflops": float(c)} for a, c in zip(fa, fc)],
+    }
+    text = re.sub(
+        r"\[\s+([-\d.,\s]+?)\s+\]",
+        lambda m: "[" + " ".join(m.group(1).split()) + "]",
+        json.dumps(doc, indent=1),
+    )  # number lists (archs) on one line
     (results / FRONT_FILE.name).write_text(text + "\n")
     print(json.dumps(doc["hv"], indent=1))
 

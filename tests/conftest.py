@@ -18,7 +18,10 @@ def assets_dir():
 def assets():
     path = assets_dir()
     if path is None:
-        pytest.skip("HWNAS_ASSETS is not set to OFA's shared assets folder (../shared/assets); this test needs them")
+        pytest.skip(
+            "HWNAS_ASSETS is not set to OFA's shared assets folder (../shared/assets); "
+            "this test needs them"
+        )
     return path
 
 
@@ -26,8 +29,14 @@ def run_cli(*args, env=None, cwd=None, timeout=600):
     """Run ``hwnas`` as users do: a separate process. Returns CompletedProcess (text)."""
     full_env = dict(os.environ)
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "hwnas", *map(str, args)], capture_output=True, text=True,
-                          env=full_env, cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "hwnas", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture

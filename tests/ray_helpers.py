@@ -1,9 +1,10 @@
-"""A throw-away Ray cluster on this machine for the Ray tests and the executor benchmark, and a test oracle.
+"""A throw-away Ray cluster on this machine for the Ray tests and the executor benchmark, and a test
+oracle.
 
-:class:`LocalRayCluster` starts a head and worker nodes as real ``ray start --block`` processes (each in
-its own process group, on free ports, with object store memory kept small) and stops exactly those
-processes by id. It never runs ``ray stop``, which would stop every Ray process of this user on the
-machine (someone else's test run, or a user's real cluster).
+:class:`LocalRayCluster` starts a head and worker nodes as real ``ray start --block`` processes
+(each in its own process group, on free ports, with object store memory kept small) and stops
+exactly those processes by id. It never runs ``ray stop``, which would stop every Ray process of
+this user on the machine (someone else's test run, or a user's real cluster).
 
 :class:`SleepOracle` is a deterministic, picklable oracle: accuracy is a fixed function of the arch
 and each query sleeps a fixed time, like a real (GPU-minutes) oracle query, only shorter. It can log
@@ -59,7 +60,15 @@ class SleepOracle(Oracle):
     name = "sleep-test"
     version = "1"
 
-    def __init__(self, space, seconds: float = 0.0, log_dir=None, hang_keys=(), hang_s: float = 60.0, die_keys=()):
+    def __init__(
+        self,
+        space,
+        seconds: float = 0.0,
+        log_dir=None,
+        hang_keys=(),
+        hang_s: float = 60.0,
+        die_keys=(),
+    ):
         super().__init__(space)
         self.seconds = float(seconds)
         self.log_dir = str(log_dir) if log_dir else None
@@ -130,7 +139,8 @@ _HANDED_OUT: set = set()
 
 
 def free_port() -> int:
-    """A TCP port free right now, never the same one twice in this process (Ray needs ~8 distinct ones)."""
+    """A TCP port free right now, never the same one twice in this process (Ray needs ~8 distinct
+    ones)."""
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind(("127.0.0.1", 0))
@@ -154,14 +164,23 @@ def _wait_port(port: int, proc, timeout: float) -> None:
 
 
 class LocalRayCluster:
-    """A head and ``workers`` extra worker nodes, all on this machine, started with ``ray start --block``.
+    """A head and ``workers`` extra worker nodes, all on this machine, started with ``ray start
+    --block``.
 
     ``worker_resources``: custom resources of every extra worker node, e.g. ``{"device:test": 1}``.
-    ``address`` is ``127.0.0.1:<port>``. :meth:`stop` kills exactly the processes this cluster started.
+    ``address`` is ``127.0.0.1:<port>``. :meth:`stop` kills exactly the processes this cluster
+    started.
     """
 
-    def __init__(self, head_cpus: int = 1, workers: int = 1, worker_cpus: int = 1, worker_resources=None,
-                 object_store_memory: int = 100_000_000, timeout: float = 90.0):
+    def __init__(
+        self,
+        head_cpus: int = 1,
+        workers: int = 1,
+        worker_cpus: int = 1,
+        worker_resources=None,
+        object_store_memory: int = 100_000_000,
+        timeout: float = 90.0,
+    ):
         self.head_cpus = head_cpus
         self.workers = workers
         self.worker_cpus = worker_cpus
@@ -175,23 +194,39 @@ class LocalRayCluster:
 
     def _env(self):
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(TESTS)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(REPO), str(TESTS)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        )
         env["RAY_USAGE_STATS_ENABLED"] = "0"
         env.pop("RAY_ADDRESS", None)
         return env
 
     def _start(self, args):
-        cmd = [str(RAY_BIN), "start", "--block", "--disable-usage-stats",
-               f"--object-store-memory={self.object_store_memory}",
-               f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
-               f"--metrics-export-port={free_port()}", f"--runtime-env-agent-port={free_port()}"] + args
-        proc = subprocess.Popen(cmd, env=self._env(), stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        cmd = [
+            str(RAY_BIN),
+            "start",
+            "--block",
+            "--disable-usage-stats",
+            f"--object-store-memory={self.object_store_memory}",
+            f"--dashboard-agent-listen-port={free_port()}",
+            f"--dashboard-agent-grpc-port={free_port()}",
+            f"--metrics-export-port={free_port()}",
+            f"--runtime-env-agent-port={free_port()}",
+        ] + args
+        proc = subprocess.Popen(
+            cmd,
+            env=self._env(),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.procs.append(proc)
         return proc
 
     def start(self, attempts: int = 2) -> "LocalRayCluster":
-        """Start the cluster; a failed start (e.g. a port taken meanwhile) is retried on fresh ports."""
+        """Start the cluster; a failed start (e.g. a port taken meanwhile) is retried on fresh
+        ports."""
         if not RAY_BIN.exists():
             raise RuntimeError(f"no `ray` command next to {sys.executable}")
         for attempt in range(attempts):
@@ -200,7 +235,9 @@ class LocalRayCluster:
             except RuntimeError as exc:
                 if attempt == attempts - 1:
                     raise
-                sys.stderr.write(f"ray test cluster did not start, retrying on fresh ports: {str(exc)[-1500:]}\n")
+                sys.stderr.write(
+                    f"ray test cluster did not start, retrying on fresh ports: {str(exc)[-1500:]}\n"
+                )
         return self
 
     def _start_once(self) -> "LocalRayCluster":
@@ -210,9 +247,18 @@ class LocalRayCluster:
         port = free_port()
         self.address = f"127.0.0.1:{port}"
         try:
-            head = self._start(["--head", "--node-ip-address=127.0.0.1", f"--port={port}", f"--num-cpus={self.head_cpus}",
-                                "--include-dashboard=false", f"--dashboard-port={free_port()}",
-                                f"--ray-client-server-port={free_port()}", f"--temp-dir={self.temp_dir}"])
+            head = self._start(
+                [
+                    "--head",
+                    "--node-ip-address=127.0.0.1",
+                    f"--port={port}",
+                    f"--num-cpus={self.head_cpus}",
+                    "--include-dashboard=false",
+                    f"--dashboard-port={free_port()}",
+                    f"--ray-client-server-port={free_port()}",
+                    f"--temp-dir={self.temp_dir}",
+                ]
+            )
             _wait_port(port, head, self.timeout)
             for _ in range(self.workers):
                 args = [f"--address={self.address}", f"--num-cpus={self.worker_cpus}"]
@@ -234,21 +280,28 @@ class LocalRayCluster:
             return ""
 
     def _wait_nodes(self, n: int) -> None:
-        """Wait until ``n`` nodes are alive, asking the GCS with ``ray status`` (no driver in this process)."""
+        """Wait until ``n`` nodes are alive, asking the GCS with ``ray status`` (no driver in this
+        process)."""
         end = time.monotonic() + self.timeout
         last = ""
         while time.monotonic() < end:
             for p in self.procs:
                 if p.poll() is not None:
                     raise RuntimeError(f"a `ray start` process exited with code {p.returncode}")
-            r = subprocess.run([str(RAY_BIN), "status", f"--address={self.address}"], env=self._env(),
-                               capture_output=True, text=True)
+            r = subprocess.run(
+                [str(RAY_BIN), "status", f"--address={self.address}"],
+                env=self._env(),
+                capture_output=True,
+                text=True,
+            )
             last = r.stdout + r.stderr
             active = last.split("Active:")[-1].split("Pending:")[0] if "Active:" in last else ""
             if active.count("node_") >= n:
                 return
             time.sleep(0.5)
-        raise RuntimeError(f"Ray cluster did not reach {n} nodes within {self.timeout:.0f} s: {last[-500:]}")
+        raise RuntimeError(
+            f"Ray cluster did not reach {n} nodes within {self.timeout:.0f} s: {last[-500:]}"
+        )
 
     def pids(self) -> set:
         """Every live process of this cluster: the process groups of our ``ray start`` processes,
@@ -267,14 +320,21 @@ class LocalRayCluster:
                 if os.getpgid(pid) in pgids:
                     roots.add(pid)
                     continue
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                cmd = (
+                    Path(f"/proc/{pid}/cmdline")
+                    .read_bytes()
+                    .replace(b"\0", b" ")
+                    .decode(errors="replace")
+                )
             except (OSError, ProcessLookupError, ValueError, IndexError):
                 continue
             if self.temp_dir and self.temp_dir in cmd:
                 roots.add(pid)
         out, frontier = set(roots), set(roots)
         while frontier:
-            frontier = {pid for pid, parent in ppid.items() if parent in frontier and pid not in out}
+            frontier = {
+                pid for pid, parent in ppid.items() if parent in frontier and pid not in out
+            }
             out |= frontier
         return out
 

@@ -9,8 +9,9 @@ from predictors.base import Answer, Oracle
 
 
 class SyntheticOracle(Oracle):
-    """Accuracy rises with MACs (with diminishing returns) and prefers some genes: a smooth landscape
-    with a non-trivial optimum under a budget. ``sleep`` seconds per arch make it slow on purpose."""
+    """Accuracy rises with MACs (with diminishing returns) and prefers some genes: a smooth
+    landscape with a non-trivial optimum under a budget. ``sleep`` seconds per arch make it slow on
+    purpose."""
 
     name = "synthetic"
     version = "1"

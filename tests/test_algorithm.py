@@ -28,14 +28,20 @@ def test_options_are_typed_from_strings_and_values():
     assert opts.parse({"kappa": 1, "gp_points": 300}).kappa == 1.0
 
 
-@pytest.mark.parametrize("given, needle", [
-    ({"kapa": 1}, "option 'kapa' is unknown for weaknas; allowed: "),
-    ({"n_init": "seven"}, "option n_init='seven' for weaknas is not allowed; allowed: an integer"),
-    ({"n_init": 2.5}, "n_init=2.5"),
-    ({"kappa": -1}, "allowed: a number >= 0"),
-    ({"bucb": 1}, "allowed: true or false"),
-    ({"n_init": True}, "n_init=True"),
-])
+@pytest.mark.parametrize(
+    "given, needle",
+    [
+        ({"kapa": 1}, "option 'kapa' is unknown for weaknas; allowed: "),
+        (
+            {"n_init": "seven"},
+            "option n_init='seven' for weaknas is not allowed; allowed: an integer",
+        ),
+        ({"n_init": 2.5}, "n_init=2.5"),
+        ({"kappa": -1}, "allowed: a number >= 0"),
+        ({"bucb": 1}, "allowed: true or false"),
+        ({"n_init": True}, "n_init=True"),
+    ],
+)
 def test_bad_options_are_one_line_errors(given, needle):
     with pytest.raises(HwnasError) as err:
         SearchConfig(flops="600M", algorithm="weaknas", options=given)
@@ -58,25 +64,51 @@ def test_stop_counts_budget_and_stalls():
 
 def test_a_changed_option_changes_the_run_and_run_yaml_records_every_option(tmp_path):
     def run(options, out):
-        cfg = SearchConfig(flops="600M", queries=30, seed=0, algorithm="regularized",
-                           options=options, out=str(tmp_path / out))
+        cfg = SearchConfig(
+            flops="600M",
+            queries=30,
+            seed=0,
+            algorithm="regularized",
+            options=options,
+            out=str(tmp_path / out),
+        )
         return run_search(cfg, oracle=SyntheticOracle(SPACE))
 
     run({}, "a"), run({"population": 10}, "b")
     doc = yaml.safe_load((tmp_path / "b" / "run.yaml").read_text())
-    assert doc["settings"]["options"] == {"stall": 1000, "population": 10, "tournament": 10,
-                                          "mutate_prob": 0.1, "children": 32}
+    assert doc["settings"]["options"] == {
+        "stall": 1000,
+        "population": 10,
+        "tournament": 10,
+        "mutate_prob": 0.1,
+        "children": 32,
+    }
     a, b = ((tmp_path / d / "history.csv").read_text() for d in "ab")
     assert a != b and b.count(",evolve,") == 20  # 10 initial, then one child per round
 
 
 def test_cli_option_flag(tmp_path):
     out = tmp_path / "r"
-    bad = run_cli("search", "--flops", "600M", "--queries", "5", "--oracle", "zerocost",
-                  "--algorithm", "random", "--option", "chunks=2", "--out", out, "--no-progress")
+    bad = run_cli(
+        "search",
+        "--flops",
+        "600M",
+        "--queries",
+        "5",
+        "--oracle",
+        "zerocost",
+        "--algorithm",
+        "random",
+        "--option",
+        "chunks=2",
+        "--out",
+        out,
+        "--no-progress",
+    )
     assert bad.returncode == 2 and not out.exists()
     assert bad.stderr.strip().splitlines()[-1] == (
-        "hwnas: error: option 'chunks' is unknown for random; allowed: stall, chunk")
+        "hwnas: error: option 'chunks' is unknown for random; allowed: stall, chunk"
+    )
     bad = run_cli("search", "--flops", "600M", "--option", "chunk", "--no-progress")
     assert bad.returncode == 2 and "is not KEY=VALUE" in bad.stderr
 

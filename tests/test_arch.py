@@ -36,16 +36,19 @@ def test_json_forms():
     assert json.loads(a.to_json()) == {"ks": [7] * 20, "e": [6] * 20, "d": [4] * 5, "r": 208}
 
 
-@pytest.mark.parametrize("mutate,needle", [
-    (lambda o: o["ks"].__setitem__(0, 4), "kernel size 4"),
-    (lambda o: o.__setitem__("ks", [3] * 19), "ks has 19 values"),
-    (lambda o: o.__setitem__("e", [3] * 21), "e has 21 values"),
-    (lambda o: o["d"].__setitem__(1, 5), "depth 5"),
-    (lambda o: o.__setitem__("r", 100), "resolution 100"),
-    (lambda o: o.__setitem__("r", "224"), "resolution '224'"),
-    (lambda o: o["e"].__setitem__(3, 5), "expand ratio 5"),
-    (lambda o: o.pop("d"), "missing d"),
-])
+@pytest.mark.parametrize(
+    "mutate,needle",
+    [
+        (lambda o: o["ks"].__setitem__(0, 4), "kernel size 4"),
+        (lambda o: o.__setitem__("ks", [3] * 19), "ks has 19 values"),
+        (lambda o: o.__setitem__("e", [3] * 21), "e has 21 values"),
+        (lambda o: o["d"].__setitem__(1, 5), "depth 5"),
+        (lambda o: o.__setitem__("r", 100), "resolution 100"),
+        (lambda o: o.__setitem__("r", "224"), "resolution '224'"),
+        (lambda o: o["e"].__setitem__(3, 5), "expand ratio 5"),
+        (lambda o: o.pop("d"), "missing d"),
+    ],
+)
 def test_bad_genes_are_one_line_errors(mutate, needle):
     obj = Arch.largest().to_dict()
     mutate(obj)

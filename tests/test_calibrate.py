@@ -12,7 +12,6 @@ import stat
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import yaml
 
@@ -27,7 +26,9 @@ from latency.table import load_table, save_table, table_path
 
 from .conftest import ROOT, run_cli
 
-FAST = dict(resolutions=(128,), width=1.0, rounds=1, warmup=1, group_size=16, sample_ms=0.2, progress=False)
+FAST = dict(
+    resolutions=(128,), width=1.0, rounds=1, warmup=1, group_size=16, sample_ms=0.2, progress=False
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +46,11 @@ def private_cache(tmp_path, monkeypatch):
 
 def _snapshot(root):
     """{relative path: (bytes, mode)} of every file under ``root``."""
-    return {str(p.relative_to(root)): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
-            for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+    return {
+        str(p.relative_to(root)): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 def _misscaled(src, dst, factor):
@@ -71,21 +75,33 @@ def test_cache_root_follows_xdg(monkeypatch, tmp_path):
 
 
 def test_calibration_fixes_a_misscaled_table(tiny, tmp_path):
-    """A table 3x too slow: calibrated on 8 measured subnets, it predicts 8 other measured subnets."""
+    """A table 3x too slow: calibrated on 8 measured subnets, it predicts 8 other measured
+    subnets."""
     bad = _misscaled(tiny, tmp_path / "bad", 3.0)
     out = tmp_path / "calibrated"
-    res = latency.calibrate_device(str(bad), out, samples=8, seed=1, width=1.0, rounds=5, progress=False)
+    res = latency.calibrate_device(
+        str(bad), out, samples=8, seed=1, width=1.0, rounds=5, progress=False
+    )
     assert res["table_sum"]["mean_error_pct"] > 100  # the mis-scaled sums are far off ...
     assert 0.2 < res["correction"]["slope"] < 0.5  # ... and the fit undoes the factor 3
-    check = latency.validate_device(str(out), samples=8, seed=2, width=1.0, rounds=5, write=False, progress=False)
+    check = latency.validate_device(
+        str(out), samples=8, seed=2, width=1.0, rounds=5, write=False, progress=False
+    )
     held_out = check["previous_correction_accuracy"]  # the calibrated device's stored correction
     assert check["table_sum"]["within_10pct"] == 0
     assert abs(held_out["mean_error_pct"]) < 10 and held_out["rmse_pct"] < 15, held_out
     meta = yaml.safe_load((out / "device.yaml").read_text())
-    assert meta["derived_from"]["folder"] == str(bad.resolve()) and meta["calibration"]["samples"] == 8
-    assert meta["fingerprint"] == {**fp.fingerprint("ort", 1), "load_average": meta["fingerprint"]["load_average"]}
+    assert (
+        meta["derived_from"]["folder"] == str(bad.resolve()) and meta["calibration"]["samples"] == 8
+    )
+    assert meta["fingerprint"] == {
+        **fp.fingerprint("ort", 1),
+        "load_average": meta["fingerprint"]["load_average"],
+    }
     assert len(json.loads((out / "calibration.json").read_text())["rows"]) == 8
-    assert (out / "128_lookup_table.yaml").read_bytes() == (bad / "128_lookup_table.yaml").read_bytes()
+    assert (out / "128_lookup_table.yaml").read_bytes() == (
+        bad / "128_lookup_table.yaml"
+    ).read_bytes()
     assert stat.S_IMODE((out / "device.yaml").stat().st_mode) == 0o666 & ~_umask()
 
 
@@ -96,11 +112,15 @@ def _umask():
 
 
 def test_calibrate_resumes_from_the_cache(tiny, tmp_path, monkeypatch):
-    latency.calibrate_device(str(tiny), tmp_path / "a", samples=4, width=1.0, rounds=1, progress=False)
+    latency.calibrate_device(
+        str(tiny), tmp_path / "a", samples=4, width=1.0, rounds=1, progress=False
+    )
     import latency.measure as measure
 
     monkeypatch.setattr(measure, "measure_archs", lambda *a, **k: pytest.fail("re-measured"))
-    latency.calibrate_device(str(tiny), tmp_path / "a", samples=4, width=1.0, rounds=1, progress=False)
+    latency.calibrate_device(
+        str(tiny), tmp_path / "a", samples=4, width=1.0, rounds=1, progress=False
+    )
 
 
 def test_calibrate_refuses_bad_out_before_measuring(tiny, tmp_path, monkeypatch):
@@ -110,36 +130,91 @@ def test_calibrate_refuses_bad_out_before_measuring(tiny, tmp_path, monkeypatch)
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
-    for out, msg in ((foreign, "already holds other files"), (shipped_roots()[0] / "x", "inside the shipped devices")):
+    for out, msg in (
+        (foreign, "already holds other files"),
+        (shipped_roots()[0] / "x", "inside the shipped devices"),
+    ):
         with pytest.raises(HwnasError, match=msg):
             latency.calibrate_device(str(tiny), out, samples=4, width=1.0, progress=False)
     assert (foreign / "notes.txt").read_text() == "mine" and len(list(foreign.iterdir())) == 1
 
 
 def test_validate_and_calibrate_leave_checkout_and_installed_package_untouched(tmp_path):
-    """Through the CLI, in subprocesses: the shipped cpu-ort, in the checkout and in a non-editable install."""
+    """Through the CLI, in subprocesses: the shipped cpu-ort, in the checkout and in a non-editable
+    install."""
     site = tmp_path / "site"
-    build = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                            "--target", str(site), str(ROOT)], capture_output=True, text=True, cwd=tmp_path,
-                           timeout=300)
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert build.returncode == 0, build.stderr[-2000:]
     installed = site / "hwnas" / "devices"
     git = ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=all"]
-    status0, checkout0, installed0 = subprocess.check_output(git), _snapshot(ROOT / "devices"), _snapshot(installed)
+    status0, checkout0, installed0 = (
+        subprocess.check_output(git),
+        _snapshot(ROOT / "devices"),
+        _snapshot(installed),
+    )
     env = {"HWNAS_CACHE": str(tmp_path / "cache")}
     runs = [({}, ROOT), ({"PYTHONPATH": str(site)}, tmp_path)]
     for extra, cwd in runs:
-        for argv in (("validate-latency", "--device", "cpu-ort", "--samples", "3", "--rounds", "1", "--no-progress"),
-                     ("calibrate", "--device", "cpu-ort", "--samples", "3", "--rounds", "1", "--no-progress",
-                      "--out", str(tmp_path / f"cal-{len(extra)}"))):
+        for argv in (
+            (
+                "validate-latency",
+                "--device",
+                "cpu-ort",
+                "--samples",
+                "3",
+                "--rounds",
+                "1",
+                "--no-progress",
+            ),
+            (
+                "calibrate",
+                "--device",
+                "cpu-ort",
+                "--samples",
+                "3",
+                "--rounds",
+                "1",
+                "--no-progress",
+                "--out",
+                str(tmp_path / f"cal-{len(extra)}"),
+            ),
+        ):
             p = run_cli(*argv, env={**env, **extra}, cwd=cwd)
             assert p.returncode == 0, p.stderr[-2000:]
     assert subprocess.check_output(git) == status0
     assert _snapshot(ROOT / "devices") == checkout0
     assert _snapshot(installed) == installed0 and "cpu-ort/device.yaml" in installed0
-    p = run_cli("validate-latency", "--device", str(installed / "cpu-ort"), "--samples", "3", "--out",
-                str(installed / "cpu-ort"), env={**env, "PYTHONPATH": str(site)}, cwd=tmp_path)
-    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "inside the shipped devices" in p.stderr
+    p = run_cli(
+        "validate-latency",
+        "--device",
+        str(installed / "cpu-ort"),
+        "--samples",
+        "3",
+        "--out",
+        str(installed / "cpu-ort"),
+        env={**env, "PYTHONPATH": str(site)},
+        cwd=tmp_path,
+    )
+    assert (
+        p.returncode == 2 and p.stderr.count("\n") == 1 and "inside the shipped devices" in p.stderr
+    )
     assert _snapshot(installed) == installed0
 
 
@@ -160,7 +235,8 @@ def test_fingerprint_notice_only_for_another_machine(tiny, tmp_path):
     p = run_cli("latency", str(arch), "--device", str(same), "--width", "1.0", "--json")
     assert p.returncode == 0 and p.stderr == "" and json.loads(p.stdout)["latency_ms"] > 0
     p = run_cli("latency", str(arch), "--device", str(other), "--width", "1.0", "--json")
-    assert p.returncode == 0 and json.loads(p.stdout)["latency_ms"] > 0  # stdout: exactly the JSON object
+    # stdout: exactly the JSON object
+    assert p.returncode == 0 and json.loads(p.stdout)["latency_ms"] > 0
     assert p.stderr.startswith("hwnas: notice: ") and p.stderr.count("\n") == 1
     assert "Some Other CPU 9000" in p.stderr and "hwnas calibrate --device" in p.stderr
     big = tmp_path / "big.json"
@@ -169,7 +245,9 @@ def test_fingerprint_notice_only_for_another_machine(tiny, tmp_path):
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and p.stderr.startswith("hwnas: error: ")
     # once per process
     latency.load_device(other, width=1.0)
-    assert fp._noticed and not fp.notice_if_foreign("other", other, yaml.safe_load((other / "device.yaml").read_text()))
+    assert fp._noticed and not fp.notice_if_foreign(
+        "other", other, yaml.safe_load((other / "device.yaml").read_text())
+    )
 
 
 def test_profile_writes_only_where_named(tiny, tmp_path, capsys, monkeypatch):
@@ -177,12 +255,20 @@ def test_profile_writes_only_where_named(tiny, tmp_path, capsys, monkeypatch):
     mtimes = {p.name: p.stat().st_mtime_ns for p in tiny.iterdir()}
     again = latency.profile_device(str(tiny), **FAST)  # nothing left to measure
     assert again["measured"] == 0
-    assert _snapshot(tiny) == before and {p.name: p.stat().st_mtime_ns for p in tiny.iterdir()} == mtimes
+    assert (
+        _snapshot(tiny) == before
+        and {p.name: p.stat().st_mtime_ns for p in tiny.iterdir()} == mtimes
+    )
     modes = {stat.S_IMODE(p.stat().st_mode) for p in tiny.iterdir()}
     assert modes == {0o666 & ~_umask()}
-    for argv, msg in ((("profile", "--device", "cpu-ort"), "inside the shipped devices"),
-                      (("profile", "--device", "x", "--out", str(shipped_roots()[0] / "x")), "inside the shipped"),
-                      (("profile", "--device", "brand-new-name"), "--out DIR")):
+    for argv, msg in (
+        (("profile", "--device", "cpu-ort"), "inside the shipped devices"),
+        (
+            ("profile", "--device", "x", "--out", str(shipped_roots()[0] / "x")),
+            "inside the shipped",
+        ),
+        (("profile", "--device", "brand-new-name"), "--out DIR"),
+    ):
         assert main(list(argv)) == 2
         err = capsys.readouterr().err
         assert err.startswith("hwnas: error: ") and err.count("\n") == 1 and msg in err, err
@@ -190,8 +276,9 @@ def test_profile_writes_only_where_named(tiny, tmp_path, capsys, monkeypatch):
     latency.profile_device(str(tmp_path / "loaded"), **{**FAST, "resolutions": (128,)})
     err = capsys.readouterr().err
     assert "hwnas: warning: load average 99.00 exceeds the" in err
-    assert yaml.safe_load((tmp_path / "loaded" / "device.yaml").read_text())["fingerprint"]["load_average"] == \
-        {"before": 99.0, "after": 99.0}
+    assert yaml.safe_load((tmp_path / "loaded" / "device.yaml").read_text())["fingerprint"][
+        "load_average"
+    ] == {"before": 99.0, "after": 99.0}
 
 
 def test_validate_latency_help_has_no_double_percent(capsys):
@@ -203,10 +290,18 @@ def test_validate_latency_help_has_no_double_percent(capsys):
 
 def test_no_write_writes_nothing(tiny, tmp_path):
     before = _snapshot(tiny)
-    res = latency.validate_device(str(tiny), samples=3, width=1.0, rounds=1, write=False, progress=False)
-    assert res["measurements"] is None and not (tmp_path / "cache").exists() and _snapshot(tiny) == before
+    res = latency.validate_device(
+        str(tiny), samples=3, width=1.0, rounds=1, write=False, progress=False
+    )
+    assert (
+        res["measurements"] is None
+        and not (tmp_path / "cache").exists()
+        and _snapshot(tiny) == before
+    )
     with pytest.raises(HwnasError, match="--no-write and --out"):
-        latency.validate_device(str(tiny), samples=3, width=1.0, write=False, out=tmp_path / "v", progress=False)
+        latency.validate_device(
+            str(tiny), samples=3, width=1.0, write=False, out=tmp_path / "v", progress=False
+        )
 
 
 def test_calibrate_bad_input_is_one_line_exit_2(tiny, tmp_path, capsys):
@@ -215,15 +310,31 @@ def test_calibrate_bad_input_is_one_line_exit_2(tiny, tmp_path, capsys):
     (ofa_like / "128_lookup_table.yaml").write_bytes((tiny / "128_lookup_table.yaml").read_bytes())
     out = str(tmp_path / "never")
     base = ("calibrate", "--device", str(tiny), "--width", "1.0", "--out", out)
-    cases = [((*base, "--seed", "-1"), "seed -1 is not allowed; allowed: an integer >= 0"),
-             ((*base, "--rounds", "0"), "rounds 0 is not allowed"),
-             ((*base, "--samples", "2"), "samples 2 is not allowed"),
-             ((*base, "--threads", "2", "--timer", "thread_cpu"), "single-threaded"),
-             (("calibrate", "--device", str(ofa_like), "--width", "1.0", "--out", out), "--backend ort"),
-             (("validate-latency", "--device", str(tiny), "--width", "1.0", "--no-write", "--out", out), "--no-write")]
+    cases = [
+        ((*base, "--seed", "-1"), "seed -1 is not allowed; allowed: an integer >= 0"),
+        ((*base, "--rounds", "0"), "rounds 0 is not allowed"),
+        ((*base, "--samples", "2"), "samples 2 is not allowed"),
+        ((*base, "--threads", "2", "--timer", "thread_cpu"), "single-threaded"),
+        (("calibrate", "--device", str(ofa_like), "--width", "1.0", "--out", out), "--backend ort"),
+        (
+            (
+                "validate-latency",
+                "--device",
+                str(tiny),
+                "--width",
+                "1.0",
+                "--no-write",
+                "--out",
+                out,
+            ),
+            "--no-write",
+        ),
+    ]
     for argv, msg in cases:
         assert main(list(argv)) == 2, argv
         cap = capsys.readouterr()
-        assert cap.out == "" and cap.err.startswith("hwnas: error: ") and cap.err.count("\n") == 1, cap.err
+        assert (
+            cap.out == "" and cap.err.startswith("hwnas: error: ") and cap.err.count("\n") == 1
+        ), cap.err
         assert msg in cap.err, (argv, cap.err)
     assert not (tmp_path / "never").exists()

@@ -250,16 +250,18 @@ for arg, argv in FILE_ARGS.items():
         CASES[f"{arg}-{kind}"] = (tuple(a.replace("{f}", "{h}/" + name) for a in argv), msg)
 
 # profile and validate-latency flags
-CASES.update({
-    "profile-rounds-zero": (
-        ("profile", "--device", "d", "--out", "{h}/prof", "--rounds", "0"),
-        "rounds 0 is not allowed",
-    ),
-    "validate-samples-zero": (
-        ("validate-latency", "--device", "cpu-ort", "--samples", "0", "--no-write"),
-        "samples 0 is not allowed",
-    ),
-})
+CASES.update(
+    {
+        "profile-rounds-zero": (
+            ("profile", "--device", "d", "--out", "{h}/prof", "--rounds", "0"),
+            "rounds 0 is not allowed",
+        ),
+        "validate-samples-zero": (
+            ("validate-latency", "--device", "cpu-ort", "--samples", "0", "--no-write"),
+            "samples 0 is not allowed",
+        ),
+    }
+)
 
 
 def _check(h, args, expect, json_flag=True, timeout=300):

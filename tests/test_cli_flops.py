@@ -64,11 +64,21 @@ def test_malformed_json_and_missing_file(tmp_path):
 
 def test_net_config_of_other_family_or_width(tmp_path):
     cfg12 = net_config(get_space(1.2), Arch.smallest(160))
-    out = run_cli("flops", "--net-config", write(tmp_path, "c.json", cfg12), "--resolution", 160, "--width", "1.0")
+    out = run_cli(
+        "flops",
+        "--net-config",
+        write(tmp_path, "c.json", cfg12),
+        "--resolution",
+        160,
+        "--width",
+        "1.0",
+    )
     assert out.returncode == 2 and "width 1.2" in out.stderr and "1.0" in out.stderr
     for family in ("ResNets", "ProxylessNASNets"):
         bad = dict(cfg12, name=family)
-        out = run_cli("flops", "--net-config", write(tmp_path, f"{family}.json", bad), "--resolution", 160)
+        out = run_cli(
+            "flops", "--net-config", write(tmp_path, f"{family}.json", bad), "--resolution", 160
+        )
         assert out.returncode == 2 and family in out.stderr and "MobileNetV3" in out.stderr
     out = run_cli("flops", "--net-config", write(tmp_path, "c.json", cfg12))
     assert out.returncode == 2 and "--resolution" in out.stderr

@@ -1,4 +1,5 @@
-"""The cost model equals OFA's own counter on the materialised subnet, for every width and resolution."""
+"""The cost model equals OFA's own counter on the materialised subnet, for every width and
+resolution."""
 
 import numpy as np
 import pytest
@@ -20,8 +21,10 @@ def ofa_flops():
     count = ofa_count_net_flops()
 
     def exact(subnet, r):
-        # OFA's counter accumulates in float32 buffers, which rounds totals by a few MACs; run the very same
-        # counter with float64 buffers (exact for integers below 2**53) to compare exactly. The subnet lives
+        # OFA's counter accumulates in float32 buffers, which rounds totals by a few MACs; run the
+        # very same
+        # counter with float64 buffers (exact for integers below 2**53) to compare exactly. The
+        # subnet lives
         # on the meta device: the counter needs only output shapes, so nothing is computed.
         old = torch.get_default_dtype()
         torch.set_default_dtype(torch.float64)
@@ -49,7 +52,8 @@ def test_macs_and_params_equal_ofa_on_random_archs(width, ofa_flops):
         assert ofa_flops(subnet, arch.r) == m, arch
         assert sum(t.numel() for t in subnet.parameters()) == p, arch
         assert macs_params_reference(space, arch) == (m, p)
-        # the net.config hwnas writes is the one OFA's subnet reports, and reads back to the same arch
+        # the net.config hwnas writes is the one OFA's subnet reports, and reads back to the same
+        # arch
         cfg = net_config(space, arch)
         assert cfg == subnet.config
         assert arch_from_net_config(cfg, arch.r) == (arch, space)
@@ -81,7 +85,9 @@ def test_gather_blocks_reads_each_active_block_and_zeroes_the_rest():
     got = gather_blocks(table, X)
     active = A.active_mask(X)
     for n, arch in enumerate(A.decode(X)):
-        want = [1000 * i + 10 * arch.ks[i] + arch.e[i] + 1 if active[n, i] else 0 for i in range(20)]
+        want = [
+            1000 * i + 10 * arch.ks[i] + arch.e[i] + 1 if active[n, i] else 0 for i in range(20)
+        ]
         assert got[n].tolist() == want
     stacked = np.stack([table, -table])  # (R, 20, K, E): each arch's row picked by ridx
     ridx = np.arange(len(X)) % 2

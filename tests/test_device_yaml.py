@@ -18,9 +18,18 @@ from latency.profilers.registry import BACKENDS
 
 from .test_latency_table import _synthetic_device
 
-GOOD = {"name": "syn", "backend": "ort", "execution_provider": "CPUExecutionProvider",
-        "precision": "fp32", "threads": 1, "batch_size": 1, "timer": "thread_cpu", "width": 1.2,
-        "resolutions": [160, 224], "correction": {"slope": 0.9, "intercept": 0.5}}
+GOOD = {
+    "name": "syn",
+    "backend": "ort",
+    "execution_provider": "CPUExecutionProvider",
+    "precision": "fp32",
+    "threads": 1,
+    "batch_size": 1,
+    "timer": "thread_cpu",
+    "width": 1.2,
+    "resolutions": [160, 224],
+    "correction": {"slope": 0.9, "intercept": 0.5},
+}
 
 
 def _device(folder, **changes):
@@ -46,8 +55,10 @@ BAD = {
     "threads text": ({"threads": "two"}, "threads 'two' is not allowed"),
     "batch size -1": ({"batch_size": -1}, "batch_size -1 is not allowed; allowed: an integer >= 1"),
     "width 0.5": ({"width": 0.5}, "width 0.5 is not allowed; allowed: 1.0, 1.2"),
-    "backend": ({"backend": "magic"}, "backend 'magic' is not allowed; allowed: "
-                                    + ", ".join(BACKENDS.names())),
+    "backend": (
+        {"backend": "magic"},
+        "backend 'magic' is not allowed; allowed: " + ", ".join(BACKENDS.names()),
+    ),
     "precision": ({"precision": "int3"}, "precision 'int3' is not allowed"),
     "resolution 300": ({"resolutions": [160, 300]}, "resolution 300 is out of range"),
     "empty name": ({"name": ""}, "name '' is not allowed"),
@@ -77,13 +88,41 @@ def _commands(folder, tmp_path):
     Arch.smallest(160).save(arch)
     return {
         "latency": ["latency", arch, "--device", folder],
-        "search": ["search", "--flops", "600M", "--latency", "30ms", "--device", folder, "--oracle",
-                   "zerocost", "--queries", "12", "--out", tmp_path / "run", "--no-progress"],
+        "search": [
+            "search",
+            "--flops",
+            "600M",
+            "--latency",
+            "30ms",
+            "--device",
+            folder,
+            "--oracle",
+            "zerocost",
+            "--queries",
+            "12",
+            "--out",
+            tmp_path / "run",
+            "--no-progress",
+        ],
         "export": ["export", arch, "--onnx", tmp_path / "a.onnx", "--device", folder],
-        "validate-latency": ["validate-latency", "--device", folder, "--samples", "3",
-                             "--no-progress"],
-        "profile": ["profile", "--device", "syn", "--out", folder, "--resolutions", "192",
-                    "--no-progress"],
+        "validate-latency": [
+            "validate-latency",
+            "--device",
+            folder,
+            "--samples",
+            "3",
+            "--no-progress",
+        ],
+        "profile": [
+            "profile",
+            "--device",
+            "syn",
+            "--out",
+            folder,
+            "--resolutions",
+            "192",
+            "--no-progress",
+        ],
     }
 
 
@@ -118,7 +157,9 @@ def test_validate_latency_never_stores_a_non_physical_fit(tmp_path, monkeypatch)
         return [Timing(median=m, std=0.0, iqr=0.0, min=m, max=m, count=3, inner=1) for m in ms]
 
     monkeypatch.setattr("latency.measure.measure_archs", measured_backwards)
-    monkeypatch.setattr("latency.profilers.profiler_from_settings", lambda meta, **kw: _NoProfiler())
+    monkeypatch.setattr(
+        "latency.profilers.profiler_from_settings", lambda meta, **kw: _NoProfiler()
+    )
     monkeypatch.setenv("HWNAS_CACHE", str(tmp_path / "cache"))
     copy = tmp_path / "copy"
     with pytest.raises(HwnasError, match="slope .* is not positive.*nothing written"):

@@ -1,4 +1,5 @@
-"""``hwnas export``: real OFA subnets exported with torch, checked with onnx and timed in ONNX Runtime."""
+"""``hwnas export``: real OFA subnets exported with torch, checked with onnx and timed in ONNX
+Runtime."""
 
 import csv
 import json
@@ -20,18 +21,23 @@ from hwnas.export import (
 )
 
 # A 600M-class subnet of the w1.2 space (594.93 M MACs at 224 px).
-A600 = Arch.from_dict({"ks": [7, 5, 7, 7, 3, 3, 5, 3, 3, 3, 3, 3, 7, 3, 7, 7, 7, 3, 3, 3],
-                       "e": [6, 6, 4, 6, 4, 4, 6, 4, 3, 6, 3, 3, 6, 6, 4, 6, 4, 6, 3, 3],
-                       "d": [4, 4, 2, 4, 2], "r": 224})
+A600 = Arch.from_dict(
+    {
+        "ks": [7, 5, 7, 7, 3, 3, 5, 3, 3, 3, 3, 3, 7, 3, 7, 7, 7, 3, 3, 3],
+        "e": [6, 6, 4, 6, 4, 4, 6, 4, 3, 6, 3, 3, 6, 6, 4, 6, 4, 6, 3, 3],
+        "d": [4, 4, 2, 4, 2],
+        "r": 224,
+    }
+)
 NETS = {"largest": Arch.largest(224), "smallest": Arch.smallest(160), "600M": A600}
 FAST = dict(latency_runs=2)
 
 
 class TrainedLike:
-    """Supernet state dicts whose weights behave like trained ones for one arch each: BN statistics of that
-    subnet's own activations, varied BN affine parameters, and ImageNet-sized logits (about 8), so that a parity
-    check of 1e-4 means something (a randomly initialised OFA net outputs logits of ~0.03, where almost any two
-    nets agree to 1e-4)."""
+    """Supernet state dicts whose weights behave like trained ones for one arch each: BN statistics
+    of that subnet's own activations, varied BN affine parameters, and ImageNet-sized logits (about
+    8), so that a parity check of 1e-4 means something (a randomly initialised OFA net outputs
+    logits of ~0.03, where almost any two nets agree to 1e-4)."""
 
     def __init__(self, folder):
         import torch
@@ -101,14 +107,20 @@ def test_export_passes_parity_and_loads_in_ort(name, weights_for, tmp_path):
     assert c["output_abs_max"] > 1.0, "logits too small for the parity check to mean anything"
     assert r["ort_latency_ms"] > 0 and r["random_init"] is False and r["warnings"] == []
     macs, params = macs_params(space, arch.to_array()[None, :])
-    assert r["mflops"] == pytest.approx(macs[0] / 1e6) and r["params_m"] == pytest.approx(params[0] / 1e6)
+    assert r["mflops"] == pytest.approx(macs[0] / 1e6) and r["params_m"] == pytest.approx(
+        params[0] / 1e6
+    )
     if name == "600M":
         assert 590 < r["mflops"] < 600
     # one file, and the arch JSON, OFA net.config and report beside it: no external-data file
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        f"{name}{suffix}" for suffix in (".onnx", ".arch.json", ".net_config.json", ".export.json"))
+        f"{name}{suffix}" for suffix in (".onnx", ".arch.json", ".net_config.json", ".export.json")
+    )
     assert Arch.load(r["files"]["arch_json"]) == arch
-    assert json.loads((tmp_path / f"{name}.export.json").read_text())["max_abs_diff"] == r["max_abs_diff"]
+    assert (
+        json.loads((tmp_path / f"{name}.export.json").read_text())["max_abs_diff"]
+        == r["max_abs_diff"]
+    )
     # loads and runs in ONNX Runtime, fixed batch 1
     sess = _ort(out)
     (inp,) = sess.get_inputs()
@@ -119,10 +131,15 @@ def test_export_passes_parity_and_loads_in_ort(name, weights_for, tmp_path):
     meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert meta["hwnas.arch_id"] == arch.id and Arch.from_json(meta["hwnas.arch"]) == arch
     assert float(meta["hwnas.width"]) == 1.2 and int(meta["hwnas.resolution"]) == arch.r
-    assert int(meta["hwnas.macs"]) == int(macs[0]) and float(meta["hwnas.mflops"]) == pytest.approx(r["mflops"], abs=1e-3)
-    assert meta["hwnas.version"] and meta["hwnas.weights"].startswith(f"trained_like_{arch.id}.pth sha256:")
+    assert int(meta["hwnas.macs"]) == int(macs[0]) and float(meta["hwnas.mflops"]) == pytest.approx(
+        r["mflops"], abs=1e-3
+    )
+    assert meta["hwnas.version"] and meta["hwnas.weights"].startswith(
+        f"trained_like_{arch.id}.pth sha256:"
+    )
     assert meta["hwnas.random_init"] == "false"
-    if name == "600M":  # the ONNX net computes what the supernet computes with the arch active: weights inherited
+    # the ONNX net computes what the supernet computes with the arch active: weights inherited
+    if name == "600M":
         import torch
 
         from hwnas.ofa_interop import load_supernet, set_active
@@ -139,10 +156,16 @@ def test_export_passes_parity_and_loads_in_ort(name, weights_for, tmp_path):
 def test_net_config_rebuilds_the_same_network(weights_for, tmp_path):
     from hwnas.ofa_compat import ofa_mobilenet_v3_class
 
-    r = export_onnx(Arch.smallest(176), get_space(1.2), tmp_path / "s.onnx", weights=weights_for(Arch.smallest(160)),
-                    **FAST)
+    r = export_onnx(
+        Arch.smallest(176),
+        get_space(1.2),
+        tmp_path / "s.onnx",
+        weights=weights_for(Arch.smallest(160)),
+        **FAST,
+    )
     text = open(r["files"]["net_config"]).read()
-    net = ofa_mobilenet_v3_class().build_from_config(json.loads(text))  # (OFA pops keys from the dict it reads)
+    # (OFA pops keys from the dict it reads)
+    net = ofa_mobilenet_v3_class().build_from_config(json.loads(text))
     n_params = sum(p.numel() for p in net.parameters())
     assert n_params == round(r["params_m"] * 1e6)
     assert net.config == json.loads(text)
@@ -156,7 +179,10 @@ def test_random_init_dynamic_batch_1_and_8(tmp_path):
     sess = _ort(out)
     assert sess.get_inputs()[0].shape[0] == "batch"
     for b in (1, 8):
-        assert sess.run(None, {"input": np.ones((b, 3, 160, 160), np.float32)})[0].shape == (b, 1000)
+        assert sess.run(None, {"input": np.ones((b, 3, 160, 160), np.float32)})[0].shape == (
+            b,
+            1000,
+        )
     meta = read_metadata(out)
     assert meta["hwnas.weights"] == "random-init" and meta["hwnas.random_init"] == "true"
     assert "RANDOM" in meta["hwnas.summary"]
@@ -173,15 +199,21 @@ def test_simplify_rechecks_parity_and_keeps_metadata(tmp_path):
     import onnx
 
     assert onnx.load(str(out)).opset_import[0].version == 13
-    assert _ort(out).run(None, {"input": np.zeros((1, 3, 128, 128), np.float32)})[0].shape == (1, 1000)
+    assert _ort(out).run(None, {"input": np.zeros((1, 3, 128, 128), np.float32)})[0].shape == (
+        1,
+        1000,
+    )
 
 
-# ---- SOURCE forms ---------------------------------------------------------------------------------------
+# ---- SOURCE forms --------------------------------------------------------------------------------
+
 
 def _make_run(folder, width=1.0, archs=(Arch.smallest(160), A600)):
     space = get_space(width)
     folder.mkdir()
-    (folder / "run.yaml").write_text(f"space:\n  width: {width}\n  resolutions: [160, 192, 224]\nqueries: 10\n")
+    (folder / "run.yaml").write_text(
+        f"space:\n  width: {width}\n  resolutions: [160, 192, 224]\nqueries: 10\n"
+    )
     X = np.stack([a.to_array() for a in archs])
     macs, params = macs_params(space, X)
     order = np.argsort(macs)
@@ -191,9 +223,21 @@ def _make_run(folder, width=1.0, archs=(Arch.smallest(160), A600)):
         for i in order:
             w.writerow([archs[i].id, 0.8, macs[i] / 1e6, params[i] / 1e6, "", archs[i].to_json()])
     best = archs[order[-1]]
-    (folder / "best.json").write_text(json.dumps({
-        "arch": best.to_dict(), "arch_id": best.id, "accuracy": 0.8, "mflops": 1.0, "params_m": 1.0,
-        "latency_ms": None, "oracle": "acc_predictor", "width": width, "net_config": {}}))
+    (folder / "best.json").write_text(
+        json.dumps(
+            {
+                "arch": best.to_dict(),
+                "arch_id": best.id,
+                "accuracy": 0.8,
+                "mflops": 1.0,
+                "params_m": 1.0,
+                "latency_ms": None,
+                "oracle": "acc_predictor",
+                "width": width,
+                "net_config": {},
+            }
+        )
+    )
     return folder
 
 
@@ -211,27 +255,41 @@ def test_resolve_source_forms(tmp_path):
     assert resolve_source(run, pick=0)[0] == Arch.smallest(160)
     assert resolve_source(run, pick="1")[0] == A600
     # hwnas search writes the space under settings: in run.yaml
-    (run / "run.yaml").write_text("settings:\n  width: 1.0\n  resolutions: [176, 224]\n  queries: 10\n")
+    (run / "run.yaml").write_text(
+        "settings:\n  width: 1.0\n  resolutions: [176, 224]\n  queries: 10\n"
+    )
     assert resolve_source(run)[1] == get_space(1.0, (176, 224))
 
 
-@pytest.mark.parametrize("make, kwargs, needle", [
-    (lambda d: d / "missing.json", {}, "does not exist"),
-    (lambda d: (d / "x.txt").write_text("hello") and d / "x.txt", {}, "none of"),
-    (lambda d: (d / "l.json").write_text("[1, 2]") and d / "l.json", {}, "none of"),
-    (lambda d: (d / "o.json").write_text('{"name": "MobileNetV3"}') and d / "o.json", {}, "neither ks/e/d"),
-    (lambda d: (d / "empty").mkdir() or d / "empty", {}, "no best.json"),
-    (lambda d: _make_run(d / "run"), {"pick": 2}, "past the end"),
-    (lambda d: _make_run(d / "run"), {"pick": "worst"}, "allowed: best"),
-    (lambda d: _make_run(d / "run"), {"width": 1.2}, "contradicts"),
-    (lambda d: Arch.smallest().save(d / "a.json") or d / "a.json", {"pick": 1}, "needs a search run folder"),
-])
+@pytest.mark.parametrize(
+    "make, kwargs, needle",
+    [
+        (lambda d: d / "missing.json", {}, "does not exist"),
+        (lambda d: (d / "x.txt").write_text("hello") and d / "x.txt", {}, "none of"),
+        (lambda d: (d / "l.json").write_text("[1, 2]") and d / "l.json", {}, "none of"),
+        (
+            lambda d: (d / "o.json").write_text('{"name": "MobileNetV3"}') and d / "o.json",
+            {},
+            "neither ks/e/d",
+        ),
+        (lambda d: (d / "empty").mkdir() or d / "empty", {}, "no best.json"),
+        (lambda d: _make_run(d / "run"), {"pick": 2}, "past the end"),
+        (lambda d: _make_run(d / "run"), {"pick": "worst"}, "allowed: best"),
+        (lambda d: _make_run(d / "run"), {"width": 1.2}, "contradicts"),
+        (
+            lambda d: Arch.smallest().save(d / "a.json") or d / "a.json",
+            {"pick": 1},
+            "needs a search run folder",
+        ),
+    ],
+)
 def test_bad_source(make, kwargs, needle, tmp_path):
     with pytest.raises(HwnasError, match=needle):
         resolve_source(make(tmp_path), **kwargs)
 
 
-# ---- bad input, found before any heavy work ----------------------------------------------------------------
+# ---- bad input, found before any heavy work ------------------------------------------------------
+
 
 def test_weights_of_another_width_name_the_keys(tmp_path):
     import torch
@@ -249,22 +307,32 @@ def test_weights_of_another_family_name_the_keys(tmp_path):
     import torch
 
     path = tmp_path / "resnet.pth"
-    torch.save({"layer1.0.conv1.weight": torch.zeros(64, 64, 3, 3), "fc.weight": torch.zeros(1000, 2048)}, path)
-    with pytest.raises(HwnasError, match=r"not an OFA MobileNetV3 w1\.2 supernet: 2 unexpected .*fc\.weight"):
+    torch.save(
+        {"layer1.0.conv1.weight": torch.zeros(64, 64, 3, 3), "fc.weight": torch.zeros(1000, 2048)},
+        path,
+    )
+    with pytest.raises(
+        HwnasError,
+        match=r"not an OFA MobileNetV3 w1\.2 supernet: 2 unexpected "
+        r".*fc\.weight",
+    ):
         export_onnx(Arch.smallest(), get_space(1.2), tmp_path / "x.onnx", weights=path)
 
 
-@pytest.mark.parametrize("kwargs, needle", [
-    ({"opset": 99}, r"opset 99: ONNX Runtime [\d.]+ cannot run it .*allowed: 13\.\.\d+"),
-    ({"opset": 21}, r"opset 21 is not supported by the torchscript ONNX exporter"),
-    ({"opset": 9}, r"allowed: 13\.\."),
-    ({"weights": "/nonexistent/w.pth"}, "does not exist"),
-    ({"fp16": True}, "--trt-engine"),
-    ({"calib_data": "/nonexistent/images"}, "not a folder"),
-    ({"ort_threads": -1}, "ORT threads -1"),
-    ({"ort_threads": 0}, "ORT threads 0 is not allowed; allowed: a positive integer"),
-    ({"latency_runs": 0}, "--latency-runs 0 is not allowed"),
-])
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        ({"opset": 99}, r"opset 99: ONNX Runtime [\d.]+ cannot run it .*allowed: 13\.\.\d+"),
+        ({"opset": 21}, r"opset 21 is not supported by the torchscript ONNX exporter"),
+        ({"opset": 9}, r"allowed: 13\.\."),
+        ({"weights": "/nonexistent/w.pth"}, "does not exist"),
+        ({"fp16": True}, "--trt-engine"),
+        ({"calib_data": "/nonexistent/images"}, "not a folder"),
+        ({"ort_threads": -1}, "ORT threads -1"),
+        ({"ort_threads": 0}, "ORT threads 0 is not allowed; allowed: a positive integer"),
+        ({"latency_runs": 0}, "--latency-runs 0 is not allowed"),
+    ],
+)
 def test_bad_options(kwargs, needle, tmp_path):
     with pytest.raises(HwnasError, match=needle):
         export_onnx(Arch.smallest(), get_space(1.2), tmp_path / "x.onnx", **kwargs)
@@ -286,40 +354,79 @@ def test_trt_engine_without_tensorrt_names_what_is_missing(tmp_path):
     except ImportError:
         pass
     with pytest.raises(HwnasError, match="needs NVIDIA TensorRT.*'tensorrt' is not importable"):
-        export_onnx(Arch.smallest(), get_space(1.2), tmp_path / "x.onnx", trt_engine=tmp_path / "x.plan", fp16=True)
+        export_onnx(
+            Arch.smallest(),
+            get_space(1.2),
+            tmp_path / "x.onnx",
+            trt_engine=tmp_path / "x.plan",
+            fp16=True,
+        )
     assert list(tmp_path.iterdir()) == []
 
 
 def test_trt_engine_builds(tmp_path):
-    pytest.importorskip("tensorrt", reason="TensorRT is not installed here (CPU machine); the engine path cannot run")
-    r = export_onnx(Arch.smallest(), get_space(1.2), tmp_path / "x.onnx", trt_engine=tmp_path / "x.plan", fp16=True, **FAST)
+    pytest.importorskip(
+        "tensorrt",
+        reason="TensorRT is not installed here (CPU machine); the engine path cannot run",
+    )
+    r = export_onnx(
+        Arch.smallest(),
+        get_space(1.2),
+        tmp_path / "x.onnx",
+        trt_engine=tmp_path / "x.plan",
+        fp16=True,
+        **FAST,
+    )
     assert os.path.getsize(r["trt_engine"]) > 0
 
 
-# ---- optional parts: BN recalibration, a device's table ------------------------------------------------------
+# ---- optional parts: BN recalibration, a device's table ------------------------------------------
+
 
 def test_calibration_changes_bn_stats_and_parity_holds(weights_for, tmp_path):
-    pytest.importorskip("hwnas.data", reason="hwnas.data (image folder loading, BN recalibration) is not here yet")
+    pytest.importorskip(
+        "hwnas.data", reason="hwnas.data (image folder loading, BN recalibration) is not here yet"
+    )
     from PIL import Image
 
     rng = np.random.default_rng(0)
     for cls in ("a", "b"):
         (tmp_path / "imgs" / cls).mkdir(parents=True)
         for i in range(3):
-            Image.fromarray(rng.integers(0, 255, (183, 183, 3), dtype=np.uint8)).save(tmp_path / "imgs" / cls / f"{i}.png")
-    base = export_onnx(Arch.smallest(160), get_space(1.2), tmp_path / "a.onnx", weights=weights_for(Arch.smallest(160)), **FAST)
-    r = export_onnx(Arch.smallest(160), get_space(1.2), tmp_path / "b.onnx", weights=weights_for(Arch.smallest(160)),
-                    calib_data=tmp_path / "imgs", calib_images=4, **FAST)
+            Image.fromarray(rng.integers(0, 255, (183, 183, 3), dtype=np.uint8)).save(
+                tmp_path / "imgs" / cls / f"{i}.png"
+            )
+    base = export_onnx(
+        Arch.smallest(160),
+        get_space(1.2),
+        tmp_path / "a.onnx",
+        weights=weights_for(Arch.smallest(160)),
+        **FAST,
+    )
+    r = export_onnx(
+        Arch.smallest(160),
+        get_space(1.2),
+        tmp_path / "b.onnx",
+        weights=weights_for(Arch.smallest(160)),
+        calib_data=tmp_path / "imgs",
+        calib_images=4,
+        **FAST,
+    )
     assert r["bn_calibrated_images"] == 4 and r["max_abs_diff"] <= PARITY_TOL
     assert read_metadata(tmp_path / "b.onnx")["hwnas.bn_calibration"].startswith("4 images")
     x = np.random.default_rng(1).standard_normal((1, 3, 160, 160)).astype(np.float32)
-    ya, yb = _ort(tmp_path / "a.onnx").run(None, {"input": x})[0], _ort(tmp_path / "b.onnx").run(None, {"input": x})[0]
+    ya, yb = (
+        _ort(tmp_path / "a.onnx").run(None, {"input": x})[0],
+        _ort(tmp_path / "b.onnx").run(None, {"input": x})[0],
+    )
     assert np.abs(ya - yb).max() > 1e-3, "recalibrated BN statistics did not change the network"
     assert base["bn_calibrated_images"] == 0
 
 
 def test_device_prediction_beside_the_measurement(assets, tmp_path):
-    pytest.importorskip("latency.device", reason="the latency package (load_device) is not here yet")
+    pytest.importorskip(
+        "latency.device", reason="the latency package (load_device) is not here yet"
+    )
     note10 = assets / "ofa" / "note10"
     if not note10.is_dir():
         pytest.skip(f"{note10} is absent")
@@ -327,13 +434,18 @@ def test_device_prediction_beside_the_measurement(assets, tmp_path):
 
     arch = Arch.smallest(160)
     r = export_onnx(arch, get_space(1.2), tmp_path / "s.onnx", device=str(note10), **FAST)
-    assert r["predicted_ms"] == pytest.approx(float(load_device(str(note10), 1.2).predict_ms(arch.to_array()[None])[0]))
-    # OFA's tables were not measured by hwnas: the export is timed by make_profiler("ort"), one thread
+    assert r["predicted_ms"] == pytest.approx(
+        float(load_device(str(note10), 1.2).predict_ms(arch.to_array()[None])[0])
+    )
+    # OFA's tables were not measured by hwnas: the export is timed by make_profiler("ort"), one
+    # thread
     assert 1 < r["predicted_ms"] < 100 and r["ort_threads"] == 1
 
 
 def test_device_threads_are_used_for_the_measurement(tmp_path):
-    pytest.importorskip("latency.device", reason="the latency package (load_device) is not here yet")
+    pytest.importorskip(
+        "latency.device", reason="the latency package (load_device) is not here yet"
+    )
     from latency import load_device
 
     try:
@@ -343,7 +455,9 @@ def test_device_threads_are_used_for_the_measurement(tmp_path):
     if dev.meta.get("backend") != "ort" or not isinstance(dev.meta.get("threads"), int):
         pytest.skip("cpu-ort is not an ORT device with a thread count")
     try:
-        r = export_onnx(Arch.smallest(160), get_space(1.2), tmp_path / "s.onnx", device="cpu-ort", **FAST)
+        r = export_onnx(
+            Arch.smallest(160), get_space(1.2), tmp_path / "s.onnx", device="cpu-ort", **FAST
+        )
     except HwnasError as exc:
         pytest.skip(f"cpu-ort cannot predict this arch yet: {exc}")
     assert r["ort_threads"] == dev.meta["threads"] and r["predicted_ms"] > 0
@@ -361,24 +475,31 @@ def test_export_is_timed_with_the_device_profiler_settings():
     for key in ("backend", "execution_provider", "threads", "batch_size", "timer", "ort"):
         assert settings[key] == dev.meta[key], key
     two = export_profiler(dev, ort_threads=2).settings()
-    assert two["threads"] == 2 and two["timer"] == "wall" and two["ort"]["intra_op_num_threads"] == 2
+    assert (
+        two["threads"] == 2 and two["timer"] == "wall" and two["ort"]["intra_op_num_threads"] == 2
+    )
     plain = export_profiler().settings()  # no device: make_profiler("ort"), one thread
     assert plain["threads"] == 1 and plain["execution_provider"] == "CPUExecutionProvider"
 
 
-# ---- the command ---------------------------------------------------------------------------------------------
+# ---- the command ---------------------------------------------------------------------------------
+
 
 def test_cli_json_from_a_run_folder(tmp_path, capsys):
     from hwnas.cli import main
 
     run = _make_run(tmp_path / "run")
     out = tmp_path / "pick0.onnx"
-    rc = main(["export", str(run), "--pick", "0", "--onnx", str(out), "--latency-runs", "2", "--json"])
+    rc = main(
+        ["export", str(run), "--pick", "0", "--onnx", str(out), "--latency-runs", "2", "--json"]
+    )
     cap = capsys.readouterr()
     assert rc == 0
     r = json.loads(cap.out)
     assert r["onnx"] == str(out) and r["max_abs_diff"] <= PARITY_TOL and r["ort_latency_ms"] > 0
-    assert r["mflops"] == pytest.approx(macs_params(get_space(1.0), Arch.smallest(160).to_array()[None])[0][0] / 1e6)
+    assert r["mflops"] == pytest.approx(
+        macs_params(get_space(1.0), Arch.smallest(160).to_array()[None])[0][0] / 1e6
+    )
     assert r["arch_id"] == Arch.smallest(160).id and r["width"] == 1.0
     assert "RANDOM" in cap.err and math.isfinite(r["export_s"])
 
@@ -387,11 +508,39 @@ def test_cli_human_and_errors(tmp_path, capsys):
     from hwnas.cli import main
 
     Arch.smallest(160).save(tmp_path / "a.json")
-    assert main(["export", str(tmp_path / "a.json"), "--onnx", str(tmp_path / "a.onnx"), "--latency-runs", "1"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(tmp_path / "a.json"),
+                "--onnx",
+                str(tmp_path / "a.onnx"),
+                "--latency-runs",
+                "1",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
-    assert "parity batch 1: max abs diff" in text and "ONNX Runtime latency" in text and "RANDOM" in text
+    assert (
+        "parity batch 1: max abs diff" in text
+        and "ONNX Runtime latency" in text
+        and "RANDOM" in text
+    )
     assert main(["export", str(tmp_path / "nope.json"), "--onnx", str(tmp_path / "b.onnx")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("hwnas: error: SOURCE") and len(err.strip().splitlines()) == 1
-    assert main(["export", str(tmp_path / "a.json"), "--onnx", str(tmp_path / "b.onnx"), "--opset", "99"]) == 2
+    assert (
+        main(
+            [
+                "export",
+                str(tmp_path / "a.json"),
+                "--onnx",
+                str(tmp_path / "b.onnx"),
+                "--opset",
+                "99",
+            ]
+        )
+        == 2
+    )
     assert "ONNX Runtime" in capsys.readouterr().err

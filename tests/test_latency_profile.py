@@ -1,7 +1,9 @@
-"""Profilers, table building (resume, settings, executor), end-to-end measurement, validation and the CLI.
+"""Profilers, table building (resume, settings, executor), end-to-end measurement, validation and
+the CLI.
 
-Real ONNX Runtime sessions and real OFA modules throughout; tables are built at width 1.0, r=128 with
-one round so a whole table takes seconds. TensorRT is absent here: its test checks the one-line error.
+Real ONNX Runtime sessions and real OFA modules throughout; tables are built at width 1.0, r=128
+with one round so a whole table takes seconds. TensorRT is absent here: its test checks the one-line
+error.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from hwnas.space import get_space
 from latency.keys import table_specs
 from latency.modules import build_layer
 from latency.profilers import make_profiler, profiler_from_settings
-from latency.profilers.registry import BACKENDS
 from latency.profilers.base import time_interleaved
+from latency.profilers.registry import BACKENDS
 from latency.table import load_table, table_path
 
-FAST = dict(resolutions=(128,), width=1.0, rounds=1, warmup=1, group_size=8, sample_ms=0.2, progress=False)
+FAST = dict(
+    resolutions=(128,), width=1.0, rounds=1, warmup=1, group_size=8, sample_ms=0.2, progress=False
+)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +58,8 @@ def built(tmp_path_factory):
 
 def test_build_saves_every_entry_and_resumes(built):
     folder, partial, summary = built
-    assert len(partial) == 16  # two groups of 8 finished before the interruption; all of them were kept
+    # two groups of 8 finished before the interruption; all of them were kept
+    assert len(partial) == 16
     assert summary["skipped"] == 16 and summary["measured"] == 96 - 16
     table = load_table(table_path(folder, 128))
     expected = {s.key for s in table_specs(get_space(1.0), 128)}
@@ -68,8 +73,20 @@ def test_build_saves_every_entry_and_resumes(built):
 def test_device_yaml_states_the_method(built):
     folder, _, _ = built
     meta = yaml.safe_load((folder / "device.yaml").read_text())
-    for k in ("name", "backend", "execution_provider", "precision", "threads", "batch_size", "width", "machine",
-              "versions", "date", "timer", "method"):
+    for k in (
+        "name",
+        "backend",
+        "execution_provider",
+        "precision",
+        "threads",
+        "batch_size",
+        "width",
+        "machine",
+        "versions",
+        "date",
+        "timer",
+        "method",
+    ):
         assert k in meta, k
     assert meta["backend"] == "ort" and meta["execution_provider"] == "CPUExecutionProvider"
     assert meta["threads"] == 1 and meta["width"] == 1.0 and meta["precision"] == "fp32"
@@ -84,7 +101,9 @@ def test_device_yaml_states_the_method(built):
 def test_other_settings_refused_in_same_folder(built):
     folder, _, _ = built
     with pytest.raises(HwnasError, match="was measured with threads=1, not 2"):
-        latency.profile_device(str(folder), **{**FAST, "resolutions": (144,)}, threads=2, timer="wall")
+        latency.profile_device(
+            str(folder), **{**FAST, "resolutions": (144,)}, threads=2, timer="wall"
+        )
 
 
 def test_executor_runs_one_task_per_resolution(tmp_path):
@@ -132,9 +151,14 @@ def test_backend_not_installed_names_package():
             make_profiler("tensorrt")
     else:  # pragma: no cover - only where TensorRT exists
         pytest.skip("TensorRT is installed here; its missing-package error cannot be shown")
-    with pytest.raises(HwnasError, match="CUDAExecutionProvider is not in the installed onnxruntime.*onnxruntime-gpu"):
+    with pytest.raises(
+        HwnasError,
+        match="CUDAExecutionProvider is not in the installed onnxruntime.*onnxruntime-gpu",
+    ):
         make_profiler("ort", provider="cuda")
-    with pytest.raises(HwnasError, match="backend 'tvm' is unknown; allowed: " + ", ".join(BACKENDS.names())):
+    with pytest.raises(
+        HwnasError, match="backend 'tvm' is unknown; allowed: " + ", ".join(BACKENDS.names())
+    ):
         make_profiler("tvm")
     with pytest.raises(HwnasError, match="thread_cpu measures latency only for single-threaded"):
         make_profiler("ort", threads=2, timer="thread_cpu")
@@ -143,7 +167,9 @@ def test_backend_not_installed_names_package():
 
 
 def test_tensorrt_engine_timing():
-    pytest.importorskip("tensorrt", reason="TensorRT is not installed here (it needs an NVIDIA GPU)")
+    pytest.importorskip(
+        "tensorrt", reason="TensorRT is not installed here (it needs an NVIDIA GPU)"
+    )
     import torch
 
     if not torch.cuda.is_available():
@@ -155,11 +181,15 @@ def test_tensorrt_engine_timing():
 
 
 def test_cuda_profilers_time_real_modules():
-    """PyTorch CUDA (fp32, fp16; batch 1 and 64) and ONNX Runtime's CUDA provider where installed."""
+    """PyTorch CUDA (fp32, fp16; batch 1 and 64) and ONNX Runtime's CUDA provider where
+    installed."""
     import torch
 
     if not torch.cuda.is_available():
-        pytest.skip(f"no CUDA GPU visible to this torch ({torch.__version__}); scripts/gpu_profile.sh runs this")
+        pytest.skip(
+            f"no CUDA GPU visible to this torch ({torch.__version__}); "
+            f"scripts/gpu_profile.sh runs this"
+        )
     specs = {(s.kernel, s.expand): s for s in table_specs(get_space(1.2), 160) if s.block == 0}
     small, big = specs[(3, 3)], specs[(7, 6)]
     cases = [("torch", p, b) for p in ("fp32", "fp16") for b in (1, 64)]
@@ -169,9 +199,12 @@ def test_cuda_profilers_time_real_modules():
         cases.append(("ort", "fp32", 1))
     for backend, precision, batch in cases:
         prof = make_profiler(backend, provider="cuda", precision=precision, batch_size=batch)
-        t = prof.time_modules([(build_layer(s), s.input_shape) for s in (small, big)], rounds=5, warmup=2)
+        t = prof.time_modules(
+            [(build_layer(s), s.input_shape) for s in (small, big)], rounds=5, warmup=2
+        )
         assert all(x.count == 5 and x.median > 0 for x in t), (backend, precision, batch)
-        if batch == 64:  # at batch 1 a GPU is launch-bound: small and big blocks may take the same time
+        # at batch 1 a GPU is launch-bound: small and big blocks may take the same time
+        if batch == 64:
             assert t[1].median > t[0].median, (backend, precision, batch)
 
 
@@ -182,22 +215,27 @@ def test_measure_and_validate(built, monkeypatch, tmp_path):
     arch = Arch.smallest(128)
     ms = latency.measure_arch_ms(arch, device=dev, rounds=3)
     assert 0.5 < ms / dev.table_ms(encode([arch]))[0] < 2.0
-    res = latency.validate_device(str(folder), samples=4, seed=3, width=1.0, rounds=2, progress=False, out=folder)
+    res = latency.validate_device(
+        str(folder), samples=4, seed=3, width=1.0, rounds=2, progress=False, out=folder
+    )
     for k in ("within_10pct", "rmse_pct", "spearman"):
         assert k in res["table_sum"] and k in res["corrected"]
     meta = yaml.safe_load((folder / "device.yaml").read_text())
     assert meta["correction"]["slope"] == pytest.approx(res["correction"]["slope"])
     dev = latency.load_device(folder, width=1.0)
     X = encode([arch])
-    assert dev.predict_ms(X)[0] == pytest.approx(res["correction"]["slope"] * dev.table_ms(X)[0]
-                                                 + res["correction"]["intercept"])
+    assert dev.predict_ms(X)[0] == pytest.approx(
+        res["correction"]["slope"] * dev.table_ms(X)[0] + res["correction"]["intercept"]
+    )
     rows = json.loads((folder / "validation.json").read_text())["rows"]
     assert len(rows) == 4
     # rerun: all four are already measured, nothing is measured again
     import latency.measure as measure
 
     monkeypatch.setattr(measure, "measure_archs", lambda *a, **k: pytest.fail("re-measured"))
-    again = latency.validate_device(str(folder), samples=4, seed=3, width=1.0, rounds=2, progress=False)
+    again = latency.validate_device(
+        str(folder), samples=4, seed=3, width=1.0, rounds=2, progress=False
+    )
     assert again["table_sum"] == res["table_sum"]
 
 
@@ -205,12 +243,16 @@ def test_ofa_tables_cannot_be_measured(tmp_path):
     from latency.table import save_table
 
     space = get_space(1.2)
-    save_table(table_path(tmp_path, 160), {s.key: {"mean": 1.0, "std": 0.0, "count": 1} for s in table_specs(space, 160)})
+    save_table(
+        table_path(tmp_path, 160),
+        {s.key: {"mean": 1.0, "std": 0.0, "count": 1} for s in table_specs(space, 160)},
+    )
     with pytest.raises(HwnasError, match="no backend recorded"):
         latency.validate_device(str(tmp_path), samples=3, progress=False)
 
 
-# ---- CLI -------------------------------------------------------------------------------------------------
+# ---- CLI -----------------------------------------------------------------------------------------
+
 
 def _cli(capsys, *argv):
     code = main(list(argv))
@@ -222,13 +264,26 @@ def test_cli_latency(built, tmp_path, capsys):
     folder, _, _ = built
     arch = tmp_path / "arch.json"
     Arch.smallest(128).save(arch)
-    code, out, _ = _cli(capsys, "latency", str(arch), "--device", str(folder), "--width", "1.0", "--json")
+    code, out, _ = _cli(
+        capsys, "latency", str(arch), "--device", str(folder), "--width", "1.0", "--json"
+    )
     assert code == 0
     obj = json.loads(out)
     dev = latency.load_device(folder, width=1.0)
     assert obj["latency_ms"] == pytest.approx(dev.predict_ms(encode([Arch.smallest(128)]))[0])
-    code, out, _ = _cli(capsys, "latency", str(arch), "--device", str(folder), "--width", "1.0", "--measure",
-                        "--rounds", "3", "--json")
+    code, out, _ = _cli(
+        capsys,
+        "latency",
+        str(arch),
+        "--device",
+        str(folder),
+        "--width",
+        "1.0",
+        "--measure",
+        "--rounds",
+        "3",
+        "--json",
+    )
     assert code == 0 and json.loads(out)["measured_ms"] > 0
 
 
@@ -238,10 +293,19 @@ def test_cli_bad_input_is_one_line_exit_2(built, tmp_path, capsys):
     Arch.smallest(224).save(arch)
     cases = [
         (("latency", str(arch), "--device", "no-such-device"), "known devices: "),
-        (("latency", str(arch), "--device", str(folder), "--width", "1.0"), "no latency table for resolution 224"),
+        (
+            ("latency", str(arch), "--device", str(folder), "--width", "1.0"),
+            "no latency table for resolution 224",
+        ),
         (("latency", str(arch), "--device", str(folder)), "not 1.2"),
-        (("profile", "--device", str(tmp_path / "t"), "--backend", "tensorrt"), "pip install tensorrt"),
-        (("profile", "--device", str(tmp_path / "t"), "--resolutions", "300"), "resolution 300 is out of range"),
+        (
+            ("profile", "--device", str(tmp_path / "t"), "--backend", "tensorrt"),
+            "pip install tensorrt",
+        ),
+        (
+            ("profile", "--device", str(tmp_path / "t"), "--resolutions", "300"),
+            "resolution 300 is out of range",
+        ),
     ]
     for argv, msg in cases:
         code, out, err = _cli(capsys, *argv)
@@ -253,7 +317,10 @@ def test_cli_bad_input_is_one_line_exit_2(built, tmp_path, capsys):
 def test_foreign_tables_are_not_mixed(tmp_path):
     from latency.table import save_table
 
-    save_table(table_path(tmp_path, 128), {"Conv-input:128x128x3-output:64x64x16": {"mean": 1.0, "std": 0, "count": 1}})
+    save_table(
+        table_path(tmp_path, 128),
+        {"Conv-input:128x128x3-output:64x64x16": {"mean": 1.0, "std": 0, "count": 1}},
+    )
     with pytest.raises(HwnasError, match="tables hwnas did not measure"):
         latency.profile_device(str(tmp_path), **FAST)
     dev = latency.load_device(tmp_path, width=1.0)
@@ -265,7 +332,8 @@ def test_dispersed_timings_are_retried():
     from latency.profilers.base import Runner
 
     class Scripted(Runner):
-        """Returns scripted seconds per call (a stand-in clock: the retry rule is what is tested)."""
+        """Returns scripted seconds per call (a stand-in clock: the retry rule is what is
+        tested)."""
 
         def __init__(self, values):
             self.values = list(values)
@@ -273,9 +341,18 @@ def test_dispersed_timings_are_retried():
         def run(self, n):
             return self.values.pop(0) * n if self.values else 0.001 * n
 
-    noisy = [0.001] * 3 + [0.001, 0.003] * 5 + [0.001] * 20  # warm-up, 10 disagreeing rounds, then calm
+    # warm-up, 10 disagreeing rounds, then calm
+    noisy = [0.001] * 3 + [0.001, 0.003] * 5 + [0.001] * 20
     calm = [0.002] * 50
-    t = time_interleaved([Scripted(noisy), Scripted(calm)], rounds=10, warmup=2, sample_ms=0.0, max_inner=1,
-                         max_dispersion=0.05, retries=2)
-    assert t[0].iqr == 0 and t[0].median == pytest.approx(1.0)  # the calm retry replaced the noisy timing
+    t = time_interleaved(
+        [Scripted(noisy), Scripted(calm)],
+        rounds=10,
+        warmup=2,
+        sample_ms=0.0,
+        max_inner=1,
+        max_dispersion=0.05,
+        retries=2,
+    )
+    # the calm retry replaced the noisy timing
+    assert t[0].iqr == 0 and t[0].median == pytest.approx(1.0)
     assert t[1].median == pytest.approx(2.0)

@@ -23,12 +23,15 @@ RES = (160, 176, 192, 208, 224)
 def _note10() -> Path:
     root = os.environ.get("HWNAS_ASSETS")
     if not root or not (Path(root) / "ofa" / "note10").is_dir():
-        pytest.skip("OFA's note10 tables are not available: set HWNAS_ASSETS to the shared assets folder")
+        pytest.skip(
+            "OFA's note10 tables are not available: set HWNAS_ASSETS to the shared assets folder"
+        )
     return Path(root) / "ofa" / "note10"
 
 
 def _ofa_table(lut):
-    """OFA's own MBv3LatencyTable over a table dict (its constructor downloads; we set the table)."""
+    """OFA's own MBv3LatencyTable over a table dict (its constructor downloads; we set the
+    table)."""
     from hwnas.ofa_compat import install_torchvision_stand_in
 
     install_torchvision_stand_in()
@@ -43,14 +46,18 @@ def _synthetic_device(folder: Path, width=1.2, resolutions=(160, 224), seed=0, d
     rng = np.random.default_rng(seed)
     space = get_space(width)
     for r in resolutions:
-        table = {s.key: {"mean": float(rng.uniform(0.05, 2.0)), "std": 0.01, "count": 10} for s in table_specs(space, r)}
+        table = {
+            s.key: {"mean": float(rng.uniform(0.05, 2.0)), "std": 0.01, "count": 10}
+            for s in table_specs(space, r)
+        }
         if drop:
             table.pop(drop(space, r), None)
         save_table(table_path(folder, r), table)
     return folder
 
 
-# ---- OFA format -------------------------------------------------------------------------------------------
+# ---- OFA format ----------------------------------------------------------------------------------
+
 
 def test_keys_are_exactly_note10s():
     folder = _note10()
@@ -86,7 +93,9 @@ def test_note10_by_name_and_agrees_with_ofa_code(monkeypatch):
         ofa = _ofa_table(yaml.safe_load((folder / f"{r}_lookup_table.yaml").read_text()))
         for n in np.flatnonzero(X[:, -1] == r):
             arch = Arch.from_array(X[n])
-            assert ours[n] == pytest.approx(ofa.predict_network_latency_given_config(net_config(space, arch), r), rel=1e-12)
+            assert ours[n] == pytest.approx(
+                ofa.predict_network_latency_given_config(net_config(space, arch), r), rel=1e-12
+            )
 
 
 def test_hwnas_tables_are_read_by_ofa_code(tmp_path):
@@ -98,10 +107,13 @@ def test_hwnas_tables_are_read_by_ofa_code(tmp_path):
     for n, row in enumerate(X):
         arch = Arch.from_array(row)
         ofa = _ofa_table(load_table(table_path(tmp_path, arch.r)))
-        assert ours[n] == pytest.approx(ofa.predict_network_latency_given_config(net_config(space, arch), arch.r))
+        assert ours[n] == pytest.approx(
+            ofa.predict_network_latency_given_config(net_config(space, arch), arch.r)
+        )
 
 
-# ---- lookup ------------------------------------------------------------------------------------------------
+# ---- lookup --------------------------------------------------------------------------------------
+
 
 def test_vectorised_lookup_100k(tmp_path):
     # the < 1 s target is measured by scripts/bench_latency.py, not asserted here
@@ -113,23 +125,34 @@ def test_vectorised_lookup_100k(tmp_path):
 
 def test_correction_and_min_latency_exact(tmp_path):
     _synthetic_device(tmp_path, resolutions=(160, 192))
-    (tmp_path / "device.yaml").write_text(yaml.safe_dump({"name": "syn", "width": 1.2,
-                                                         "correction": {"slope": 1.5, "intercept": 0.25}}))
+    (tmp_path / "device.yaml").write_text(
+        yaml.safe_dump(
+            {"name": "syn", "width": 1.2, "correction": {"slope": 1.5, "intercept": 0.25}}
+        )
+    )
     dev = load_device(tmp_path)
     X = sample(3000, np.random.default_rng(4), (160, 192))
     np.testing.assert_allclose(dev.predict_ms(X), 1.5 * dev.table_ms(X) + 0.25)
-    # brute force over the per-block choices: per block the cheapest (k, e), per stage the best depth
+    # brute force over the per-block choices: per block the cheapest (k, e), per stage the best
+    # depth
     best = dev.min_latency_ms([160, 192])
     assert best <= dev.predict_ms(X).min() + 1e-12
     for r in (160, 192):
         cheapest = []
         for b in range(20):
-            vals = {(k, e): dev.table_ms(_one_block_arch(b, k, e, r))[0] for k in (3, 5, 7) for e in (3, 4, 6)}
+            vals = {
+                (k, e): dev.table_ms(_one_block_arch(b, k, e, r))[0]
+                for k in (3, 5, 7)
+                for e in (3, 4, 6)
+            }
             cheapest.append(min(vals, key=vals.get))
         ks = [k for k, _ in cheapest]
         es = [e for _, e in cheapest]
-        candidates = [Arch(ks, es, d, r) for d in np.ndindex(3, 3, 3, 3, 3)
-                      for d in [tuple(int(x) + 2 for x in d)]]
+        candidates = [
+            Arch(ks, es, d, r)
+            for d in np.ndindex(3, 3, 3, 3, 3)
+            for d in [tuple(int(x) + 2 for x in d)]
+        ]
         m = dev.predict_ms(encode(candidates)).min()
         assert dev.min_latency_ms([r]) == pytest.approx(m)
 
@@ -140,25 +163,37 @@ def _one_block_arch(b, k, e, r):
     return encode([Arch(ks, es, [4] * 5, r)])
 
 
-# ---- bad input ---------------------------------------------------------------------------------------------
+# ---- bad input -----------------------------------------------------------------------------------
+
 
 def test_unknown_device_lists_known():
-    with pytest.raises(HwnasError, match=r"device 'no-such-device' is unknown; known devices: .*cpu-ort"):
+    with pytest.raises(
+        HwnasError,
+        match=r"device 'no-such-device' is unknown; known devices: "
+        r".*cpu-ort",
+    ):
         load_device("no-such-device")
 
 
 def test_missing_entry_names_key_and_rebuild_command(tmp_path):
-    _synthetic_device(tmp_path, drop=lambda space, r: block_key(space, 5, 7, 6, r) if r == 224 else None)
+    _synthetic_device(
+        tmp_path, drop=lambda space, r: block_key(space, 5, 7, 6, r) if r == 224 else None
+    )
     dev = load_device(tmp_path)
     ok = Arch.smallest(224)
-    assert np.isfinite(dev.predict_ms(encode([ok]))).all()  # block 5 runs here, with k3 e3 (present)
+    # block 5 runs here, with k3 e3 (present)
+    assert np.isfinite(dev.predict_ms(encode([ok]))).all()
     ks, es = [3] * 20, [3] * 20
     ks[5], es[5] = 7, 6
     bad = Arch(ks, es, [4] * 5, 224)
     key = block_key(get_space(1.2), 5, 7, 6, 224)
     with pytest.raises(HwnasError, match="has no entry") as exc:
         dev.predict_ms(encode([ok, bad]))
-    assert key in str(exc.value) and "hwnas profile --device" in str(exc.value) and "--resolutions 224" in str(exc.value)
+    assert (
+        key in str(exc.value)
+        and "hwnas profile --device" in str(exc.value)
+        and "--resolutions 224" in str(exc.value)
+    )
     with pytest.raises(HwnasError, match=key.split("-expand")[0]):
         dev.min_latency_ms([224])
 
@@ -185,7 +220,9 @@ def test_corrupt_yaml(tmp_path):
     (tmp_path / "160_lookup_table.yaml").write_text("- just\n- a list\n")
     with pytest.raises(HwnasError, match="corrupt latency table"):
         load_device(tmp_path)
-    (tmp_path / "160_lookup_table.yaml").write_text("Conv-input:1x1x3-output:1x1x24: {mean: fast}\n")
+    (tmp_path / "160_lookup_table.yaml").write_text(
+        "Conv-input:1x1x3-output:1x1x24: {mean: fast}\n"
+    )
     with pytest.raises(HwnasError, match="has mean 'fast'"):
         load_device(tmp_path)
 

@@ -46,9 +46,9 @@ CLEAN = (
 
 # family -> (rule-code prefixes, failing today)
 FAMILIES = {
-    "pycodestyle (E, W; lines <= 100 columns)": (("E", "W"), True),
-    "pyflakes (F)": (("F",), True),
-    "import order (I)": (("I",), True),
+    "pycodestyle (E, W; lines <= 100 columns)": (("E", "W"), False),
+    "pyflakes (F)": (("F",), False),
+    "import order (I)": (("I",), False),
     "bugbear (B)": (("B",), True),
     "public docstrings (D1)": (("D1",), True),
 }

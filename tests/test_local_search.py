@@ -9,8 +9,9 @@ SPACE = get_space(1.2)
 
 
 def test_climb_stays_feasible_and_improves_on_its_start(tmp_path):
-    cfg = SearchConfig(flops="600M", queries=40, seed=0, algorithm="local-search",
-                       out=str(tmp_path))
+    cfg = SearchConfig(
+        flops="600M", queries=40, seed=0, algorithm="local-search", out=str(tmp_path)
+    )
     r = run_search(cfg, oracle=SyntheticOracle(SPACE))
     rows = (tmp_path / "history.csv").read_text().splitlines()[1:]
     acc = [float(row.split(",")[2]) for row in rows]

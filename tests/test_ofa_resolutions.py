@@ -13,7 +13,7 @@ import pytest
 from hwnas import Arch, HwnasError, Space, get_space
 from hwnas import arch as A
 from hwnas.cli import main
-from hwnas.ofa_interop import arch_from_net_config, build_subnet, build_supernet, net_config
+from hwnas.ofa_interop import arch_from_net_config, build_supernet, net_config
 from hwnas.space import MAX_NET_RESOLUTION, MIN_NET_RESOLUTION
 
 from .test_cost import ofa_flops  # noqa: F401  (fixture: OFA's count_net_flops, exact)
@@ -78,8 +78,18 @@ def test_export_at_228_passes_parity(tmp_path, capsys):
     weights = TrainedLike(tmp_path)(R228)
     arch_json = tmp_path / "r228.json"
     R228.save(arch_json)
-    code, out, err = _cli(capsys, "export", arch_json, "--onnx", tmp_path / "r228.onnx",
-                          "--weights", weights, "--latency-runs", 2, "--json")
+    code, out, err = _cli(
+        capsys,
+        "export",
+        arch_json,
+        "--onnx",
+        tmp_path / "r228.onnx",
+        "--weights",
+        weights,
+        "--latency-runs",
+        2,
+        "--json",
+    )
     assert code == 0, err
     res = json.loads(out)
     assert res["resolution"] == 228 and res["max_abs_diff"] <= PARITY_TOL
@@ -99,9 +109,24 @@ def test_latency_at_236_names_the_profile_command_then_works_after_profiling(tmp
     assert "hwnas profile" in err and "--resolutions 236" in err
 
     dev = tmp_path / "dev"
-    code, out, err = _cli(capsys, "profile", "--device", "t236", "--backend", "torch", "--out", dev,
-                          "--resolutions", 236, "--rounds", 3, "--group-size", 96, "--no-progress",
-                          "--json")
+    code, out, err = _cli(
+        capsys,
+        "profile",
+        "--device",
+        "t236",
+        "--backend",
+        "torch",
+        "--out",
+        dev,
+        "--resolutions",
+        236,
+        "--rounds",
+        3,
+        "--group-size",
+        96,
+        "--no-progress",
+        "--json",
+    )
     assert code == 0, err
     assert json.loads(out)["measured"] == 96
     code, out, err = _cli(capsys, "latency", arch_json, "--device", dev, "--json")

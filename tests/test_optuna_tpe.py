@@ -28,8 +28,16 @@ def optuna():
 
 
 def _search(tmp_path, name, **kw):
-    cfg = SearchConfig(**{"flops": "400M", "queries": 60, "seed": 0, "algorithm": "optuna-tpe",
-                          "out": str(tmp_path / name), **kw})
+    cfg = SearchConfig(
+        **{
+            "flops": "400M",
+            "queries": 60,
+            "seed": 0,
+            "algorithm": "optuna-tpe",
+            "out": str(tmp_path / name),
+            **kw,
+        }
+    )
     return run_search(cfg, oracle=SyntheticOracle(SPACE))
 
 
@@ -40,7 +48,7 @@ def test_tpe_measures_only_feasible_unique_archs_and_is_seeded(tmp_path, optuna)
         rows = list(csv.DictReader(f))
     assert len({r["arch_id"] for r in rows}) == 60
     assert max(float(r["mflops"]) for r in rows) <= 400.0  # infeasible proposals are never measured
-    b = _search(tmp_path, "b")
+    _search(tmp_path, "b")
     history = [(tmp_path / name / "history.csv").read_text() for name in ("a", "b")]
     assert history[0] == history[1]
     c = _search(tmp_path, "c", seed=1)

@@ -1,4 +1,5 @@
-"""Oracles: ofa-mlp (needs HWNAS_ASSETS), table, zerocost, supernet end to end; data loading; assets fetch."""
+"""Oracles: ofa-mlp (needs HWNAS_ASSETS), table, zerocost, supernet end to end; data loading; assets
+fetch."""
 
 from __future__ import annotations
 
@@ -20,14 +21,19 @@ from hwnas.errors import HwnasError
 from hwnas.space import get_space
 from predictors import assets
 from predictors.evaluator import Evaluator
-from predictors.store import EvalStore
 from predictors.registry import ORACLES
+from predictors.store import EvalStore
 
 W12, W10 = get_space(1.2), get_space(1.0)
 ASSETS = os.environ.get("HWNAS_ASSETS")
 ACC = Path(ASSETS or "/nonexistent") / assets.ACC_PREDICTOR
-needs_assets = pytest.mark.skipif(not ACC.is_file(), reason="OFA's acc_predictor.pth not found: set HWNAS_ASSETS "
-                                  "to the shared assets folder (e.g. HWNAS_ASSETS=../shared/assets)")
+needs_assets = pytest.mark.skipif(
+    not ACC.is_file(),
+    reason="OFA's acc_predictor.pth not found: "
+    "set HWNAS_ASSETS "
+    "to the shared assets folder (e.g. "
+    "HWNAS_ASSETS=../shared/assets)",
+)
 
 
 @pytest.fixture
@@ -37,6 +43,7 @@ def no_assets(tmp_path, monkeypatch):
 
 
 # ---- ofa-mlp -------------------------------------------------------------------------------------
+
 
 @needs_assets
 def test_ofa_mlp_reproduces_published_numbers():
@@ -49,14 +56,19 @@ def test_ofa_mlp_reproduces_published_numbers():
 
 @needs_assets
 def test_ofa_mlp_answers_do_not_depend_on_the_batch():
-    """Bit-exact: one batch, batches of 1..64, shuffled, inside a bigger batch, small encoding chunks."""
+    """Bit-exact: one batch, batches of 1..64, shuffled, inside a bigger batch, small encoding
+    chunks."""
     o = predictors.make_oracle("ofa-mlp", W12)
     rng = np.random.default_rng(3)
     X = sample(400, rng, W12.resolutions)
     full = o.predict(X)
-    assert o.model.n_fallback > 0  # some answers sat on a float32 rounding boundary and were recomputed
+    # some answers sat on a float32 rounding boundary and were recomputed
+    assert o.model.n_fallback > 0
     for n in (1, 2, 5, 64):
-        assert np.concatenate([o.predict(X[s:s + n]) for s in range(0, len(X), n)]).tobytes() == full.tobytes()
+        assert (
+            np.concatenate([o.predict(X[s : s + n]) for s in range(0, len(X), n)]).tobytes()
+            == full.tobytes()
+        )
     perm = rng.permutation(len(X))
     assert o.predict(X[perm]).tobytes() == full[perm].tobytes()
     big = np.concatenate([sample(3000, rng, W12.resolutions), X])
@@ -68,17 +80,18 @@ def test_ofa_mlp_answers_do_not_depend_on_the_batch():
 
 @needs_assets
 def test_ofa_encoding_matches_ofa_reference():
-    from hwnas.ofa_compat import install_torchvision_stand_in
-    from predictors.ofa_mlp import ofa_encode
-
     import importlib.util
 
     import ofa
 
+    from hwnas.ofa_compat import install_torchvision_stand_in
+    from predictors.ofa_mlp import ofa_encode
+
     install_torchvision_stand_in()
     # load the file alone: ofa.tutorial's __init__ imports gdown, which hwnas does not install
     spec = importlib.util.spec_from_file_location(
-        "ofa_acc_ref", Path(ofa.__file__).parent / "tutorial" / "accuracy_predictor.py")
+        "ofa_acc_ref", Path(ofa.__file__).parent / "tutorial" / "accuracy_predictor.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     AccuracyPredictor = mod.AccuracyPredictor
@@ -131,7 +144,8 @@ def test_missing_predictor_is_a_clear_error_and_auto_falls_back(no_assets, tmp_p
         predictors.make_oracle("magic", W12)
 
 
-# ---- table -----------------------------------------------------------------------------------------
+# ---- table ---------------------------------------------------------------------------------------
+
 
 def test_table_oracle(tmp_path):
     from predictors.table import write_table
@@ -148,7 +162,9 @@ def test_table_oracle(tmp_path):
         o.evaluate(np.concatenate([X[:2], other]))
     bad = tmp_path / "pct.csv"
     bad.write_text(path.read_text().replace(",0.71,", ",71.0,"))
-    with pytest.raises(HwnasError, match="line 2: accuracy 71.0 is out of range; allowed: fractions 0..1"):
+    with pytest.raises(
+        HwnasError, match="line 2: accuracy 71.0 is out of range; allowed: fractions 0..1"
+    ):
         predictors.make_oracle("table", W12, table=bad)
     cols = tmp_path / "cols.csv"
     cols.write_text("genes,acc\nx,0.5\n")
@@ -158,7 +174,8 @@ def test_table_oracle(tmp_path):
         predictors.make_oracle("table", W12)
 
 
-# ---- zerocost ----------------------------------------------------------------------------------------
+# ---- zerocost ------------------------------------------------------------------------------------
+
 
 def test_zerocost_flops_proxy_orders_by_macs():
     from hwnas.cost import macs_params
@@ -175,13 +192,17 @@ def test_zerocost_flops_proxy_orders_by_macs():
 def test_zerocost_zen_runs_and_is_deterministic():
     o = predictors.make_oracle("zerocost", W10, proxy="zen", batch=1)
     X = encode([Arch.smallest(128)])
-    a, b = o.evaluate(X)[0], predictors.make_oracle("zerocost", W10, proxy="zen", batch=1).evaluate(X)[0]
+    a, b = (
+        o.evaluate(X)[0],
+        predictors.make_oracle("zerocost", W10, proxy="zen", batch=1).evaluate(X)[0],
+    )
     assert a.ok and 0 < a.accuracy < 1 and a.accuracy == b.accuracy
     with pytest.raises(HwnasError, match="allowed: flops, params, zen, synflow"):
         predictors.make_oracle("zerocost", W12, proxy="magic")
 
 
-# ---- images, BN recalibration, supernet oracle ---------------------------------------------------------
+# ---- images, BN recalibration, supernet oracle ---------------------------------------------------
+
 
 def _image_folder(root: Path, classes=3, per_class=4, size=(150, 120)):
     from PIL import Image
@@ -204,8 +225,13 @@ def test_load_image_folder(tmp_path):
 
     root = _image_folder(tmp_path / "imgs")
     x, y = load_image_folder(root, 128)
-    assert x.dtype.is_floating_point and str(x.dtype) == "torch.float32" and tuple(x.shape) == (12, 3, 128, 128)
-    assert y.tolist() == [0, 1, 2] * 4 and str(y.dtype) == "torch.int64"  # round-robin across classes
+    assert (
+        x.dtype.is_floating_point
+        and str(x.dtype) == "torch.float32"
+        and tuple(x.shape) == (12, 3, 128, 128)
+    )
+    # round-robin across classes
+    assert y.tolist() == [0, 1, 2] * 4 and str(y.dtype) == "torch.int64"
     x2, y2 = load_image_folder(root, 128, limit=5, offset=3)
     assert y2.tolist() == [0, 1, 2, 0, 1] and np.allclose(x2.numpy(), x[3:8].numpy())
     # a solid-colour image normalises to (v/255 - mean)/std everywhere, whatever the resize
@@ -214,7 +240,8 @@ def test_load_image_folder(tmp_path):
     Image.new("RGB", (300, 200), (255, 128, 0)).save(solid / "x.png")
     s, _ = load_image_folder(tmp_path / "solid", 160)
     want = (np.array([255, 128, 0]) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-    np.testing.assert_allclose(s[0].numpy().reshape(3, -1).mean(axis=1), want, atol=2e-3)  # < 1/10 grey level
+    # < 1/10 grey level
+    np.testing.assert_allclose(s[0].numpy().reshape(3, -1).mean(axis=1), want, atol=2e-3)
     with pytest.raises(HwnasError, match="no class sub-folders"):
         load_image_folder(tmp_path / "solid" / "a", 128)
 
@@ -233,8 +260,12 @@ def test_recalibrate_bn_sets_exact_statistics():
     conv, bn = net.first_conv.conv, net.first_conv.bn
     with torch.no_grad():
         out = conv(images)
-    np.testing.assert_allclose(bn.running_mean.numpy(), out.mean(dim=(0, 2, 3)).numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(bn.running_var.numpy(), out.var(dim=(0, 2, 3), unbiased=False).numpy(), rtol=1e-3)
+    np.testing.assert_allclose(
+        bn.running_mean.numpy(), out.mean(dim=(0, 2, 3)).numpy(), rtol=1e-4, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        bn.running_var.numpy(), out.var(dim=(0, 2, 3), unbiased=False).numpy(), rtol=1e-3
+    )
 
 
 def test_official_checkpoint_keys_load(tmp_path):
@@ -245,7 +276,9 @@ def test_official_checkpoint_keys_load(tmp_path):
     net = build_supernet(W10)
     state = net.state_dict()
     torch.save(state, tmp_path / "plain.pth")
-    torch.save({"state_dict": {"module." + k: v for k, v in state.items()}}, tmp_path / "wrapped.pth")
+    torch.save(
+        {"state_dict": {"module." + k: v for k, v in state.items()}}, tmp_path / "wrapped.pth"
+    )
     for name in ("plain.pth", "wrapped.pth"):
         loaded = load_supernet(W10, tmp_path / name).state_dict()
         assert loaded.keys() == state.keys()
@@ -262,8 +295,9 @@ def test_supernet_oracle_end_to_end(tmp_path):
     torch.manual_seed(0)
     torch.save(build_supernet(W10).state_dict(), tmp_path / "ofa_w10.pth")
     data = _image_folder(tmp_path / "imgs")
-    o = predictors.make_oracle("supernet", W10, weights=tmp_path / "ofa_w10.pth", data=data, calib_images=6,
-                               batch_size=4)
+    o = predictors.make_oracle(
+        "supernet", W10, weights=tmp_path / "ofa_w10.pth", data=data, calib_images=6, batch_size=4
+    )
     assert o.name == "supernet" and not o.is_proxy
     X = encode([Arch.smallest(128), Arch(ks=[5] * 20, e=[4] * 20, d=[2, 3, 2, 2, 2], r=128)])
     with EvalStore(tmp_path / "evals.sqlite") as store:
@@ -279,17 +313,22 @@ def test_supernet_oracle_end_to_end(tmp_path):
     split = tmp_path / "split"
     _image_folder(split / "train", per_class=2)
     _image_folder(split / "val", per_class=3)
-    o2 = predictors.make_oracle("supernet", W10, weights=tmp_path / "ofa_w10.pth", data=split, calib_images=6)
+    o2 = predictors.make_oracle(
+        "supernet", W10, weights=tmp_path / "ofa_w10.pth", data=split, calib_images=6
+    )
     assert o2.version != o.version and o2._split
     v = o2.measure(Arch.smallest(128))
     assert 0 <= v <= 1 and v * 9 == round(v * 9)  # k correct of the 9 val images
     with pytest.raises(HwnasError, match="needs --weights"):
         predictors.make_oracle("supernet", W10)
     with pytest.raises(HwnasError, match="not available|allowed: cpu"):
-        predictors.make_oracle("supernet", W10, weights=tmp_path / "ofa_w10.pth", data=data, device="tpu")
+        predictors.make_oracle(
+            "supernet", W10, weights=tmp_path / "ofa_w10.pth", data=data, device="tpu"
+        )
 
 
-# ---- assets fetch --------------------------------------------------------------------------------------
+# ---- assets fetch --------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def http_root(tmp_path):
@@ -317,7 +356,8 @@ def test_assets_fetch_from_local_server(http_root, tmp_path, monkeypatch):
     for name, sha in assets.MANIFEST.items():
         assert hashlib.sha256((tmp_path / "cache" / name).read_bytes()).hexdigest() == sha
     assert predictors.make_oracle("auto", W12).name == "ofa-mlp"  # found in the cache dir
-    assert main(["assets", "fetch", "--base-url", url, "--json"]) == 0  # second time: nothing to download
+    # second time: nothing to download
+    assert main(["assets", "fetch", "--base-url", url, "--json"]) == 0
     assert [f["status"] for f in assets.fetch(base_url=url, progress=False)] == ["present"] * 6
 
 
@@ -330,10 +370,14 @@ def test_assets_fetch_rejects_bad_bytes_and_http_errors(http_root, tmp_path, mon
     dest = tmp_path / "dest"
     with pytest.raises(HwnasError, match="sha256 .* expected 48685122"):
         assets.fetch([assets.ACC_PREDICTOR], base_url=url, dest=dest, progress=False)
-    assert not (dest / assets.ACC_PREDICTOR).exists() and list((dest / "ofa").iterdir()) == []  # nothing left
+    # nothing left
+    assert not (dest / assets.ACC_PREDICTOR).exists() and list((dest / "ofa").iterdir()) == []
     with pytest.raises(HwnasError, match="HTTP 404"):
         assets.fetch(["ofa/note10/160_lookup_table.yaml"], base_url=url, dest=dest, progress=False)
-    assert main(["assets", "fetch", "--only", "acc-predictor", "--base-url", url, "--dest", str(dest)]) == 2
+    assert (
+        main(["assets", "fetch", "--only", "acc-predictor", "--base-url", url, "--dest", str(dest)])
+        == 2
+    )
     assert "hwnas: error: download of" in capsys.readouterr().err
     monkeypatch.setenv("HWNAS_CACHE", str(dest))
     monkeypatch.setenv("HWNAS_ASSETS", str(tmp_path / "none"))
@@ -342,11 +386,11 @@ def test_assets_fetch_rejects_bad_bytes_and_http_errors(http_root, tmp_path, mon
     assert out["action"] == "list" and not any(f["found"] for f in out["files"])
 
 
-
 @pytest.mark.parametrize("name", ORACLES.names())
 def test_every_registered_oracle_answers_from_the_run_settings(name, tmp_path):
     """Each member, made from the settings a run passes every oracle, answers a batch in 0..1, the
-    same way twice, under its own name; one that needs what no test has here says so and is skipped."""
+    same way twice, under its own name; one that needs what no test has here says so and is
+    skipped."""
     from predictors.table import write_table
 
     cls = ORACLES.load(name)
@@ -354,8 +398,13 @@ def test_every_registered_oracle_answers_from_the_run_settings(name, tmp_path):
     assert name in predictors.ORACLES and predictors.ORACLES[0] == "auto"
     X = sample(40, np.random.default_rng(5), W12.resolutions)
     write_table(tmp_path / "acc.csv", X, np.linspace(0.70, 0.80, len(X)))
-    settings = {"acc_predictor": None, "table": tmp_path / "acc.csv", "weights": None, "data": None,
-                "device": "cpu"}
+    settings = {
+        "acc_predictor": None,
+        "table": tmp_path / "acc.csv",
+        "weights": None,
+        "data": None,
+        "device": "cpu",
+    }
     try:
         oracle = predictors.make_oracle(name, W12, **settings)
     except HwnasError as exc:  # supernet: a checkpoint and images (test_supernet_oracle_end_to_end)
@@ -376,7 +425,9 @@ def test_surrogate_answers_listed_archs_exactly_and_ranks_the_rest(tmp_path):
     def acc(X):
         return 0.6 + 0.05 * np.log(macs_params(W12, X)[0] / 1e8)
 
-    X, other = (sample(n, np.random.default_rng(s), W12.resolutions) for n, s in ((150, 7), (300, 8)))
+    X, other = (
+        sample(n, np.random.default_rng(s), W12.resolutions) for n, s in ((150, 7), (300, 8))
+    )
     write_table(tmp_path / "acc.csv", X, acc(X), seconds=np.full(len(X), 60.0))
     o = predictors.make_oracle("surrogate", W12, table=tmp_path / "acc.csv")
     listed = o.evaluate(X[:5])

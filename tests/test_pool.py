@@ -50,8 +50,14 @@ def test_every_algorithm_proposes_only_pool_members(tmp_path, pool_file, algorit
     if algorithm == "optuna-tpe":
         pytest.importorskip("optuna", reason="needs pip install hwnas[optuna]")
     path, X = pool_file
-    cfg = SearchConfig(flops="600M", queries=40, seed=0, algorithm=algorithm, pool=str(path),
-                       out=str(tmp_path / "run"))
+    cfg = SearchConfig(
+        flops="600M",
+        queries=40,
+        seed=0,
+        algorithm=algorithm,
+        pool=str(path),
+        out=str(tmp_path / "run"),
+    )
     r = run_search(cfg, oracle=SyntheticOracle(SPACE))
     members = set(row_ids(X[:-2]))  # the two too-big archs are not members
     with open(tmp_path / "run" / "history.csv") as f:
@@ -81,8 +87,9 @@ def test_snap_is_nearest_member_and_seeded(pool_file):
     tie_pool = np.stack([a, b])
     mid = a.copy()
     mid[45] = ({160, 176, 192, 208, 224} - {int(a[45]), int(b[45])}).pop()
-    picks = {bytes(Problem(SPACE, pool=tie_pool, pool_seed=s).snap(mid[None])[0])
-             for s in range(20)}
+    picks = {
+        bytes(Problem(SPACE, pool=tie_pool, pool_seed=s).snap(mid[None])[0]) for s in range(20)
+    }
     assert picks == {bytes(a), bytes(b)}
 
 
@@ -101,8 +108,16 @@ def test_pool_with_accuracies_serves_as_table_oracle(tmp_path, fmt):
     acc = np.array([a.accuracy for a in SyntheticOracle(SPACE).evaluate(X)])
     path = tmp_path / f"pool.{fmt}"
     (write_table if fmt == "csv" else write_jsonl)(path, X, acc)
-    cfg = SearchConfig(flops="600M", queries=120, seed=0, algorithm="random", pool=str(path),
-                       oracle="table", oracle_table=str(path), out=str(tmp_path / "run"))
+    cfg = SearchConfig(
+        flops="600M",
+        queries=120,
+        seed=0,
+        algorithm="random",
+        pool=str(path),
+        oracle="table",
+        oracle_table=str(path),
+        out=str(tmp_path / "run"),
+    )
     r = run_search(cfg)
     feasible = Problem(SPACE, flops=600e6).feasible(X)
     assert r["queries"] == int(feasible.sum())  # the whole feasible pool, then nothing more to ask
@@ -126,17 +141,23 @@ def _read(path):
     return read_arch_list(path, what="--pool", width=1.2).X
 
 
-@pytest.mark.parametrize("content, needle", [
-    (None, "does not exist"),
-    ("", "is empty"),
-    ("arch,accuracy\n", "has no rows"),
-    ("name,accuracy\nx,0.5\n", "required: arch"),
-    ('{"ks": [3], "e": [3], "d": [2], "r": 160}\n', "line 1: ks has 1 values"),
-    ('{"ks": [3]\n', "line 1: malformed JSON"),
-    ("[1, 2]\n", "required: arch"),  # not an object: read as CSV, which then lacks an arch column
-    (json.dumps({**Arch.smallest(160).to_dict(), "accuracy": 78.5}) + "\n", "not percent"),
-    ('{"blocks": []}\n', "no resolution"),
-])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        (None, "does not exist"),
+        ("", "is empty"),
+        ("arch,accuracy\n", "has no rows"),
+        ("name,accuracy\nx,0.5\n", "required: arch"),
+        ('{"ks": [3], "e": [3], "d": [2], "r": 160}\n', "line 1: ks has 1 values"),
+        ('{"ks": [3]\n', "line 1: malformed JSON"),
+        (
+            "[1, 2]\n",
+            "required: arch",
+        ),  # not an object: read as CSV, which then lacks an arch column
+        (json.dumps({**Arch.smallest(160).to_dict(), "accuracy": 78.5}) + "\n", "not percent"),
+        ('{"blocks": []}\n', "no resolution"),
+    ],
+)
 def test_bad_pool_files_are_one_line_errors(tmp_path, content, needle):
     path = tmp_path / "pool.txt"
     if content is not None:
@@ -150,18 +171,29 @@ def test_bad_pool_files_are_one_line_errors(tmp_path, content, needle):
 def test_infeasible_pool_is_an_error(tmp_path):
     path = tmp_path / "big.jsonl"
     # too big, too big, and a resolution outside the searched 160..224
-    write_jsonl(path, np.stack([Arch.largest(224).to_array(), Arch.largest(208).to_array(),
-                                Arch.smallest(128).to_array()]))
+    write_jsonl(
+        path,
+        np.stack(
+            [
+                Arch.largest(224).to_array(),
+                Arch.largest(208).to_array(),
+                Arch.smallest(128).to_array(),
+            ]
+        ),
+    )
     with pytest.raises(HwnasError, match="none of its 3 archs is within MACs <= 600M at resolut"):
-        run_search(SearchConfig(flops="600M", pool=str(path), out=str(tmp_path / "run")),
-                   oracle=SyntheticOracle(SPACE))
+        run_search(
+            SearchConfig(flops="600M", pool=str(path), out=str(tmp_path / "run")),
+            oracle=SyntheticOracle(SPACE),
+        )
 
 
 def test_cli_pool_errors_exit_2_and_run_yaml_records_it(tmp_path, pool_file):
     bad = tmp_path / "bad.csv"
     bad.write_text('arch\n"{""ks"": 1}"\n')
-    out = run_cli("search", "--flops", "600M", "--pool", bad, "--out", tmp_path / "x",
-                  "--oracle", "zerocost")
+    out = run_cli(
+        "search", "--flops", "600M", "--pool", bad, "--out", tmp_path / "x", "--oracle", "zerocost"
+    )
     assert out.returncode == 2
     assert out.stderr.startswith("hwnas: error: --pool") and "line 2" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1

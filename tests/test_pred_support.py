@@ -14,7 +14,8 @@ from predictors.base import Answer, Oracle
 
 
 class MacsOracle(Oracle):
-    """A deterministic oracle: accuracy = a smooth function of MACs. Counts the archs it is asked."""
+    """A deterministic oracle: accuracy = a smooth function of MACs. Counts the archs it is
+    asked."""
 
     name = "test-macs"
 
@@ -34,8 +35,14 @@ class MacsOracle(Oracle):
                 time.sleep(self.delay)
             self.asked += 1
             if self.fail_every and self.asked % self.fail_every == 0:
-                yield i, (Answer(float("nan"), self.delay) if self.asked % 2 else
-                          Answer(float("nan"), self.delay, "simulated out of memory"))
+                yield (
+                    i,
+                    (
+                        Answer(float("nan"), self.delay)
+                        if self.asked % 2
+                        else Answer(float("nan"), self.delay, "simulated out of memory")
+                    ),
+                )
             else:
                 yield i, Answer(float(acc[i]), self.delay)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from scipy.stats import kendalltau
@@ -36,7 +35,11 @@ def test_features_layout():
     F = features(X, SPACE)
     assert F.dtype == np.float32 and F.shape == (500, 136)
     act = active_mask(X)
-    ks, e, d = F[:, :60].reshape(500, 20, 3), F[:, 60:120].reshape(500, 20, 3), F[:, 120:135].reshape(500, 5, 3)
+    ks, e, d = (
+        F[:, :60].reshape(500, 20, 3),
+        F[:, 60:120].reshape(500, 20, 3),
+        F[:, 120:135].reshape(500, 5, 3),
+    )
     np.testing.assert_array_equal(ks.sum(axis=2), act)  # one-hot on active blocks, zero on inactive
     np.testing.assert_array_equal(e.sum(axis=2), act)
     np.testing.assert_array_equal(np.array([3, 5, 7])[ks.argmax(axis=2)][act], X[:, :20][act])
@@ -76,7 +79,7 @@ def test_gp_batch_spends_no_query_on_a_duplicate():
     ucb = mean + 100.0 * sd
     top = int(np.argmax(ucb))
     np.testing.assert_array_equal(gp.select_batch(Xt, 100.0, 1), [top])
-    C = np.concatenate([Xt, Xt[top:top + 1]])  # the best row twice: its copy adds nothing
+    C = np.concatenate([Xt, Xt[top : top + 1]])  # the best row twice: its copy adds nothing
     batch = gp.select_batch(C, 100.0, 5)
     copies = {top, len(C) - 1}
     assert batch[0] in copies and len(copies & set(batch.tolist())) == 1

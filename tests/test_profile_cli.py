@@ -20,8 +20,16 @@ def _cli(capsys, *argv):
 
 
 def _bad_cases(tmp, arch):
-    prof = ("profile", "--device", "d", "--out", tmp / "dev", "--no-progress",
-            "--resolutions", "128")
+    prof = (
+        "profile",
+        "--device",
+        "d",
+        "--out",
+        tmp / "dev",
+        "--no-progress",
+        "--resolutions",
+        "128",
+    )
     lat = ("latency", arch, "--device", "cpu-ort")
     val = ("validate-latency", "--device", "cpu-ort")
     at_least_1 = "is not allowed; allowed: an integer >= 1"
@@ -58,9 +66,24 @@ def test_unusable_measurement_settings_are_one_line_errors(tmp_path, capsys):
 @pytest.mark.parametrize("backend", ["ort", "torch"])
 def test_profile_then_validate_through_the_cli(backend, tmp_path, capsys):
     dev = tmp_path / "dev"
-    code, out, err = _cli(capsys, "profile", "--device", f"tiny-{backend}", "--backend", backend,
-                          "--out", dev, "--resolutions", 128, "--rounds", 3, "--group-size", 96,
-                          "--no-progress", "--json")
+    code, out, err = _cli(
+        capsys,
+        "profile",
+        "--device",
+        f"tiny-{backend}",
+        "--backend",
+        backend,
+        "--out",
+        dev,
+        "--resolutions",
+        128,
+        "--rounds",
+        3,
+        "--group-size",
+        96,
+        "--no-progress",
+        "--json",
+    )
     assert code == 0, err
     res = json.loads(out)
     assert res["backend"] == backend and res["measured"] == 96 and res["resolutions"] == [128]
@@ -70,8 +93,19 @@ def test_profile_then_validate_through_the_cli(backend, tmp_path, capsys):
     assert all(type(v) is str for v in meta["versions"].values()), meta["versions"]
     before = {p.name: p.read_bytes() for p in dev.iterdir()}
 
-    code, out, err = _cli(capsys, "validate-latency", "--device", dev, "--samples", 3, "--rounds",
-                          3, "--no-write", "--no-progress", "--json")
+    code, out, err = _cli(
+        capsys,
+        "validate-latency",
+        "--device",
+        dev,
+        "--samples",
+        3,
+        "--rounds",
+        3,
+        "--no-write",
+        "--no-progress",
+        "--json",
+    )
     assert code == 0, err
     res = json.loads(out)
     assert res["backend"] == backend and res["samples"] == 3 and res["written"] is None

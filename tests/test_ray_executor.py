@@ -1,4 +1,5 @@
-"""The Ray executor on a real local Ray cluster: a head and one worker node (``device:test``), 127.0.0.1.
+"""The Ray executor on a real local Ray cluster: a head and one worker node (``device:test``),
+127.0.0.1.
 
 No mocks: real ``ray start`` processes, real Ray tasks, a real SQLite store, a worker process killed
 with SIGKILL mid-batch. One cluster serves the whole module (starting one costs ~10-20 s here).
@@ -17,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ray = pytest.importorskip("ray", reason="Ray is not installed (optional extra: pip install 'hwnas[ray]')")
+ray = pytest.importorskip(
+    "ray", reason="Ray is not installed (optional extra: pip install 'hwnas[ray]')"
+)
 
 from hwnas.arch import Arch, sample  # noqa: E402
 from hwnas.errors import HwnasError  # noqa: E402
@@ -27,7 +30,15 @@ from predictors.evaluator import Evaluator  # noqa: E402
 from predictors.store import EvalStore  # noqa: E402
 
 from .conftest import run_cli  # noqa: E402
-from .ray_helpers import LocalRayCluster, SleepOracle, arch_accuracy, read_events, row_key, sleep_task, where_task  # noqa: E402
+from .ray_helpers import (  # noqa: E402
+    LocalRayCluster,
+    SleepOracle,
+    arch_accuracy,
+    read_events,
+    row_key,
+    sleep_task,
+    where_task,
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +48,12 @@ def cluster():
     try:
         ray.init(address=c.address, log_to_driver=False, logging_level="ERROR")
         # warm both nodes' worker processes so timings and placement below are not start-up noise
-        pids = {p for _, p in make_executor("ray", address=c.address).map_unordered(sleep_task, [0.5, 0.5])}
+        pids = {
+            p
+            for _, p in make_executor("ray", address=c.address).map_unordered(
+                sleep_task, [0.5, 0.5]
+            )
+        }
         assert len(pids) == 2, pids
         yield c
     finally:
@@ -63,7 +79,8 @@ def test_results_come_in_completion_order_with_indices(ex):
     out = list(ex.map_unordered(sleep_task, [1.5, 0.0, 0.0, 0.0]))
     assert sorted(i for i, _ in out) == [0, 1, 2, 3]
     order = [i for i, _ in out]
-    assert order[0] != 0 and order.index(0) >= 2  # yielded as they finish: fast ones did not wait for the slow one
+    # yielded as they finish: fast ones did not wait for the slow one
+    assert order[0] != 0 and order.index(0) >= 2
     assert all(isinstance(p, int) for _, p in out)
 
 
@@ -107,7 +124,9 @@ def test_evaluator_over_ray_equals_local_and_stores_every_answer(ex, tmp_path):
         assert np.array_equal(again.evaluate(X), acc_ray) and again.n_asked == 0
 
 
-def test_worker_dying_every_time_is_retried_a_bounded_number_of_times_then_recorded_failed(cluster, tmp_path):
+def test_worker_dying_every_time_is_retried_a_bounded_number_of_times_then_recorded_failed(
+    cluster, tmp_path
+):
     X = _rows(4, seed=2)
     victim = row_key(X[1])
     oracle = SleepOracle(Space(), log_dir=tmp_path, die_keys={victim})
@@ -150,32 +169,50 @@ def local_search(tmp_path_factory):
 
 def test_search_on_ray_gives_the_same_result_as_local(cluster, local_search, tmp_path):
     res_local, hist_local = local_search
-    res = _search(tmp_path / "run", SleepOracle(Space(), seconds=0.01, log_dir=tmp_path), executor="ray",
-                  ray_address=cluster.address)
+    res = _search(
+        tmp_path / "run",
+        SleepOracle(Space(), seconds=0.01, log_dir=tmp_path),
+        executor="ray",
+        ray_address=cluster.address,
+    )
     pids = {e["pid"] for e in read_events(tmp_path)}
-    assert pids and pids <= cluster.worker_pids() and os.getpid() not in pids  # the queries ran on the cluster
+    # the queries ran on the cluster
+    assert pids and pids <= cluster.worker_pids() and os.getpid() not in pids
     assert res["best"]["arch_id"] == res_local["best"]["arch_id"]
     assert res["best"]["accuracy"] == res_local["best"]["accuracy"]
     assert _history(tmp_path / "run") == hist_local
     assert res["queries"] == SEARCH["queries"]
 
 
-def test_search_with_the_real_default_oracle_on_ray_gives_the_same_result_as_local(cluster, tmp_path):
-    """OFA's accuracy predictor (``ofa-mlp``): answers must not depend on the batch a task carries."""
+def test_search_with_the_real_default_oracle_on_ray_gives_the_same_result_as_local(
+    cluster, tmp_path
+):
+    """OFA's accuracy predictor (``ofa-mlp``): answers must not depend on the batch a task
+    carries."""
     acc = Path(os.environ.get("HWNAS_ASSETS", "/nonexistent")) / "ofa" / "acc_predictor.pth"
     if not acc.is_file():
-        pytest.skip("OFA's acc_predictor.pth not found: set HWNAS_ASSETS to the shared assets folder")
+        pytest.skip(
+            "OFA's acc_predictor.pth not found: set HWNAS_ASSETS to the shared assets folder"
+        )
     from predictors import make_oracle
 
     kw = dict(algorithm="weaknas", queries=60, seed=3)
     local = _search(tmp_path / "local", make_oracle("ofa-mlp", Space()), **kw)
-    res = _search(tmp_path / "ray", make_oracle("ofa-mlp", Space()), executor="ray", ray_address=cluster.address, **kw)
+    res = _search(
+        tmp_path / "ray",
+        make_oracle("ofa-mlp", Space()),
+        executor="ray",
+        ray_address=cluster.address,
+        **kw,
+    )
     assert res["best"]["arch_id"] == local["best"]["arch_id"]
     assert res["best"]["accuracy"] == local["best"]["accuracy"]
     assert _history(tmp_path / "ray") == _history(tmp_path / "local")
 
 
-def test_worker_killed_mid_batch_search_finishes_nothing_lost_nothing_twice(cluster, local_search, tmp_path):
+def test_worker_killed_mid_batch_search_finishes_nothing_lost_nothing_twice(
+    cluster, local_search, tmp_path
+):
     res_local, hist_local = local_search
     archs = _arch_rows(local_search)
     victim = row_key(archs[len(archs) // 2].to_array())  # a task in the middle of the one batch
@@ -199,20 +236,25 @@ def test_worker_killed_mid_batch_search_finishes_nothing_lost_nothing_twice(clus
     t.start()
     res = _search(tmp_path / "run", oracle, executor="ray", ray_address=cluster.address)
     t.join(timeout=5)
-    assert killed.get("pid"), "the worker running the victim task was not killed (see the killer thread)"
+    assert killed.get("pid"), (
+        "the worker running the victim task was not killed (see the killer thread)"
+    )
 
     # the search finished, with the same result as without the failure
     assert res["best"]["arch_id"] == res_local["best"]["arch_id"]
     assert _history(tmp_path / "run") == hist_local
-    # nothing stored is lost: every answer is in the store, none failed; those finished before the kill
-    # had been committed before it (the driver stores answers as they arrive, not at the end of the batch)
+    # nothing stored is lost: every answer is in the store, none failed; those finished before the
+    # kill
+    # had been committed before it (the driver stores answers as they arrive, not at the end of the
+    # batch)
     with EvalStore(tmp_path / "run" / "evals.sqlite") as store:
         rows = store.rows(oracle.key)
     assert len(rows) == SEARCH["queries"] and all(r["error"] is None for r in rows)
     events = read_events(logs)
     done_before = {e["key"] for e in events if e["event"] == "done" and e["t"] < killed["time"]}
     stored_before = sum(r["time"] < killed["time"] for r in rows)
-    assert len(done_before) >= 1 and stored_before >= len(done_before) - 2  # at most the in-flight ones
+    # at most the in-flight ones
+    assert len(done_before) >= 1 and stored_before >= len(done_before) - 2
     # nothing evaluated twice: each arch finished exactly once; only the victim was started twice
     done = [e["key"] for e in events if e["event"] == "done"]
     assert len(done) == len(set(done)) == SEARCH["queries"]
@@ -228,7 +270,8 @@ def _arch_rows(local_search):
 
 
 def test_cli_search_with_executor_ray(cluster, local_search, tmp_path):
-    """``hwnas search --executor ray --ray-address ADDR``: a separate driver process, a table oracle."""
+    """``hwnas search --executor ray --ray-address ADDR``: a separate driver process, a table
+    oracle."""
     res_local, hist_local = local_search
     table = tmp_path / "acc.csv"
     archs = _arch_rows(local_search)
@@ -238,11 +281,33 @@ def test_cli_search_with_executor_ray(cluster, local_search, tmp_path):
         w.writerow(["arch", "accuracy"])
         for a, y in zip(archs, acc):
             w.writerow([a.to_json(), repr(float(y))])
-    r = run_cli("search", "--executor", "ray", "--ray-address", cluster.address, "--oracle", "table", "--table", table,
-                "--flops", SEARCH["flops"], "--queries", SEARCH["queries"], "--algorithm", SEARCH["algorithm"],
-                "--seed", SEARCH["seed"], "--out", tmp_path / "run", "--no-progress", "--json", timeout=180)
+    r = run_cli(
+        "search",
+        "--executor",
+        "ray",
+        "--ray-address",
+        cluster.address,
+        "--oracle",
+        "table",
+        "--table",
+        table,
+        "--flops",
+        SEARCH["flops"],
+        "--queries",
+        SEARCH["queries"],
+        "--algorithm",
+        SEARCH["algorithm"],
+        "--seed",
+        SEARCH["seed"],
+        "--out",
+        tmp_path / "run",
+        "--no-progress",
+        "--json",
+        timeout=180,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
-    result = json.loads(r.stdout)  # exactly one JSON object: worker output does not leak into stdout
+    # exactly one JSON object: worker output does not leak into stdout
+    result = json.loads(r.stdout)
     assert result["best"]["arch_id"] == res_local["best"]["arch_id"]
     assert result["queries"] == SEARCH["queries"]
 
@@ -251,19 +316,35 @@ def test_cli_search_with_executor_ray(cluster, local_search, tmp_path):
 
 
 def test_profile_device_runs_on_the_node_holding_the_device_resource(ex, tmp_path):
-    """``hwnas profile --executor ray --device test``: one task per resolution, resource ``device:test``."""
+    """``hwnas profile --executor ray --device test``: one task per resolution, resource
+    ``device:test``."""
     pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
     build = pytest.importorskip("latency.build", reason="latency.build is not there yet")
     from latency.table import load_table, table_path
 
     out = tmp_path / "test"
-    res = build.profile_device("test", out=out, resolutions=[160], rounds=1, warmup=0, sample_ms=0.05,
-                               executor=ex, progress=False)
+    res = build.profile_device(
+        "test",
+        out=out,
+        resolutions=[160],
+        rounds=1,
+        warmup=0,
+        sample_ms=0.05,
+        executor=ex,
+        progress=False,
+    )
     assert res["device"] == "test" and res["measured"] == 96 and res["resolutions"] == [160]
     table = load_table(table_path(out, 160))
     assert len(table) == 96 and all(v["mean"] > 0 for v in table.values())
     # a device no node declares is refused at once, nothing is measured
     with pytest.raises(HwnasError, match="device:elsewhere"):
-        build.profile_device("elsewhere", out=tmp_path / "elsewhere", resolutions=[160], rounds=1, warmup=0,
-                             executor=ex, progress=False)
+        build.profile_device(
+            "elsewhere",
+            out=tmp_path / "elsewhere",
+            resolutions=[160],
+            rounds=1,
+            warmup=0,
+            executor=ex,
+            progress=False,
+        )
     assert not table_path(tmp_path / "elsewhere", 160).exists()

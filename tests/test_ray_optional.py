@@ -24,7 +24,9 @@ def no_ray(tmp_path):
     pkg = tmp_path / "block" / "ray"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("raise ImportError(\"No module named 'ray'\", name='ray')\n")
-    return {"PYTHONPATH": os.pathsep.join([str(tmp_path / "block"), os.environ.get("PYTHONPATH", "")])}
+    return {
+        "PYTHONPATH": os.pathsep.join([str(tmp_path / "block"), os.environ.get("PYTHONPATH", "")])
+    }
 
 
 def test_make_executor_without_ray_is_a_clear_error(no_ray):
@@ -39,15 +41,40 @@ def test_make_executor_without_ray_is_a_clear_error(no_ray):
     """)
     import subprocess
 
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **no_ray}, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **no_ray},
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
-    assert "ERR" in r.stdout and "pip install 'hwnas[ray]'" in r.stdout and "not installed" in r.stdout
+    assert (
+        "ERR" in r.stdout and "pip install 'hwnas[ray]'" in r.stdout and "not installed" in r.stdout
+    )
 
 
 def test_cli_search_executor_ray_without_ray_exits_2(no_ray, tmp_path):
-    r = run_cli("search", "--executor", "ray", "--ray-address", "127.0.0.1:1", "--oracle", "zerocost", "--flops", "400M",
-                "--queries", "10", "--algorithm", "random", "--out", tmp_path / "run", "--no-progress",
-                env=no_ray, timeout=300)
+    r = run_cli(
+        "search",
+        "--executor",
+        "ray",
+        "--ray-address",
+        "127.0.0.1:1",
+        "--oracle",
+        "zerocost",
+        "--flops",
+        "400M",
+        "--queries",
+        "10",
+        "--algorithm",
+        "random",
+        "--out",
+        tmp_path / "run",
+        "--no-progress",
+        env=no_ray,
+        timeout=300,
+    )
     assert r.returncode == 2, (r.stdout, r.stderr[-2000:])
     assert r.stderr.strip().splitlines()[-1].startswith("hwnas: error: --executor ray needs Ray")
     assert "pip install 'hwnas[ray]'" in r.stderr
@@ -59,10 +86,17 @@ def test_unknown_executor_names_the_allowed_ones():
 
 
 def test_bad_resource_amount_is_a_clear_error():
-    ray_executor = pytest.importorskip("hwnas.ray_executor", reason="Ray is not installed (pip install 'hwnas[ray]')")
+    ray_executor = pytest.importorskip(
+        "hwnas.ray_executor", reason="Ray is not installed (pip install 'hwnas[ray]')"
+    )
     assert ray_executor.task_options({"num_gpus": 1, "device:note10": 1}, 3) == {
-        "num_cpus": 1, "num_gpus": 1, "max_retries": 3, "retry_exceptions": False, "resources": {"device:note10": 1.0},
-        "scheduling_strategy": "SPREAD"}
+        "num_cpus": 1,
+        "num_gpus": 1,
+        "max_retries": 3,
+        "retry_exceptions": False,
+        "resources": {"device:note10": 1.0},
+        "scheduling_strategy": "SPREAD",
+    }
     with pytest.raises(HwnasError, match="device:x"):
         ray_executor.task_options({"device:x": "one"}, 3)
 
@@ -78,6 +112,19 @@ def test_unreachable_or_malformed_ray_address_is_a_quick_clear_error(tmp_path):
         make_executor("ray", address=f"127.0.0.1:{port}")
     with pytest.raises(HwnasError, match="not HOST:PORT"):
         make_executor("ray", address="headnode")
-    r = run_cli("profile", "--executor", "ray", "--ray-address", f"127.0.0.1:{port}", "--device", "x",
-                "--out", tmp_path / "x", "--no-progress", timeout=120)
-    assert r.returncode == 2 and "hwnas: error: no Ray cluster answers" in r.stderr, r.stderr[-2000:]
+    r = run_cli(
+        "profile",
+        "--executor",
+        "ray",
+        "--ray-address",
+        f"127.0.0.1:{port}",
+        "--device",
+        "x",
+        "--out",
+        tmp_path / "x",
+        "--no-progress",
+        timeout=120,
+    )
+    assert r.returncode == 2 and "hwnas: error: no Ray cluster answers" in r.stderr, r.stderr[
+        -2000:
+    ]

@@ -29,8 +29,9 @@ from latency.table import load_table, table_path
 
 from .sshd import SshdUnavailable, start_sshd
 
-FAST = dict(resolutions=(128,), width=1.0, rounds=1, warmup=1, group_size=8, sample_ms=0.2,
-            progress=False)
+FAST = dict(
+    resolutions=(128,), width=1.0, rounds=1, warmup=1, group_size=8, sample_ms=0.2, progress=False
+)
 KEYS = {s.key for s in table_specs(get_space(1.0), 128)}
 
 
@@ -93,8 +94,16 @@ def test_remote_table_equals_local_within_noise(tables, sshd):
     meta_r = yaml.safe_load((remote_dir / "device.yaml").read_text())
     meta_l = yaml.safe_load((local_dir / "device.yaml").read_text())
     assert meta_r["target"] == sshd.target and "target" not in meta_l
-    for k in ("backend", "execution_provider", "precision", "threads", "batch_size", "timer", "ort",
-              "width"):
+    for k in (
+        "backend",
+        "execution_provider",
+        "precision",
+        "threads",
+        "batch_size",
+        "timer",
+        "ort",
+        "width",
+    ):
         assert meta_r[k] == meta_l[k], k
     assert meta_r["machine"]["hostname"]
     assert meta_r["machine"]["python_executable"] == sys.executable
@@ -103,9 +112,21 @@ def test_remote_table_equals_local_within_noise(tables, sshd):
 
 def test_validate_latency_on_the_target(tables, sshd, capsys):
     remote_dir, local_dir, _, _ = tables
-    code, out, err = run_cli(capsys, "validate-latency", "--device", remote_dir, "--width", "1.0",
-                             "--samples", "3", "--rounds", "2", "--no-progress", "--json",
-                             *cli_flags(sshd))
+    code, out, err = run_cli(
+        capsys,
+        "validate-latency",
+        "--device",
+        remote_dir,
+        "--width",
+        "1.0",
+        "--samples",
+        "3",
+        "--rounds",
+        "2",
+        "--no-progress",
+        "--json",
+        *cli_flags(sshd),
+    )
     assert code == 0, err
     res = json.loads(out)
     assert res["target"] == sshd.target and res["samples"] == 3
@@ -113,20 +134,44 @@ def test_validate_latency_on_the_target(tables, sshd, capsys):
     assert len(rows["rows"]) == 3 and rows["settings"]["target"] == sshd.target
     assert all(r["measured_ms"] > 0 for r in rows["rows"])
     # a remote device checked here, or a local one there: refused, one line, before measuring
-    for argv, msg in (((remote_dir,), f"measured on {sshd.target}, not on this machine"),
-                      ((local_dir, *cli_flags(sshd)),
-                       f"measured on this machine, not on {sshd.target}")):
-        code, out, err = run_cli(capsys, "validate-latency", "--device", argv[0], "--width", "1.0",
-                                 "--samples", "3", *argv[1:])
+    for argv, msg in (
+        ((remote_dir,), f"measured on {sshd.target}, not on this machine"),
+        ((local_dir, *cli_flags(sshd)), f"measured on this machine, not on {sshd.target}"),
+    ):
+        code, out, err = run_cli(
+            capsys,
+            "validate-latency",
+            "--device",
+            argv[0],
+            "--width",
+            "1.0",
+            "--samples",
+            "3",
+            *argv[1:],
+        )
         assert code == 2 and out == "" and err.count("\n") == 1 and msg in err, err
 
 
 def test_calibrate_on_the_target(tables, sshd, tmp_path, capsys):
     _, local_dir, _, _ = tables  # a table built here, fitted to the target by a few end-to-end runs
     out = tmp_path / "calibrated"
-    code, stdout, err = run_cli(capsys, "calibrate", "--device", local_dir, "--out", out, "--width",
-                                "1.0", "--samples", "3", "--rounds", "2", "--no-progress", "--json",
-                                *cli_flags(sshd))
+    code, stdout, err = run_cli(
+        capsys,
+        "calibrate",
+        "--device",
+        local_dir,
+        "--out",
+        out,
+        "--width",
+        "1.0",
+        "--samples",
+        "3",
+        "--rounds",
+        "2",
+        "--no-progress",
+        "--json",
+        *cli_flags(sshd),
+    )
     assert code == 0, err
     res = json.loads(stdout)
     assert res["target"] == sshd.target and res["samples"] == 3
@@ -159,9 +204,23 @@ def test_killed_connection_resumes_without_remeasuring(sshd, tmp_path, monkeypat
         latency.profile_device(str(folder), **FAST, **remote_args(sshd, python))
     monkeypatch.undo()
     assert len(load_table(table_path(folder, 128))) == 16
-    code, out, err = run_cli(capsys, "profile", "--device", folder, "--width", "1.0",
-                             "--resolutions", "128", "--rounds", "1", "--group-size", "8",
-                             "--no-progress", "--json", *cli_flags(sshd, python))
+    code, out, err = run_cli(
+        capsys,
+        "profile",
+        "--device",
+        folder,
+        "--width",
+        "1.0",
+        "--resolutions",
+        "128",
+        "--rounds",
+        "1",
+        "--group-size",
+        "8",
+        "--no-progress",
+        "--json",
+        *cli_flags(sshd, python),
+    )
     assert code == 0, err
     res = json.loads(out)
     assert res["skipped"] == 16 and res["measured"] == 80
@@ -186,14 +245,27 @@ def _venv(path: Path, with_numpy: bool) -> Path:
 
 
 def test_target_without_onnxruntime_says_what_to_install(sshd, tmp_path, capsys):
-    cases = ((True, "install onnxruntime on the target: {py} -m pip install onnxruntime"),
-             (False, "install numpy and onnxruntime on the target: "
-                     "{py} -m pip install numpy onnxruntime"))
+    cases = (
+        (True, "install onnxruntime on the target: {py} -m pip install onnxruntime"),
+        (
+            False,
+            "install numpy and onnxruntime on the target: {py} -m pip install numpy onnxruntime",
+        ),
+    )
     for with_numpy, msg in cases:
         py = _venv(tmp_path / f"venv-{with_numpy}", with_numpy)
         out_dir = tmp_path / f"dev-{with_numpy}"
-        code, out, err = run_cli(capsys, "profile", "--device", out_dir, "--width", "1.0",
-                                 "--resolutions", "128", *cli_flags(sshd, py))
+        code, out, err = run_cli(
+            capsys,
+            "profile",
+            "--device",
+            out_dir,
+            "--width",
+            "1.0",
+            "--resolutions",
+            "128",
+            *cli_flags(sshd, py),
+        )
         assert code == 2 and out == "" and err.count("\n") == 1, err
         assert err.startswith("hwnas: error: ") and msg.format(py=py) in err, err
         assert not out_dir.exists()
@@ -201,8 +273,9 @@ def test_target_without_onnxruntime_says_what_to_install(sshd, tmp_path, capsys)
 
 def test_connection_errors_are_one_line(sshd, tmp_path, capsys):
     other_key = tmp_path / "other_key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other_key)],
-                   check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other_key)], check=True
+    )
     not_the_key = [o for o in sshd.options if not o.startswith("IdentityFile=")]
     not_the_key.append(f"IdentityFile={other_key}")
     import socket
@@ -212,17 +285,29 @@ def test_connection_errors_are_one_line(sshd, tmp_path, capsys):
         closed = s.getsockname()[1]
     base = ("profile", "--device", tmp_path / "d", "--width", "1.0", "--resolutions", "128")
     cases = [
-        ((*base, "--target", f"ssh://{sshd.user}@127.0.0.1:{closed}", "--ssh-option",
-          "ConnectTimeout=5"), f"cannot reach ssh://{sshd.user}@127.0.0.1:{closed}"),
+        (
+            (
+                *base,
+                "--target",
+                f"ssh://{sshd.user}@127.0.0.1:{closed}",
+                "--ssh-option",
+                "ConnectTimeout=5",
+            ),
+            f"cannot reach ssh://{sshd.user}@127.0.0.1:{closed}",
+        ),
         ((*base, *cli_flags(sshd, options=not_the_key)), "SSH refused authentication"),
         ((*base, *cli_flags(sshd, "/nonexistent/python3")), "no /nonexistent/python3 on ssh://"),
-        ((*base, "--target", "ssh:/pi"),
-         "target 'ssh:/pi' is not allowed; allowed: ssh://[USER@]HOST[:PORT]"),
+        (
+            (*base, "--target", "ssh:/pi"),
+            "target 'ssh:/pi' is not allowed; allowed: ssh://[USER@]HOST[:PORT]",
+        ),
         ((*base, "--target-python", "python3"), "--target-python applies only with --target"),
         ((*base, "--ssh-option", "Port=22"), "--ssh-option applies only with --target"),
         ((*base, "--backend", "torch", *cli_flags(sshd)), "it needs --backend ort, not torch"),
-        ((*base, "--target", sshd.target, "--ssh-option=-oProxyCommand"),
-         "ssh option '-oProxyCommand' is not allowed"),
+        (
+            (*base, "--target", sshd.target, "--ssh-option=-oProxyCommand"),
+            "ssh option '-oProxyCommand' is not allowed",
+        ),
         ((*base, "--executor", "ray", *cli_flags(sshd)), "cannot be combined with --executor ray"),
     ]
     for argv, msg in cases:
@@ -234,7 +319,11 @@ def test_connection_errors_are_one_line(sshd, tmp_path, capsys):
 
 def test_target_forms():
     assert parse_target("ssh://pi@10.0.0.2:2222") == {
-        "user": "pi", "host": "10.0.0.2", "port": 2222, "url": "ssh://pi@10.0.0.2:2222"}
+        "user": "pi",
+        "host": "10.0.0.2",
+        "port": 2222,
+        "url": "ssh://pi@10.0.0.2:2222",
+    }
     assert parse_target("ssh://jetson/")["url"] == "ssh://jetson"
     for bad in ("pi@10.0.0.2", "ssh://", "ssh://a@b:99999", "ssh://a b", "ssh://-oProxyCommand=x"):
         with pytest.raises(HwnasError, match="is not allowed; allowed: ssh://"):
@@ -251,18 +340,27 @@ def test_agent_is_self_contained_and_runs_as_a_script(tmp_path):
     tree = ast.parse(Path(agent.__file__).read_text())
     nodes = list(ast.walk(tree))
     imported = {a.name.split(".")[0] for n in nodes if isinstance(n, ast.Import) for a in n.names}
-    imported |= {n.module.split(".")[0] for n in nodes
-                 if isinstance(n, ast.ImportFrom) and n.level == 0}
+    imported |= {
+        n.module.split(".")[0] for n in nodes if isinstance(n, ast.ImportFrom) and n.level == 0
+    }
     assert imported - set(sys.stdlib_module_names) == {"numpy", "onnxruntime"}, imported
     spec = table_specs(get_space(1.0), 128)[6]
     shape = spec.input_shape
     onnx = export_onnx(build_layer(spec), shape)
-    req = {"op": "time", "session": {"provider": "cpu", "threads": 1, "timer": "thread_cpu"},
-           "method": {"rounds": 3, "warmup": 1, "sample_ms": 0.2},
-           "models": [{"name": spec.key, "shape": list(shape), "bytes": len(onnx)}]}
+    req = {
+        "op": "time",
+        "session": {"provider": "cpu", "threads": 1, "timer": "thread_cpu"},
+        "method": {"rounds": 3, "warmup": 1, "sample_ms": 0.2},
+        "models": [{"name": spec.key, "shape": list(shape), "bytes": len(onnx)}],
+    }
     stdin = json.dumps(req).encode() + b"\n" + onnx + b'{"op": "bye"}\n'
-    r = subprocess.run([sys.executable, "-u", agent.__file__], input=stdin, capture_output=True,
-                       cwd=tmp_path, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-u", agent.__file__],
+        input=stdin,
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     hello, reply = (json.loads(line) for line in r.stdout.splitlines())
     assert r.returncode == 0 and hello["ok"] and hello["versions"]["onnxruntime"]
     assert reply["ok"] and reply["timings"][0]["count"] == 3 and reply["timings"][0]["median"] > 0

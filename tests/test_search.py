@@ -1,5 +1,4 @@
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,11 +19,15 @@ SPACE = get_space(1.2)
 
 
 def search(tmp_path, name, **kw):
-    cfg = SearchConfig(**{"flops": "600M", "queries": 60, "seed": 0, "out": str(tmp_path / name), **kw})
+    cfg = SearchConfig(
+        **{"flops": "600M", "queries": 60, "seed": 0, "out": str(tmp_path / name), **kw}
+    )
     return run_search(cfg, oracle=SyntheticOracle(SPACE))
 
 
-@pytest.mark.parametrize("algorithm", ["weaknas", "weaknas-pool", "random", "evolution", "regularized", "nsga2"])
+@pytest.mark.parametrize(
+    "algorithm", ["weaknas", "weaknas-pool", "random", "evolution", "regularized", "nsga2"]
+)
 def test_every_algorithm_respects_budget_and_query_count(tmp_path, algorithm):
     r = search(tmp_path, algorithm, algorithm=algorithm, queries=40)
     assert r["queries"] == 40
@@ -39,7 +42,10 @@ def test_every_algorithm_respects_budget_and_query_count(tmp_path, algorithm):
 
 def test_weaknas_beats_random_on_synthetic(tmp_path):
     wn = [search(tmp_path, f"w{s}", seed=s, queries=80)["best"]["accuracy"] for s in range(2)]
-    rs = [search(tmp_path, f"r{s}", seed=s, queries=80, algorithm="random")["best"]["accuracy"] for s in range(2)]
+    rs = [
+        search(tmp_path, f"r{s}", seed=s, queries=80, algorithm="random")["best"]["accuracy"]
+        for s in range(2)
+    ]
     assert np.mean(wn) > np.mean(rs)
 
 
@@ -47,9 +53,13 @@ def test_same_seed_same_result_and_outputs(tmp_path):
     a = search(tmp_path, "a")
     b = search(tmp_path, "b")
     assert a["best"] == b["best"]
-    assert (tmp_path / "a" / "history.csv").read_text() == (tmp_path / "b" / "history.csv").read_text()
-    c = search(tmp_path, "c", seed=1)
-    assert (tmp_path / "c" / "history.csv").read_text() != (tmp_path / "a" / "history.csv").read_text()
+    assert (tmp_path / "a" / "history.csv").read_text() == (
+        tmp_path / "b" / "history.csv"
+    ).read_text()
+    search(tmp_path, "c", seed=1)
+    assert (tmp_path / "c" / "history.csv").read_text() != (
+        tmp_path / "a" / "history.csv"
+    ).read_text()
     out = tmp_path / "a"
     for f in ("run.yaml", "evals.sqlite", "history.csv", "pareto.csv", "pareto.png", "best.json"):
         assert (out / f).is_file(), f
@@ -76,7 +86,10 @@ def test_run_yaml_round_trips_as_config(tmp_path):
 def test_multi_objective_front_and_hypervolume(tmp_path):
     r = search(tmp_path, "mo", objectives="acc,flops", queries=60)
     assert r["pareto_size"] >= 3 and 0 < r["hypervolume"] < 1
-    mfl = [float(x.split(",")[2]) for x in (tmp_path / "mo" / "pareto.csv").read_text().splitlines()[1:]]
+    mfl = [
+        float(x.split(",")[2])
+        for x in (tmp_path / "mo" / "pareto.csv").read_text().splitlines()[1:]
+    ]
     assert max(mfl) - min(mfl) > 100  # spread along the front, not one cluster
 
 
@@ -88,14 +101,17 @@ def test_tight_budget_samples_without_endless_rejection(tmp_path):
     assert len(X) == 300 and p.feasible(X).all()
 
 
-@pytest.mark.parametrize("kw,needle", [
-    ({"flops": "600X"}, "600X"),
-    ({"flops": "10M"}, "smallest achievable"),
-    ({"latency_ms": "25 parsecs"}, "25ms"),
-    ({"algorithm": "magic"}, "allowed: weaknas"),
-    ({"objectives": "acc,beauty"}, "allowed: acc"),
-    ({"queries": 0}, "positive integer"),
-])
+@pytest.mark.parametrize(
+    "kw,needle",
+    [
+        ({"flops": "600X"}, "600X"),
+        ({"flops": "10M"}, "smallest achievable"),
+        ({"latency_ms": "25 parsecs"}, "25ms"),
+        ({"algorithm": "magic"}, "allowed: weaknas"),
+        ({"objectives": "acc,beauty"}, "allowed: acc"),
+        ({"queries": 0}, "positive integer"),
+    ],
+)
 def test_bad_settings(tmp_path, kw, needle):
     with pytest.raises(HwnasError) as err:
         search(tmp_path, "bad", **kw)
@@ -129,10 +145,17 @@ print(r["best"]["arch_id"], r["best"]["accuracy"])
 def test_kill9_then_resume_equals_uninterrupted(tmp_path):
     script = tmp_path / "child.py"
     script.write_text(_CHILD.format(root=str(ROOT)))
-    ref = subprocess.run([sys.executable, script, tmp_path / "ref", "0", "0"], capture_output=True, text=True, check=True)
+    ref = subprocess.run(
+        [sys.executable, script, tmp_path / "ref", "0", "0"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, script, out, "0", "0.05"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, script, out, "0", "0.05"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     from predictors.store import EvalStore
 
     deadline = time.time() + 120
@@ -151,7 +174,9 @@ def test_kill9_then_resume_equals_uninterrupted(tmp_path):
         before = {r["arch_id"]: r["accuracy"] for k in s.oracles() for r in s.rows(k)}
     assert len(before) >= stored  # nothing committed was lost
 
-    resumed = subprocess.run([sys.executable, script, out, "1", "0"], capture_output=True, text=True, check=True)
+    resumed = subprocess.run(
+        [sys.executable, script, out, "1", "0"], capture_output=True, text=True, check=True
+    )
     assert resumed.stdout == ref.stdout
     assert (out / "history.csv").read_text() == (tmp_path / "ref" / "history.csv").read_text()
     with EvalStore(out / "evals.sqlite") as s:
@@ -161,11 +186,25 @@ def test_kill9_then_resume_equals_uninterrupted(tmp_path):
 
 
 def test_cli_search_json_and_bad_units(tmp_path, assets):
-    out = run_cli("search", "--flops", "600M", "--queries", "30", "--out", tmp_path / "cli", "--json", "--no-progress",
-                  env={"HWNAS_ASSETS": str(assets)})
+    out = run_cli(
+        "search",
+        "--flops",
+        "600M",
+        "--queries",
+        "30",
+        "--out",
+        tmp_path / "cli",
+        "--json",
+        "--no-progress",
+        env={"HWNAS_ASSETS": str(assets)},
+    )
     assert out.returncode == 0, out.stderr
     obj = json.loads(out.stdout)
-    assert obj["queries"] == 30 and obj["best"]["mflops"] <= 600 and obj["best"]["oracle"].startswith("ofa-mlp")
+    assert (
+        obj["queries"] == 30
+        and obj["best"]["mflops"] <= 600
+        and obj["best"]["oracle"].startswith("ofa-mlp")
+    )
     assert 0.75 < obj["best"]["accuracy"] < 0.86
     bad = run_cli("search", "--flops", "six hundred", "--out", tmp_path / "x")
     assert bad.returncode == 2 and "six hundred" in bad.stderr and "600M" in bad.stderr

@@ -40,19 +40,25 @@ def test_put_get_rows_persist(tmp_path):
     with EvalStore(path) as s:
         s.put("o@1/w1.2", b.id, b.to_json(), Answer(0.75, 2.0))
         s.put("o@1/w1.2", a.id, a.to_dict(), Answer(0.8, 3.0))
-        s.put("o@1/w1.2", "x" * 12, "{}", Answer(float("nan"), 1.0))  # NaN without text gets an error
+        # NaN without text gets an error
+        s.put("o@1/w1.2", "x" * 12, "{}", Answer(float("nan"), 1.0))
         s.put("other@1/w1.2", a.id, a.to_json(), Answer(0.5, 1.0))
     with EvalStore(path) as s:  # reopened: everything is there
         assert s.count("o@1/w1.2") == 3 and s.count("other@1/w1.2") == 1 and s.count("none") == 0
         rows = s.rows("o@1/w1.2")
         assert [r["arch_id"] for r in rows] == [b.id, a.id, "x" * 12]  # insertion order
-        assert rows[1]["arch"] == a.to_dict() and rows[1]["accuracy"] == 0.8 and rows[1]["seconds"] == 3.0
+        assert (
+            rows[1]["arch"] == a.to_dict()
+            and rows[1]["accuracy"] == 0.8
+            and rows[1]["seconds"] == 3.0
+        )
         assert rows[0]["time"] > 1.6e9 and rows[0]["error"] is None
         assert np.isnan(rows[2]["accuracy"]) and rows[2]["error"] == "oracle returned NaN"
         got = s.get_many("o@1/w1.2", [a.id, b.id, "missing"])
         assert set(got) == {a.id, b.id} and got[a.id].accuracy == 0.8 and got[a.id].ok
         assert s.get_many("other@1/w1.2", [b.id]) == {}
-        many = s.get_many("o@1/w1.2", [f"id{i}" for i in range(2000)] + [a.id])  # chunked IN queries
+        # chunked IN queries
+        many = s.get_many("o@1/w1.2", [f"id{i}" for i in range(2000)] + [a.id])
         assert list(many) == [a.id]
 
 
@@ -79,7 +85,7 @@ def test_corrupted_pages_are_a_clear_error(tmp_path):
         for i in range(300):
             s.put("o", f"{i:012d}", json.dumps({"pad": "y" * 200}), Answer(0.5, 1.0))
     raw = bytearray(path.read_bytes())
-    raw[4096:4096 * 3] = os.urandom(4096 * 2)  # overwrite two pages
+    raw[4096 : 4096 * 3] = os.urandom(4096 * 2)  # overwrite two pages
     path.write_bytes(bytes(raw))
     with pytest.raises(HwnasError, match="damaged"):
         with EvalStore(path) as s:
@@ -92,13 +98,22 @@ def test_readers_see_committed_rows_while_a_writer_holds_a_transaction(tmp_path)
         s.put("o", "a" * 12, "{}", Answer(0.5, 1.0))
     writer = sqlite3.connect(path, isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")
-    writer.execute("INSERT INTO answers (oracle, arch_id, arch, accuracy, seconds, time) VALUES ('o', 'b', '{}', 0.6, 1, 0)")
+    writer.execute(
+        "INSERT INTO answers (oracle, arch_id, arch, accuracy, seconds, time) VALUES "
+        "('o', 'b', '{}', 0.6, 1, 0)"
+    )
     try:
-        code = ("import sys; from predictors.store import EvalStore; s = EvalStore(sys.argv[1], timeout=2); "
-                "print(s.count('o'))")
-        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
+        code = (
+            "import sys; from predictors.store import EvalStore; s = EvalStore(sys.argv[1], "
+            "timeout=2); "
+            "print(s.count('o'))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60
+        )
         assert out.returncode == 0, out.stderr
-        assert out.stdout.strip() == "1"  # reads do not wait for the writer; uncommitted row invisible
+        # reads do not wait for the writer; uncommitted row invisible
+        assert out.stdout.strip() == "1"
     finally:
         writer.execute("COMMIT")
         writer.close()
@@ -159,9 +174,17 @@ def test_evaluator_executor_records_crashing_tasks(tmp_path):
 def test_kill_9_loses_no_committed_answer(tmp_path):
     path = tmp_path / "evals.sqlite"
     n = 40
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE.parent), str(HERE), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen([sys.executable, str(HERE / "test_pred_support.py"), str(path), str(n)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(HERE.parent), str(HERE), os.environ.get("PYTHONPATH", "")]),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "test_pred_support.py"), str(path), str(n)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().strip() == "ready"
         oracle = MacsOracle(SPACE)
@@ -178,10 +201,11 @@ def test_kill_9_loses_no_committed_answer(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     with EvalStore(path) as store:
         rows = store.rows(oracle.key)
-        assert seen <= len(rows) < n  # every answer seen committed survived; the batch was cut short
+        # every answer seen committed survived; the batch was cut short
+        assert seen <= len(rows) < n
         X = sample(n, np.random.default_rng(5), SPACE.resolutions)
         ids = row_ids(X)
-        assert [r["arch_id"] for r in rows] == ids[:len(rows)]
+        assert [r["arch_id"] for r in rows] == ids[: len(rows)]
         assert all(r["error"] is None and 0.6 < r["accuracy"] < 0.8 for r in rows)
         ev = Evaluator(oracle, store)
         acc = ev.evaluate(X)  # resumes: asks only the rest

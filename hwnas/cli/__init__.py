@@ -1,9 +1,9 @@
 """The ``hwnas`` command: a thin layer over the Python API.
 
 Each subcommand lives in its own module with ``add_parser(subparsers)`` and ``run(args) -> dict``.
-``run`` returns the result object; with ``--json`` it is printed as exactly one JSON object on stdout,
-otherwise the module's ``human(result)`` text is printed. Modules import heavy libraries inside
-``run`` so that ``hwnas --help`` stays fast.
+``run`` returns the result object; with ``--json`` it is printed as exactly one JSON object on
+stdout, otherwise the module's ``human(result)`` text is printed. Modules import heavy libraries
+inside ``run`` so that ``hwnas --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -41,10 +41,11 @@ def _available():
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse's own errors (a bad number, an unknown or missing flag) in the one-line form, exit 2.
+    """argparse's own errors (a bad number, an unknown or missing flag) in the one-line form, exit
+    2.
 
-    Subcommand parsers are made from the same class, so this holds for every subcommand. A value that
-    starts like a negative number (``--flops -5M``) is a value, so its own check names it.
+    Subcommand parsers are made from the same class, so this holds for every subcommand. A value
+    that starts like a negative number (``--flops -5M``) is a value, so its own check names it.
     """
 
     def __init__(self, *args, **kwargs):
@@ -65,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name, module in _available():
         p = module.add_parser(sub)
-        p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+        p.add_argument(
+            "--json", action="store_true", help="print exactly one JSON object on stdout"
+        )
         p.set_defaults(_module=module)
     return parser
 
@@ -73,18 +76,23 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # With --json, stdout carries exactly one JSON object: anything else printed while the command runs
+    # With --json, stdout carries exactly one JSON object: anything else printed while the command
+    # runs
     # (libraries' notices, e.g. Ray's worker messages) goes to stderr instead.
     real_stdout = sys.stdout
     try:
-        with contextlib.redirect_stdout(sys.stderr if args.json else real_stdout), held() as notices:
+        with (
+            contextlib.redirect_stdout(sys.stderr if args.json else real_stdout),
+            held() as notices,
+        ):
             result = args._module.run(args)
         for line in notices:  # after success only: a failing command prints exactly its error line
             print(line, file=sys.stderr)
     except HwnasError as exc:
         print(f"hwnas: error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:  # a file the checks could not foresee (disk full, a file vanished): still one line
+    # a file the checks could not foresee (disk full, a file vanished): still one line
+    except OSError as exc:
         where = f" {exc.filename!r}" if exc.filename else ""
         print(f"hwnas: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 
 def add_parser(sub):
-    p = sub.add_parser("flops", help="MACs (OFA 'FLOPs') and parameters of a subnet",
-                       description="Exact multiply-accumulates (OFA's 'FLOPs': convs incl. SE, and the classifier) "
-                                   "and parameter count of one subnet.")
-    p.add_argument("arch", nargs="?", help="arch JSON file ({\"ks\":[20],\"e\":[20],\"d\":[5],\"r\":224}) or best.json")
-    p.add_argument("--net-config", metavar="FILE", help="an OFA MobileNetV3 net.config JSON instead of ARCH")
-    p.add_argument("--resolution", type=int, metavar="R",
-                   help="input resolution (px) for --net-config, 128..256")
-    p.add_argument("--width", type=float, default=None, help="width multiplier 1.2 (default) or 1.0")
+    p = sub.add_parser(
+        "flops",
+        help="MACs (OFA 'FLOPs') and parameters of a subnet",
+        description="Exact multiply-accumulates (OFA's 'FLOPs': convs incl. SE, and "
+        "the classifier) "
+        "and parameter count of one subnet.",
+    )
+    p.add_argument(
+        "arch", nargs="?", help='arch JSON file ({"ks":[20],"e":[20],"d":[5],"r":224}) or best.json'
+    )
+    p.add_argument(
+        "--net-config", metavar="FILE", help="an OFA MobileNetV3 net.config JSON instead of ARCH"
+    )
+    p.add_argument(
+        "--resolution",
+        type=int,
+        metavar="R",
+        help="input resolution (px) for --net-config, 128..256",
+    )
+    p.add_argument(
+        "--width", type=float, default=None, help="width multiplier 1.2 (default) or 1.0"
+    )
     return p
 
 
@@ -32,11 +46,20 @@ def run(args) -> dict:
         arch = Arch.load(args.arch)
         space = get_space(1.2 if args.width is None else args.width)
     macs, params = macs_params(space, arch.to_array()[None, :])
-    return {"arch_id": arch.id, "width": space.width, "resolution": arch.r,
-            "mflops": float(macs[0]) / 1e6, "params_m": float(params[0]) / 1e6, "macs": int(macs[0]),
-            "params": int(params[0])}
+    return {
+        "arch_id": arch.id,
+        "width": space.width,
+        "resolution": arch.r,
+        "mflops": float(macs[0]) / 1e6,
+        "params_m": float(params[0]) / 1e6,
+        "macs": int(macs[0]),
+        "params": int(params[0]),
+    }
 
 
 def human(result: dict) -> str:
-    return (f"arch {result['arch_id']} (w{result['width']}, r={result['resolution']}): "
-            f"{result['mflops']:.2f} MFLOPs (multiply-accumulates), {result['params_m']:.3f} M params")
+    return (
+        f"arch {result['arch_id']} (w{result['width']}, r={result['resolution']}): "
+        f"{result['mflops']:.2f} MFLOPs (multiply-accumulates), {result['params_m']:.3f} M "
+        f"params"
+    )

@@ -44,8 +44,9 @@ class Options:
         values = {}
         for key, value in dict(given).items():
             if key not in names:
-                raise HwnasError(f"option {key!r} is unknown for {algorithm}; "
-                                 f"allowed: {allowed(names)}")
+                raise HwnasError(
+                    f"option {key!r} is unknown for {algorithm}; allowed: {allowed(names)}"
+                )
             values[key] = _convert(key, value, hints[key], algorithm)
         return cls(**values)
 
@@ -59,8 +60,9 @@ def _convert(key, value, hint, algorithm):
     optional = type(None) in kinds
     kind = next(k for k in kinds if k is not type(None))
     what = f"option {key}={value!r} for {algorithm} is not allowed; allowed: "
-    want = {bool: "true or false", int: "an integer >= 0", float: "a number >= 0",
-            str: "a string"}[kind]
+    want = {bool: "true or false", int: "an integer >= 0", float: "a number >= 0", str: "a string"}[
+        kind
+    ]
     want += " or none" if optional else ""
     if optional and (value is None or (isinstance(value, str) and value.lower() == "none")):
         return None
@@ -116,8 +118,15 @@ class Algorithm(ABC):
 
     Options: ClassVar[type[Options]] = Options
 
-    def setup(self, problem, rng: np.random.Generator, options: Options,
-              make_predictor: Callable, archive, progress: bool = False) -> None:
+    def setup(
+        self,
+        problem,
+        rng: np.random.Generator,
+        options: Options,
+        make_predictor: Callable,
+        archive,
+        progress: bool = False,
+    ) -> None:
         """Once, before the first ask: ``make_predictor(name=None)`` builds a fresh predictor
         (``--predictor`` by default); ``progress`` says a progress bar is shown."""
         self.problem, self.rng, self.options = problem, rng, options

@@ -2,7 +2,8 @@
 
 - ``random``: uniform random subnets within the budgets.
 - ``evolution``: OFA's own tutorial ``EvolutionFinder`` (the ``ofa`` package's code, its defaults:
-  population 100, 500 generations, parents 25%, mutation 50%, mutate prob 0.1), stopped at the budget.
+  population 100, 500 generations, parents 25%, mutation 50%, mutate prob 0.1), stopped at the
+  budget.
 - ``regularized``: regularized (aging) evolution, Real et al. 2019 (population 50, tournament 10).
 - ``nsga2``: pymoo's NSGA-II directly on the oracle (population 50; constraints as inequalities).
 
@@ -15,10 +16,9 @@ from __future__ import annotations
 import contextlib
 import io
 import random
+from dataclasses import dataclass
 
 import numpy as np
-
-from dataclasses import dataclass
 
 from ..arch import Arch, mutate
 from ..space import DEPTHS, EXPAND_RATIOS, KERNEL_SIZES, N_BLOCKS, N_STAGES
@@ -37,15 +37,19 @@ class RandomSearch(StepAlgorithm):
     def steps(self):
         X = self.problem.sample_feasible(self.archive.budget, self.rng, tilt=False)
         for start in range(0, len(X), self.options.chunk):
-            yield X[start:start + self.options.chunk]
+            yield X[start : start + self.options.chunk]
 
 
 def _budget_ratio(problem, X):
-    """max over budgets of cost / budget: <= 1 means feasible (one number for OFA's single constraint)."""
+    """max over budgets of cost / budget: <= 1 means feasible (one number for OFA's single
+    constraint)."""
     costs = problem.costs(X)
     ratio = np.zeros(len(X))
-    for key, limit, scale in (("mflops", problem.flops, 1e6), ("params_m", problem.params, 1e6),
-                              ("latency_ms", problem.latency_ms, 1.0)):
+    for key, limit, scale in (
+        ("mflops", problem.flops, 1e6),
+        ("params_m", problem.params, 1e6),
+        ("latency_ms", problem.latency_ms, 1.0),
+    ):
         if limit is not None:
             ratio = np.maximum(ratio, costs[key] * scale / limit)
     return ratio
@@ -102,18 +106,30 @@ class OFAEvolution(Loop):
         o, problem = self.options, self.problem
         finder_cls = ofa_evolution_finder_class()
         # The finder checks its constraint against a fixed range and asks on stdin if outside it; it
-        # is built with an in-range value and then given our normalised constraint (cost / budget <= 1).
-        finder = finder_cls("flops", 600, _OFAEfficiency(problem), _OFAAccuracy(measure, self.archive),
-                            population_size=o.population, max_time_budget=o.generations,
-                            parent_ratio=o.parent_ratio, mutation_ratio=o.mutation_ratio,
-                            mutate_prob=o.mutate_prob)
+        # is built with an in-range value and then given our normalised constraint (cost / budget <=
+        # 1).
+        finder = finder_cls(
+            "flops",
+            600,
+            _OFAEfficiency(problem),
+            _OFAAccuracy(measure, self.archive),
+            population_size=o.population,
+            max_time_budget=o.generations,
+            parent_ratio=o.parent_ratio,
+            mutation_ratio=o.mutation_ratio,
+            mutate_prob=o.mutate_prob,
+        )
         finder.set_efficiency_constraint(1.0 if _has_budget(problem) else float("inf"))
         finder.arch_manager.resolutions = list(problem.space.resolutions)
         seed = int(self.rng.integers(2**31))
         py_state, np_state = random.getstate(), np.random.get_state()
         random.seed(seed)
         np.random.seed(seed)
-        quiet = contextlib.redirect_stderr(io.StringIO()) if not self.progress else contextlib.nullcontext()
+        quiet = (
+            contextlib.redirect_stderr(io.StringIO())
+            if not self.progress
+            else contextlib.nullcontext()
+        )
         try:
             with quiet:
                 finder.run_evolution_search()
@@ -149,10 +165,16 @@ class RegularizedEvolution(StepAlgorithm):
         while True:
             contenders = rng.choice(len(pop), size=min(o.tournament, len(pop)), replace=False)
             parent = pop[max(contenders, key=lambda i: np.nan_to_num(pop_acc[i], nan=-1.0))]
-            kids = mutate(np.repeat(parent[None, :], o.children, axis=0), rng, o.mutate_prob,
-                          problem.space.resolutions)
+            kids = mutate(
+                np.repeat(parent[None, :], o.children, axis=0),
+                rng,
+                o.mutate_prob,
+                problem.space.resolutions,
+            )
             kids = problem.snap(kids)  # with --pool: the nearest members (no pool: unchanged)
-            kids = kids[problem.feasible(kids) & ~q.measured_mask(kids) & (kids != parent).any(axis=1)]
+            kids = kids[
+                problem.feasible(kids) & ~q.measured_mask(kids) & (kids != parent).any(axis=1)
+            ]
             if len(kids) == 0:
                 yield kids  # a round that measures nothing: counts towards the stall limit
                 continue
@@ -187,15 +209,26 @@ def _nsga2_steps(problem, rng, pop_size):
     from pymoo.operators.sampling.rnd import IntegerRandomSampling
     from pymoo.problems.static import StaticProblem
 
-    values = [KERNEL_SIZES] * N_BLOCKS + [EXPAND_RATIOS] * N_BLOCKS + [DEPTHS] * N_STAGES + [problem.space.resolutions]
+    values = (
+        [KERNEL_SIZES] * N_BLOCKS
+        + [EXPAND_RATIOS] * N_BLOCKS
+        + [DEPTHS] * N_STAGES
+        + [problem.space.resolutions]
+    )
     xu = np.array([len(v) - 1 for v in values])
     lookup = [np.asarray(v) for v in values]
     n_obj = 2 if problem.multi_objective else 1
-    n_constr = max(1, sum(v is not None for v in (problem.flops, problem.params, problem.latency_ms)))
+    n_constr = max(
+        1, sum(v is not None for v in (problem.flops, problem.params, problem.latency_ms))
+    )
     pp = PymooProblem(n_var=len(values), n_obj=n_obj, n_ieq_constr=n_constr, xl=0, xu=xu, vtype=int)
-    algorithm = NSGA2(pop_size=pop_size, sampling=IntegerRandomSampling(),
-                      crossover=SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
-                      mutation=PM(eta=20, vtype=float, repair=RoundingRepair()), eliminate_duplicates=True)
+    algorithm = NSGA2(
+        pop_size=pop_size,
+        sampling=IntegerRandomSampling(),
+        crossover=SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
+        mutation=PM(eta=20, vtype=float, repair=RoundingRepair()),
+        eliminate_duplicates=True,
+    )
     algorithm.setup(pp, termination=NoTermination(), seed=int(rng.integers(2**31)), verbose=False)
     from ..arch import canonicalize
 
@@ -203,10 +236,15 @@ def _nsga2_steps(problem, rng, pop_size):
         pop = algorithm.ask()
         V = np.clip(np.rint(pop.get("X")).astype(np.int64), 0, xu)
         rows = canonicalize(np.column_stack([lookup[j][V[:, j]] for j in range(len(values))]))
-        if problem.pool is not None:  # the population walks inside the pool: it takes the snapped genes
+        # the population walks inside the pool: it takes the snapped genes
+        if problem.pool is not None:
             rows = problem.snap(rows)
-            pop.set("X", np.column_stack([np.searchsorted(lookup[j], rows[:, j])
-                                          for j in range(len(values))]))
+            pop.set(
+                "X",
+                np.column_stack(
+                    [np.searchsorted(lookup[j], rows[:, j]) for j in range(len(values))]
+                ),
+            )
         costs = problem.costs(rows)
         feas = problem.feasible(rows, costs)
         acc = np.zeros(len(rows))
@@ -221,8 +259,11 @@ def _nsga2_steps(problem, rng, pop_size):
 
 def _constraint_matrix(problem, costs, n_constr):
     cols = []
-    for key, limit, scale in (("mflops", problem.flops, 1e6), ("params_m", problem.params, 1e6),
-                              ("latency_ms", problem.latency_ms, 1.0)):
+    for key, limit, scale in (
+        ("mflops", problem.flops, 1e6),
+        ("params_m", problem.params, 1e6),
+        ("latency_ms", problem.latency_ms, 1.0),
+    ):
         if limit is not None:
             cols.append(costs[key] * scale / limit - 1.0)
     if not cols:

@@ -10,15 +10,26 @@ from ..errors import HwnasError, allowed
 from ..executor import EXECUTORS
 from ..paths import read_yaml
 from ..space import DEFAULT_RESOLUTIONS, check_width
-from .algorithms import ALGORITHMS
 from ..units import format_count, parse_count, parse_ms
+from .algorithms import ALGORITHMS
 
 OBJECTIVE_SETS = ("acc", "acc,flops", "acc,latency", "acc,params")
-_PATHS = ("device", "acc_predictor", "oracle_table", "weights", "data", "out", "export_onnx", "ray_address",
-          "oracle_device", "oracle")
+_PATHS = (
+    "device",
+    "acc_predictor",
+    "oracle_table",
+    "weights",
+    "data",
+    "out",
+    "export_onnx",
+    "ray_address",
+    "oracle_device",
+    "oracle",
+)
 # settings that may differ when a run is resumed: where it runs and what is done with its result
 RESUME_FREE = ("out", "executor", "ray_address", "export_onnx")
-FLAGS = {"latency_ms": "--latency", "oracle_table": "--table"}  # setting -> flag, where not --<name>
+# setting -> flag, where not --<name>
+FLAGS = {"latency_ms": "--latency", "oracle_table": "--table"}
 
 
 @dataclass
@@ -60,15 +71,23 @@ class SearchConfig:
         algorithm.require()  # an optional extra: say so before a run folder is made
         self.objectives = ",".join(s.strip() for s in str(self.objectives).split(","))
         if self.objectives not in OBJECTIVE_SETS:
-            raise HwnasError(f"objectives {self.objectives!r} not allowed; allowed: {allowed(OBJECTIVE_SETS)}")
+            raise HwnasError(
+                f"objectives {self.objectives!r} not allowed; allowed: {allowed(OBJECTIVE_SETS)}"
+            )
         if isinstance(self.queries, bool) or not isinstance(self.queries, int) or self.queries < 1:
             raise HwnasError(f"--queries {self.queries!r} must be a positive integer")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 63:
+        if (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, int)
+            or not 0 <= self.seed < 2**63
+        ):
             raise HwnasError(f"--seed {self.seed!r} is not allowed; allowed: integers 0..2**63-1")
         EXECUTORS.check(self.executor)
 
         if self.oracle not in ORACLE_CHOICES:
-            raise HwnasError(f"oracle {self.oracle!r} is unknown; allowed: {allowed(ORACLE_CHOICES)}")
+            raise HwnasError(
+                f"oracle {self.oracle!r} is unknown; allowed: {allowed(ORACLE_CHOICES)}"
+            )
         PREDICTORS.check(self.predictor)  # whatever the algorithm: a typo is never silently ignored
         for name in _PATHS:
             value = getattr(self, name)
@@ -77,9 +96,14 @@ class SearchConfig:
         if isinstance(self.width, bool) or not isinstance(self.width, (int, float)):
             raise HwnasError(f"--width {self.width!r} is not allowed; allowed: 1.2, 1.0")
         self.width = check_width(self.width)
-        if not isinstance(self.resolutions, (list, tuple)) or not self.resolutions or not all(
-                isinstance(r, int) and not isinstance(r, bool) for r in self.resolutions):
-            raise HwnasError(f"--resolutions {self.resolutions!r} is not allowed; allowed: a list of integers")
+        if (
+            not isinstance(self.resolutions, (list, tuple))
+            or not self.resolutions
+            or not all(isinstance(r, int) and not isinstance(r, bool) for r in self.resolutions)
+        ):
+            raise HwnasError(
+                f"--resolutions {self.resolutions!r} is not allowed; allowed: a list of integers"
+            )
         self.resolutions = [int(r) for r in self.resolutions]
         if not isinstance(self.options, dict):
             raise HwnasError(f"setting options {self.options!r} is not allowed; allowed: a mapping")
@@ -95,14 +119,26 @@ class SearchConfig:
             ("oracle_table", oracle != "table", "--oracle table"),
             ("data", oracle != "supernet", "--oracle supernet"),
             ("acc_predictor", oracle not in ("auto", "ofa-mlp"), "--oracle ofa-mlp (or auto)"),
-            ("weights", oracle != "supernet" and not self.export_onnx, "--oracle supernet or --export-onnx"),
-            ("device", self.latency_ms is None and "latency" not in self.objectives and not self.export_onnx,
-             "--latency, --objectives acc,latency or --export-onnx"),
+            (
+                "weights",
+                oracle != "supernet" and not self.export_onnx,
+                "--oracle supernet or --export-onnx",
+            ),
+            (
+                "device",
+                self.latency_ms is None
+                and "latency" not in self.objectives
+                and not self.export_onnx,
+                "--latency, --objectives acc,latency or --export-onnx",
+            ),
         ]
         for name, idle, needs in unused:
             if getattr(self, name) is not None and idle:
-                raise HwnasError(f"{_flag(name)} {getattr(self, name)!r} is not used by this search; "
-                                 f"it needs {needs}")
+                raise HwnasError(
+                    f"{_flag(name)} {getattr(self, name)!r} is not used by this "
+                    f"search; "
+                    f"it needs {needs}"
+                )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -114,7 +150,10 @@ class SearchConfig:
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise HwnasError(f"unknown setting {unknown[0]!r} in search config; allowed: {allowed(sorted(names))}")
+            raise HwnasError(
+                f"unknown setting {unknown[0]!r} in search config; allowed: "
+                f"{allowed(sorted(names))}"
+            )
         return cls(**d)
 
     @classmethod
@@ -138,8 +177,11 @@ class SearchConfig:
                 continue
             flag = _flag(name)
             why = "; a run's budget can grow, not shrink" if name == "queries" else ""
-            raise HwnasError(f"--resume: {flag} {_show(name, mine[name])} conflicts with the run's "
-                             f"{_show(name, theirs[name])} (run.yaml){why}; drop {flag} or start a new --out")
+            raise HwnasError(
+                f"--resume: {flag} {_show(name, mine[name])} conflicts with the run's "
+                f"{_show(name, theirs[name])} (run.yaml){why}; drop {flag} or start a "
+                f"new --out"
+            )
 
 
 def _flag(name: str) -> str:

@@ -16,10 +16,12 @@ from ..space import D_COLS, DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS
 
 def gene_values(space) -> list:
     """``[(column, allowed values)]`` for all 46 genes of ``space``."""
-    return ([(c, KERNEL_SIZES) for c in range(KS_COLS.start, KS_COLS.stop)]
-            + [(c, EXPAND_RATIOS) for c in range(E_COLS.start, E_COLS.stop)]
-            + [(c, DEPTHS) for c in range(D_COLS.start, D_COLS.stop)]
-            + [(R_COL, space.resolutions)])
+    return (
+        [(c, KERNEL_SIZES) for c in range(KS_COLS.start, KS_COLS.stop)]
+        + [(c, EXPAND_RATIOS) for c in range(E_COLS.start, E_COLS.stop)]
+        + [(c, DEPTHS) for c in range(D_COLS.start, D_COLS.stop)]
+        + [(R_COL, space.resolutions)]
+    )
 
 
 def offspring(P, rng, n, mutate_prob, problem) -> np.ndarray:
@@ -27,8 +29,9 @@ def offspring(P, rng, n, mutate_prob, problem) -> np.ndarray:
     crossovers of random parents, repaired into ``problem``'s budgets, duplicates dropped."""
     a = P[rng.integers(len(P), size=n // 2)]
     b = P[rng.integers(len(P), size=n // 2)]
-    kids = np.concatenate([mutate(a, rng, mutate_prob, problem.space.resolutions),
-                           crossover(a, b, rng)])
+    kids = np.concatenate(
+        [mutate(a, rng, mutate_prob, problem.space.resolutions), crossover(a, b, rng)]
+    )
     return unique_rows(problem.repair(kids, rng))
 
 
@@ -50,8 +53,19 @@ class InnerOptimiser:
     survival (single objective: by score; multi-objective: by front rank, then score).
     """
 
-    def __init__(self, problem, rng, score, order, generations=12, children=2000, keep=64,
-                 mutate_prob=0.04, polish_rounds=3, polish_top=4):
+    def __init__(
+        self,
+        problem,
+        rng,
+        score,
+        order,
+        generations=12,
+        children=2000,
+        keep=64,
+        mutate_prob=0.04,
+        polish_rounds=3,
+        polish_top=4,
+    ):
         self.problem, self.rng, self.score, self.order = problem, rng, score, order
         self.generations, self.children, self.keep = generations, children, keep
         self.mutate_prob = mutate_prob

@@ -44,7 +44,7 @@ class LocalSearch(StepAlgorithm):
                 nb = np.unique(nb[fresh], axis=0)
                 if not len(nb):
                     break  # a local optimum: restart
-                nb = nb[rng.permutation(len(nb))[:o.batch]]
+                nb = nb[rng.permutation(len(nb))[: o.batch]]
                 acc = np.nan_to_num((yield nb), nan=-1.0)
                 if acc.max() > fx:
                     x, fx = nb[int(np.argmax(acc))], float(acc.max())

@@ -22,7 +22,15 @@ import numpy as np
 from ..arch import canonicalize
 from ..errors import HwnasError
 from ..space import (
-    D_COLS, DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, MAX_DEPTH, N_GENES, N_STAGES,
+    D_COLS,
+    DEPTHS,
+    E_COLS,
+    EXPAND_RATIOS,
+    KERNEL_SIZES,
+    KS_COLS,
+    MAX_DEPTH,
+    N_GENES,
+    N_STAGES,
     R_COL,
 )
 from .algorithm import Options, StepAlgorithm
@@ -33,11 +41,15 @@ def require_optuna():
     try:
         import optuna
     except ImportError:
-        raise HwnasError("algorithm optuna-tpe needs Optuna, an optional extra: "
-                         "pip install hwnas[optuna] (or pip install 'optuna>=5')") from None
+        raise HwnasError(
+            "algorithm optuna-tpe needs Optuna, an optional extra: "
+            "pip install hwnas[optuna] (or pip install 'optuna>=5')"
+        ) from None
     if not hasattr(optuna.trial.Trial, "set_constraint"):
-        raise HwnasError(f"algorithm optuna-tpe needs Optuna >= 5 (Trial.set_constraint); found "
-                         f"{optuna.__version__}: pip install -U 'optuna>=5'")
+        raise HwnasError(
+            f"algorithm optuna-tpe needs Optuna >= 5 (Trial.set_constraint); found "
+            f"{optuna.__version__}: pip install -U 'optuna>=5'"
+        )
     return optuna
 
 
@@ -58,8 +70,11 @@ def _suggest(trial, resolutions) -> np.ndarray:
 def _violation(problem, row) -> float:
     costs = problem.costs(row[None, :])
     worst = -1.0
-    for key, limit, scale in (("mflops", problem.flops, 1e6), ("params_m", problem.params, 1e6),
-                              ("latency_ms", problem.latency_ms, 1.0)):
+    for key, limit, scale in (
+        ("mflops", problem.flops, 1e6),
+        ("params_m", problem.params, 1e6),
+        ("latency_ms", problem.latency_ms, 1.0),
+    ):
         if limit is not None:
             worst = max(worst, float(costs[key][0]) * scale / limit - 1.0)
     return worst
@@ -67,7 +82,8 @@ def _violation(problem, row) -> float:
 
 @dataclass(frozen=True)
 class OptunaTPEOptions(Options):
-    stall: int | None = 5000  # trials in a row that measure nothing new (a tiny pool fully measured)
+    # trials in a row that measure nothing new (a tiny pool fully measured)
+    stall: int | None = 5000
 
 
 class OptunaTPE(StepAlgorithm):
@@ -88,7 +104,8 @@ class OptunaTPE(StepAlgorithm):
         study = optuna.create_study(directions=directions, sampler=sampler)
         while True:
             trial = study.ask()
-            row = problem.snap(_suggest(trial, problem.space.resolutions)[None, :])  # no pool: as is
+            # no pool: as is
+            row = problem.snap(_suggest(trial, problem.space.resolutions)[None, :])
             violation = _violation(problem, row[0])
             trial.set_constraint("budget", violation)
             answer = yield (row if violation <= 0 else row[:0])

@@ -6,7 +6,8 @@ import numpy as np
 
 
 def pareto_mask(acc, cost) -> np.ndarray:
-    """True for points no other point beats on both (higher accuracy, lower cost); NaN never on it."""
+    """True for points no other point beats on both (higher accuracy, lower cost); NaN never on
+    it."""
     acc, cost = np.asarray(acc, float), np.asarray(cost, float)
     ok = ~np.isnan(acc)
     mask = np.zeros(len(acc), dtype=bool)

@@ -12,7 +12,13 @@ import numpy as np
 
 from ..arch import canonicalize, unique_rows
 from ..space import (
-    DEPTHS, EXPAND_RATIOS, KERNEL_SIZES, MAX_RESOLUTION, MIN_RESOLUTION, N_BLOCKS, N_GENES,
+    DEPTHS,
+    EXPAND_RATIOS,
+    KERNEL_SIZES,
+    MAX_RESOLUTION,
+    MIN_RESOLUTION,
+    N_BLOCKS,
+    N_GENES,
     N_STAGES,
 )
 
@@ -24,8 +30,12 @@ def _codes(values) -> np.ndarray:
 
 
 # One one-hot slot per (gene, value): 3 per kernel/expand/depth gene, one per pixel for resolution.
-_CODES = ([_codes(KERNEL_SIZES)] * N_BLOCKS + [_codes(EXPAND_RATIOS)] * N_BLOCKS
-          + [_codes(DEPTHS)] * N_STAGES + [_codes(range(MAX_RESOLUTION + 1)) - MIN_RESOLUTION])
+_CODES = (
+    [_codes(KERNEL_SIZES)] * N_BLOCKS
+    + [_codes(EXPAND_RATIOS)] * N_BLOCKS
+    + [_codes(DEPTHS)] * N_STAGES
+    + [_codes(range(MAX_RESOLUTION + 1)) - MIN_RESOLUTION]
+)
 _OFFSETS = np.cumsum([0] + [3] * (N_GENES - 1))
 _SLOTS = int(_OFFSETS[-1]) + MAX_RESOLUTION - MIN_RESOLUTION + 1
 _MEMORY_CELLS = 1 << 22  # cells of one (rows x members) distance block: 16 MB float32, 32 MB int64
@@ -68,9 +78,9 @@ class Pool:
         step = max(1, _MEMORY_CELLS // max(n, 1))
         for start in range(0, len(X), step):
             # genes in common: sums of at most 46 ones, exact in float32
-            same = _one_hot(X[start:start + step]) @ self._hot_t
+            same = _one_hot(X[start : start + step]) @ self._hot_t
             score = same.astype(np.int64) * n + self._tie[None, :]
-            out[start:start + step] = score.argmax(axis=1)
+            out[start : start + step] = score.argmax(axis=1)
         return out
 
     def snap(self, X) -> np.ndarray:
@@ -84,6 +94,10 @@ class Pool:
         """Up to ``n`` distinct members drawn uniformly, none of them in ``exclude``."""
         idx = np.arange(len(self))
         if exclude is not None and len(exclude):
-            idx = idx[~np.isin(idx, [self._index.get(bytes(r), -1)
-                                     for r in np.asarray(exclude, dtype=np.int64)])]
+            idx = idx[
+                ~np.isin(
+                    idx,
+                    [self._index.get(bytes(r), -1) for r in np.asarray(exclude, dtype=np.int64)],
+                )
+            ]
         return self.members[idx[rng.permutation(len(idx))[:n]]]

@@ -14,33 +14,68 @@ import numpy as np
 from ..arch import Arch, canonicalize, mutate, unique_rows
 from ..cost import macs_params
 from ..errors import HwnasError
-from ..space import D_COLS, DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, N_BLOCKS, N_GENES, N_STAGES, R_COL, Space
+from ..space import (
+    D_COLS,
+    DEPTHS,
+    E_COLS,
+    EXPAND_RATIOS,
+    KERNEL_SIZES,
+    KS_COLS,
+    N_BLOCKS,
+    N_GENES,
+    N_STAGES,
+    R_COL,
+    Space,
+)
 from ..units import format_count
 from .pool import Pool
 
 COST_OBJECTIVES = {"flops": "mflops", "latency": "latency_ms", "params": "params_m"}
-COST_LABELS = {"mflops": "MFLOPs (multiply-accumulates)", "latency_ms": "latency (ms)", "params_m": "parameters (M)"}
+COST_LABELS = {
+    "mflops": "MFLOPs (multiply-accumulates)",
+    "latency_ms": "latency (ms)",
+    "params_m": "parameters (M)",
+}
 
 
 class Problem:
-    """Budgets: ``flops`` (MACs), ``params`` (count), ``latency_ms`` (needs ``device``); ``objectives`` like
-    ``("acc",)`` or ``("acc", "latency")``. ``pool``: an (N, 46) array of the only archs allowed (those
-    outside the budgets or the space's resolutions are dropped; ``pool_label`` names it in errors),
-    ``pool_seed`` seeds the tie rule of ``snap``."""
+    """Budgets: ``flops`` (MACs), ``params`` (count), ``latency_ms`` (needs ``device``);
+    ``objectives`` like ``("acc",)`` or ``("acc", "latency")``. ``pool``: an (N, 46) array of the
+    only archs allowed (those outside the budgets or the space's resolutions are dropped;
+    ``pool_label`` names it in errors), ``pool_seed`` seeds the tie rule of ``snap``."""
 
-    def __init__(self, space: Space, flops=None, params=None, latency_ms=None, device=None,
-                 objectives=("acc",), pool=None, pool_seed: int = 0, pool_label: str = "pool"):
+    def __init__(
+        self,
+        space: Space,
+        flops=None,
+        params=None,
+        latency_ms=None,
+        device=None,
+        objectives=("acc",),
+        pool=None,
+        pool_seed: int = 0,
+        pool_label: str = "pool",
+    ):
         self.space = space
         self.flops, self.params, self.latency_ms, self.device = flops, params, latency_ms, device
         objectives = tuple(objectives)
-        if not objectives or objectives[0] != "acc" or len(objectives) > 2 or \
-                (len(objectives) == 2 and objectives[1] not in COST_OBJECTIVES):
-            raise HwnasError(f"objectives {','.join(objectives)!r} not allowed; allowed: acc, acc,flops, acc,latency, acc,params")
+        if (
+            not objectives
+            or objectives[0] != "acc"
+            or len(objectives) > 2
+            or (len(objectives) == 2 and objectives[1] not in COST_OBJECTIVES)
+        ):
+            raise HwnasError(
+                f"objectives {','.join(objectives)!r} not allowed; allowed: acc, "
+                f"acc,flops, acc,latency, acc,params"
+            )
         self.objectives = objectives
         if latency_ms is not None and device is None:
             raise HwnasError("--latency needs --device NAME (a shipped device or a device folder)")
         if "latency" in objectives and device is None:
-            raise HwnasError("objective latency needs --device NAME (a shipped device or a device folder)")
+            raise HwnasError(
+                "objective latency needs --device NAME (a shipped device or a device folder)"
+            )
         self._check_achievable()
         self._pool = None if pool is None else self._make_pool(pool, pool_seed, pool_label)
 
@@ -49,9 +84,12 @@ class Problem:
         ok = np.isin(X[:, R_COL], self.space.resolutions)
         ok[ok] = self.feasible(X[ok])
         if not ok.any():
-            raise HwnasError(f"{label}: none of its {len(X)} archs is within {self.describe()} at "
-                             f"resolutions {','.join(map(str, self.space.resolutions))}; allowed: a pool "
-                             "with feasible archs")
+            raise HwnasError(
+                f"{label}: none of its {len(X)} archs is within {self.describe()} at "
+                f"resolutions {','.join(map(str, self.space.resolutions))}; allowed: "
+                f"a pool "
+                "with feasible archs"
+            )
         self.pool_dropped = int((~ok).sum())  # archs of the file outside the budgets or resolutions
         return Pool(X[ok], seed)
 
@@ -71,7 +109,8 @@ class Problem:
 
     @property
     def cost_key(self) -> str:
-        """The cost that Pareto fronts use: the second objective, else latency if a device is set, else MACs."""
+        """The cost that Pareto fronts use: the second objective, else latency if a device is set,
+        else MACs."""
         if self.multi_objective:
             return COST_OBJECTIVES[self.objectives[1]]
         return "latency_ms" if self.device is not None else "mflops"
@@ -96,29 +135,40 @@ class Problem:
         return ok
 
     def _check_achievable(self):
-        # MACs and params grow with every gene, so the smallest arch at the lowest resolution is the least of both.
+        # MACs and params grow with every gene, so the smallest arch at the lowest resolution is the
+        # least of both.
         macs, params = macs_params(self.space, self._smallest_candidates())
         if self.flops is not None and self.flops < macs.min():
-            raise HwnasError(f"--flops {format_count(self.flops)} is below what any subnet needs; the smallest achievable "
-                             f"is {macs.min() / 1e6:.2f}M MACs (at {self.space.resolutions[0]} px)")
+            raise HwnasError(
+                f"--flops {format_count(self.flops)} is below what any subnet needs; "
+                f"the smallest achievable "
+                f"is {macs.min() / 1e6:.2f}M MACs (at {self.space.resolutions[0]} px)"
+            )
         if self.params is not None and self.params < params.min():
-            raise HwnasError(f"--params {format_count(self.params)} is below what any subnet has; the smallest achievable "
-                             f"is {params.min() / 1e6:.3f}M parameters")
+            raise HwnasError(
+                f"--params {format_count(self.params)} is below what any subnet has; "
+                f"the smallest achievable "
+                f"is {params.min() / 1e6:.3f}M parameters"
+            )
         if self.latency_ms is not None:
             least = self.device.min_latency_ms(self.space.resolutions)
             if self.latency_ms < least:
-                raise HwnasError(f"--latency {self.latency_ms:g}ms is below what any subnet takes on {self.device.name}; "
-                                 f"the smallest achievable is {least:.2f}ms")
+                raise HwnasError(
+                    f"--latency {self.latency_ms:g}ms is below what any subnet takes "
+                    f"on {self.device.name}; "
+                    f"the smallest achievable is {least:.2f}ms"
+                )
         elif not self.feasible(self._smallest_candidates()).any():
             raise HwnasError("no subnet meets all budgets together; loosen one of them")
 
     def _smallest_candidates(self):
         return np.stack([Arch.smallest(r).to_array() for r in self.space.resolutions])
 
-    # -- sampling under the budgets -----------------------------------------------------------------
+    # -- sampling under the budgets ----------------------------------------------------------------
     def sample(self, n: int, rng: np.random.Generator, tilt: bool = True) -> np.ndarray:
-        """``n`` archs; with ``tilt``, each arch draws its genes from a random bias toward small values
-        (each gene is the smallest of 1..4 uniform draws), so tight budgets still get many candidates."""
+        """``n`` archs; with ``tilt``, each arch draws its genes from a random bias toward small
+        values (each gene is the smallest of 1..4 uniform draws), so tight budgets still get many
+        candidates."""
         X = np.empty((n, N_GENES), dtype=np.int64)
         draws = rng.integers(1, 5, size=(n, 1)) if tilt else np.ones((n, 1), dtype=np.int64)
 
@@ -134,7 +184,14 @@ class Problem:
         X[:, R_COL] = gene(self.space.resolutions, 1)[:, 0]
         return canonicalize(X)
 
-    def sample_feasible(self, n: int, rng: np.random.Generator, tilt: bool = True, exclude=None, max_rounds: int = 50):
+    def sample_feasible(
+        self,
+        n: int,
+        rng: np.random.Generator,
+        tilt: bool = True,
+        exclude=None,
+        max_rounds: int = 50,
+    ):
         """Up to ``n`` unique feasible archs (fewer only if the feasible region is that small).
 
         ``tilt=False`` is plain uniform sampling with rejection (the paper's pool). With a pool: a
@@ -173,8 +230,8 @@ class Problem:
         """Shrink infeasible archs until they meet the budgets: each round lowers one random active
         kernel size or expand ratio by one step (or, when none is left, a depth or the resolution).
 
-        Evolution can then walk along the budget boundary instead of having every larger move rejected.
-        Rows still infeasible after ``max_rounds`` are dropped. With a pool: ``snap(X)``.
+        Evolution can then walk along the budget boundary instead of having every larger move
+        rejected. Rows still infeasible after ``max_rounds`` are dropped. With a pool: ``snap(X)``.
         """
         if self._pool is not None:
             return self._pool.snap(X)

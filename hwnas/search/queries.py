@@ -1,11 +1,11 @@
 """A run's oracle queries: the budget, the order they were made in, and what each returned.
 
-``run_search`` calls ``measure(X)`` with what an algorithm asks: rows this run has already measured cost nothing; new unique rows are
-measured until the query budget is spent (later rows read NaN and ``exhausted`` turns true). Answers
-come from the :class:`~predictors.evaluator.Evaluator`, which stores each one as it arrives; a resumed
-run replays the same decisions and finds every earlier answer in the store. With a pool
-(``--pool``), rows are first snapped to their nearest pool members, so no algorithm measures
-outside it.
+``run_search`` calls ``measure(X)`` with what an algorithm asks: rows this run has already measured
+cost nothing; new unique rows are measured until the query budget is spent (later rows read NaN and
+``exhausted`` turns true). Answers come from the :class:`~predictors.evaluator.Evaluator`, which
+stores each one as it arrives; a resumed run replays the same decisions and finds every earlier
+answer in the store. With a pool (``--pool``), rows are first snapped to their nearest pool members,
+so no algorithm measures outside it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from ..arch import Arch
 
 
 class BudgetExhausted(Exception):
-    """Raised by adapters around third-party loops (OFA's EvolutionFinder) to stop them at the budget."""
+    """Raised by adapters around third-party loops (OFA's EvolutionFinder) to stop them at the
+    budget."""
 
 
 class Queries:
@@ -51,7 +52,11 @@ class Queries:
         return np.array(self.acc, dtype=np.float64)
 
     def measured_mask(self, X) -> np.ndarray:
-        return np.fromiter((bytes(r) in self.index for r in np.asarray(X, dtype=np.int64)), dtype=bool, count=len(X))
+        return np.fromiter(
+            (bytes(r) in self.index for r in np.asarray(X, dtype=np.int64)),
+            dtype=bool,
+            count=len(X),
+        )
 
     def best(self):
         """(row, accuracy) of the best measured arch, or (None, nan)."""
@@ -99,7 +104,12 @@ class Queries:
         out = []
         for i, row in enumerate(X):
             arch = Arch.from_array(row)
-            rec = {"query": i + 1, "arch_id": arch.id, "accuracy": self.acc[i], "phase": self.phase[i]}
+            rec = {
+                "query": i + 1,
+                "arch_id": arch.id,
+                "accuracy": self.acc[i],
+                "phase": self.phase[i],
+            }
             rec.update({k: float(v[i]) for k, v in costs.items()})
             rec["arch"] = arch.to_json()
             out.append(rec)

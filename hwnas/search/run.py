@@ -1,10 +1,10 @@
 """``run_search``: one search from settings to a run folder.
 
-A run folder holds ``run.yaml`` (every setting, seed, versions, oracle), ``evals.sqlite`` (every oracle
-answer, committed as it arrives), ``history.csv`` (every query in order), ``pareto.csv``/``pareto.png``
-(the measured front), and ``best.json``. ``resume=True`` re-runs the same seeded decisions in the same
-folder: every answer already stored is read back instead of asked again, so the result equals an
-uninterrupted run's.
+A run folder holds ``run.yaml`` (every setting, seed, versions, oracle), ``evals.sqlite`` (every
+oracle answer, committed as it arrives), ``history.csv`` (every query in order),
+``pareto.csv``/``pareto.png`` (the measured front), and ``best.json``. ``resume=True`` re-runs the
+same seeded decisions in the same folder: every answer already stored is read back instead of asked
+again, so the result equals an uninterrupted run's.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from ..space import Space
 from .algorithm import Stop, drive
 from .algorithms import ALGORITHMS
 from .config import SearchConfig
+from .folder import RunFolder, check_export_path
 from .pareto import hypervolume, pareto_mask, plot_front
 from .problem import COST_LABELS, Problem
-from .folder import RunFolder, check_export_path
 from .queries import Queries
 
 
@@ -57,9 +57,17 @@ def build_problem(config: SearchConfig) -> Problem:
         from ..archfile import read_arch_list
 
         pool = read_arch_list(config.pool, what="--pool", width=space.width).X
-    return Problem(space, flops=config.flops, params=config.params, latency_ms=config.latency_ms, device=device,
-                   objectives=objectives, pool=pool, pool_seed=config.seed,
-                   pool_label=f"--pool {config.pool!r}")
+    return Problem(
+        space,
+        flops=config.flops,
+        params=config.params,
+        latency_ms=config.latency_ms,
+        device=device,
+        objectives=objectives,
+        pool=pool,
+        pool_seed=config.seed,
+        pool_label=f"--pool {config.pool!r}",
+    )
 
 
 def resume_config(out, overrides: dict | None = None) -> SearchConfig:
@@ -73,7 +81,10 @@ def resume_config(out, overrides: dict | None = None) -> SearchConfig:
     overrides = dict(overrides or {})
     same_algorithm = overrides.get("algorithm", stored.algorithm) == stored.algorithm
     # --option changes the keys it names only (another algorithm has options of its own)
-    overrides["options"] = {**(stored.options if same_algorithm else {}), **overrides.get("options", {})}
+    overrides["options"] = {
+        **(stored.options if same_algorithm else {}),
+        **overrides.get("options", {}),
+    }
     config = SearchConfig.from_dict({**stored.to_dict(), **overrides})
     config.check_resume(stored)
     return config
@@ -81,17 +92,24 @@ def resume_config(out, overrides: dict | None = None) -> SearchConfig:
 
 def _stored_config(out: Path) -> SearchConfig:
     if not out.is_dir():
-        raise HwnasError(f"--resume: run folder {str(out)!r} " + ("is a file" if out.exists() else "does not exist"))
+        raise HwnasError(
+            f"--resume: run folder {str(out)!r} "
+            + ("is a file" if out.exists() else "does not exist")
+        )
     if not (out / "run.yaml").is_file():
-        raise HwnasError(f"--resume: {str(out)!r} holds no hwnas run (it has no run.yaml); "
-                         "start a new run there without --resume")
+        raise HwnasError(
+            f"--resume: {str(out)!r} holds no hwnas run (it has no run.yaml); "
+            "start a new run there without --resume"
+        )
     try:
         return SearchConfig.load(out / "run.yaml")
     except HwnasError as exc:
         raise HwnasError(f"--resume: the run's run.yaml cannot be used: {exc}") from None
 
 
-def run_search(config: SearchConfig, oracle=None, resume: bool = False, progress: bool = False, store=None) -> dict:
+def run_search(
+    config: SearchConfig, oracle=None, resume: bool = False, progress: bool = False, store=None
+) -> dict:
     """Run one search; returns ``{"best": <best.json>, "queries": n, "out": folder, ...}``.
 
     ``oracle`` overrides ``config.oracle`` with an Oracle object (tests, custom oracles).
@@ -110,10 +128,17 @@ def run_search(config: SearchConfig, oracle=None, resume: bool = False, progress
     if resume and config.out is not None:
         config.check_resume(_stored_config(Path(config.out)))
     if oracle is None:
-        oracle = make_oracle(config.oracle, problem.space, acc_predictor=config.acc_predictor,
-                             table=config.oracle_table, weights=config.weights, data=config.data,
-                             device=config.oracle_device)
-    executor = make_executor(config.executor, address=config.ray_address)  # an unreachable cluster: now
+        oracle = make_oracle(
+            config.oracle,
+            problem.space,
+            acc_predictor=config.acc_predictor,
+            table=config.oracle_table,
+            weights=config.weights,
+            data=config.data,
+            device=config.oracle_device,
+        )
+    # an unreachable cluster: now
+    executor = make_executor(config.executor, address=config.ray_address)
     folder = None
     try:
         folder = RunFolder(config.out, resume) if config.out is not None else None
@@ -131,28 +156,48 @@ def _run(config, problem, oracle, folder, store, executor, progress, t0) -> dict
 
     out = folder.path if folder is not None else None
     if out is not None:  # a resumed run records a raised --queries here too
-        _write_yaml(out / "run.yaml", {"settings": config.to_dict(), "oracle": oracle.key,
-                                       "oracle_is_proxy": bool(oracle.is_proxy), "versions": _versions(),
-                                       "started": folder.started or time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        _write_yaml(
+            out / "run.yaml",
+            {
+                "settings": config.to_dict(),
+                "oracle": oracle.key,
+                "oracle_is_proxy": bool(oracle.is_proxy),
+                "versions": _versions(),
+                "started": folder.started or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
+        )
     own_store = store is None
     if store is None:
         store = EvalStore(out / "evals.sqlite" if out is not None else ":memory:")
     try:
-        # remote executors place each query where the oracle can run (an oracle may ask for {"num_gpus": 1})
-        evaluator = Evaluator(oracle, store, executor if config.executor != "local" else None,
-                              resources=getattr(oracle, "resources", None))
+        # remote executors place each query where the oracle can run (an oracle may ask for
+        # {"num_gpus": 1})
+        evaluator = Evaluator(
+            oracle,
+            store,
+            executor if config.executor != "local" else None,
+            resources=getattr(oracle, "resources", None),
+        )
         queries = Queries(evaluator, problem, config.queries, progress=progress)
         alg = ALGORITHMS.load(config.algorithm)()
         options = alg.Options.parse(config.options, config.algorithm)
-        alg.setup(problem, np.random.default_rng(config.seed), options,
-                  lambda name=None: make_predictor(name or config.predictor, seed=config.seed,
-                                                   space=problem.space),
-                  queries, progress)
+        alg.setup(
+            problem,
+            np.random.default_rng(config.seed),
+            options,
+            lambda name=None: make_predictor(
+                name or config.predictor, seed=config.seed, space=problem.space
+            ),
+            queries,
+            progress,
+        )
         try:
             drive(alg, queries.measure, Stop(queries.budget, options.stall))
         finally:
             queries.close()
-        result = _summarise(config, problem, queries, oracle, evaluator, out, time.perf_counter() - t0)
+        result = _summarise(
+            config, problem, queries, oracle, evaluator, out, time.perf_counter() - t0
+        )
     finally:
         if own_store:
             store.close()
@@ -160,8 +205,9 @@ def _run(config, problem, oracle, folder, store, executor, progress, t0) -> dict
         from ..export import export_onnx
 
         arch = Arch.from_dict(result["best"]["arch"])
-        result["export"] = export_onnx(arch, problem.space, config.export_onnx, weights=config.weights,
-                                       device=config.device)
+        result["export"] = export_onnx(
+            arch, problem.space, config.export_onnx, weights=config.weights, device=config.device
+        )
     return result
 
 
@@ -169,23 +215,40 @@ def _summarise(config, problem, queries, oracle, evaluator, out, seconds) -> dic
     history = queries.history()
     row, acc = queries.best()
     if row is None:
-        raise HwnasError("the oracle answered no query successfully; see the error column of evals.sqlite")
+        raise HwnasError(
+            "the oracle answered no query successfully; see the error column of evals.sqlite"
+        )
     arch = Arch.from_array(row)
     costs = problem.costs(row[None, :])
     best = {
-        "arch": arch.to_dict(), "arch_id": arch.id, "accuracy": acc,
-        "mflops": float(costs["mflops"][0]), "params_m": float(costs["params_m"][0]),
+        "arch": arch.to_dict(),
+        "arch_id": arch.id,
+        "accuracy": acc,
+        "mflops": float(costs["mflops"][0]),
+        "params_m": float(costs["params_m"][0]),
         "latency_ms": float(costs["latency_ms"][0]) if "latency_ms" in costs else None,
-        "oracle": oracle.key, "oracle_is_proxy": bool(oracle.is_proxy), "width": problem.space.width,
-        "resolution": arch.r, "net_config": net_config(problem.space, arch),
+        "oracle": oracle.key,
+        "oracle_is_proxy": bool(oracle.is_proxy),
+        "width": problem.space.width,
+        "resolution": arch.r,
+        "net_config": net_config(problem.space, arch),
     }
     front = _front(problem, history)
-    result = {"best": best, "queries": queries.n, "out": str(out) if out is not None else None,
-              "algorithm": config.algorithm, "seed": config.seed, "budget": problem.describe(),
-              "oracle_asked": evaluator.n_asked, "oracle_failed": evaluator.n_failed,
-              "oracle_seconds": evaluator.oracle_seconds,
-              "overhead_seconds": max(0.0, seconds - evaluator.oracle_seconds),
-              "pareto_size": len(front["rows"]), "hypervolume": front["hv"], "pareto_cost": problem.cost_key}
+    result = {
+        "best": best,
+        "queries": queries.n,
+        "out": str(out) if out is not None else None,
+        "algorithm": config.algorithm,
+        "seed": config.seed,
+        "budget": problem.describe(),
+        "oracle_asked": evaluator.n_asked,
+        "oracle_failed": evaluator.n_failed,
+        "oracle_seconds": evaluator.oracle_seconds,
+        "overhead_seconds": max(0.0, seconds - evaluator.oracle_seconds),
+        "pareto_size": len(front["rows"]),
+        "hypervolume": front["hv"],
+        "pareto_cost": problem.cost_key,
+    }
     if problem.pool is not None:
         result.update(pool_size=len(problem.pool), pool_dropped=problem.pool_dropped)
     if out is not None:
@@ -204,8 +267,11 @@ def _front(problem, history) -> dict:
 
 
 def _cost_ref(problem, key) -> float:
-    limit = {"mflops": problem.flops and problem.flops / 1e6, "params_m": problem.params and problem.params / 1e6,
-             "latency_ms": problem.latency_ms}[key]
+    limit = {
+        "mflops": problem.flops and problem.flops / 1e6,
+        "params_m": problem.params and problem.params / 1e6,
+        "latency_ms": problem.latency_ms,
+    }[key]
     if limit:
         return float(limit)
     biggest = Arch.largest(max(problem.space.resolutions)).to_array()[None, :]
@@ -220,19 +286,35 @@ def _write_outputs(out: Path, config, problem, history, front, best, result) -> 
         for h in history:
             w.writerow({**{"latency_ms": ""}, **h})
     with open(out / "pareto.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["arch_id", "accuracy", "mflops", "params_m", "latency_ms", "arch"],
-                           extrasaction="ignore")
+        w = csv.DictWriter(
+            f,
+            fieldnames=["arch_id", "accuracy", "mflops", "params_m", "latency_ms", "arch"],
+            extrasaction="ignore",
+        )
         w.writeheader()
         for h in front["rows"]:
             w.writerow({**{"latency_ms": ""}, **h})
     budget = _cost_ref(problem, problem.cost_key) if problem.cost_key != "params_m" else None
-    label = COST_LABELS[problem.cost_key] + (f" on {problem.device.name}" if problem.cost_key == "latency_ms" else "")
+    label = COST_LABELS[problem.cost_key] + (
+        f" on {problem.device.name}" if problem.cost_key == "latency_ms" else ""
+    )
     proxy = " (zero-cost PROXY, not accuracy)" if best["oracle_is_proxy"] else ""
-    plot_front(out / "pareto.png", front["acc"], front["cost"], label,
-               f"hwnas {config.algorithm}, {len(history)} queries, oracle {best['oracle']}{proxy}", budget)
+    plot_front(
+        out / "pareto.png",
+        front["acc"],
+        front["cost"],
+        label,
+        f"hwnas {config.algorithm}, {len(history)} queries, oracle {best['oracle']}{proxy}",
+        budget,
+    )
     (out / "best.json").write_text(json.dumps(best, indent=2) + "\n")
-    doc = {"settings": config.to_dict(), "oracle": best["oracle"], "oracle_is_proxy": best["oracle_is_proxy"],
-           "versions": _versions(), "summary": {k: v for k, v in result.items() if k not in ("best",)}}
+    doc = {
+        "settings": config.to_dict(),
+        "oracle": best["oracle"],
+        "oracle_is_proxy": best["oracle_is_proxy"],
+        "versions": _versions(),
+        "summary": {k: v for k, v in result.items() if k not in ("best",)},
+    }
     _write_yaml(out / "run.yaml", doc)
 
 

@@ -1,8 +1,10 @@
-"""WeakNAS: fit a weak predictor on what was measured, keep its predicted top-N, measure M of them, repeat.
+"""WeakNAS: fit a weak predictor on what was measured, keep its predicted top-N, measure M of them,
+repeat.
 
-``weaknas_pool`` is the paper's version (Wu et al., NeurIPS 2021) on OFA: a fixed pool of 10,000 unique
-random subnets within the budget, 100 random initial queries, then per iteration XGBoost (the paper's
-settings, whatever ``--predictor`` says) on all measured pairs, the predicted top N = 1000 of the pool, M = 100 drawn uniformly from its unmeasured members.
+``weaknas_pool`` is the paper's version (Wu et al., NeurIPS 2021) on OFA: a fixed pool of 10,000
+unique random subnets within the budget, 100 random initial queries, then per iteration XGBoost (the
+paper's settings, whatever ``--predictor`` says) on all measured pairs, the predicted top N = 1000
+of the pool, M = 100 drawn uniformly from its unmeasured members.
 
 ``weaknas`` is hwnas's default (docs/search.md): a Gaussian process (``--predictor gp``) refit
 every iteration on what this run measured, an inner optimiser that spends ~30,000 predictions per
@@ -34,7 +36,8 @@ def _fit(alg, predictor=None, max_points=None):
 
 @dataclass(frozen=True)
 class WeakNASPoolOptions(Options):
-    """The paper's settings: pool size, initial queries, predicted top N, M measured per iteration."""
+    """The paper's settings: pool size, initial queries, predicted top N, M measured per
+    iteration."""
 
     pool_size: int = 10_000
     n_init: int = 100
@@ -52,9 +55,10 @@ class WeakNASPool(StepAlgorithm):
         yield pool[first]
         self._phase = "iter"
         while not q.exhausted:
-            # the paper's XGBoost (gbtree, depth 20, 1000 rounds) on raw gene values, no cost features
+            # the paper's XGBoost (gbtree, depth 20, 1000 rounds) on raw gene values, no cost
+            # features
             pred = _fit(self, "xgb-paper").predict(pool)
-            top = np.argsort(-pred, kind="stable")[:o.top_n]
+            top = np.argsort(-pred, kind="stable")[: o.top_n]
             todo = top[~q.measured_mask(pool[top])]
             if len(todo) == 0:  # the predicted top is all measured: widen to the whole pool
                 todo = np.flatnonzero(~q.measured_mask(pool))
@@ -67,9 +71,9 @@ class WeakNASPool(StepAlgorithm):
 def nondominated_rank(acc, cost, limit=None) -> np.ndarray:
     """Front number of each point (0 = Pareto front) for maximising ``acc`` and minimising ``cost``.
 
-    Two objectives allow peeling fronts in O(N log N) each: sorted by cost, a point is on the current
-    front when it beats the accuracy of every cheaper remaining point. Peeling stops once ``limit``
-    points are ranked; the rest get rank ``len(acc)``.
+    Two objectives allow peeling fronts in O(N log N) each: sorted by cost, a point is on the
+    current front when it beats the accuracy of every cheaper remaining point. Peeling stops once
+    ``limit`` points are ranked; the rest get rank ``len(acc)``.
     """
     acc, cost = np.asarray(acc, float), np.asarray(cost, float)
     order = np.lexsort((-acc, cost))
@@ -89,6 +93,7 @@ def nondominated_rank(acc, cost, limit=None) -> np.ndarray:
 def _ranker(problem):
     """``order(X, score, limit)``: candidate indices best first (multi-objective: front rank by
     cost, then score; exact for the first ``limit``)."""
+
     def order(X, score, limit=None):
         if not problem.multi_objective:
             return np.argsort(-score, kind="stable")
@@ -99,7 +104,8 @@ def _ranker(problem):
 
 
 def _spread_pick(problem, X, order, m):
-    """Multi-objective: ``m`` picks spread along the cost axis, best-ranked first within each cost bin."""
+    """Multi-objective: ``m`` picks spread along the cost axis, best-ranked first within each cost
+    bin."""
     cost = problem.costs(X)[problem.cost_key]
     bins = np.linspace(cost.min(), cost.max() + 1e-9, m + 1)
     which = np.digitize(cost, bins) - 1
@@ -124,14 +130,23 @@ def batch_size(n_measured: int, smallest: int = 5, share: float = 0.05) -> int:
 
 def _candidates(problem, rng, o, score, order, parents):
     """Unmeasured-or-not candidates, best-scored first, from the inner optimiser."""
-    inner = InnerOptimiser(problem, rng, score, order, generations=o.generations, children=o.children,
-                           keep=o.keep, mutate_prob=o.mutate_prob, polish_rounds=o.polish_rounds)
+    inner = InnerOptimiser(
+        problem,
+        rng,
+        score,
+        order,
+        generations=o.generations,
+        children=o.children,
+        keep=o.keep,
+        mutate_prob=o.mutate_prob,
+        polish_rounds=o.polish_rounds,
+    )
     return inner.run(parents)[0]
 
 
 def _pool_candidates(pool, score, order, chunk=20_000):
     """With ``--pool``: every pool member, best-scored first (the pool is scored whole)."""
-    s = np.concatenate([score(pool[i:i + chunk]) for i in range(0, len(pool), chunk)])
+    s = np.concatenate([score(pool[i : i + chunk]) for i in range(0, len(pool), chunk)])
     return pool[order(pool, s, None)]
 
 
@@ -173,8 +188,9 @@ class WeakNAS(StepAlgorithm):
             y = q.y()
             measured = q.X()[np.argsort(-np.nan_to_num(y, nan=-1.0), kind="stable")]
             fresh = problem.sample_feasible(o.fresh, rng, tilt=True)
-            parents = np.concatenate([measured[: o.top_measured],
-                                      fresh[order(fresh, score(fresh), 32)[:32]]])
+            parents = np.concatenate(
+                [measured[: o.top_measured], fresh[order(fresh, score(fresh), 32)[:32]]]
+            )
             if problem.pool is None:
                 cand = _candidates(problem, rng, o, score, order, parents)
             else:

@@ -18,13 +18,22 @@ def _check_options(backend: str, cls, options: dict) -> None:
     own = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", *COMMON)]
     for key in options:
         if key not in own:
-            raise HwnasError(f"option {key!r} does not apply to backend {backend}; "
-                             f"allowed: {allowed(own)}")
+            raise HwnasError(
+                f"option {key!r} does not apply to backend {backend}; allowed: {allowed(own)}"
+            )
 
 
-def make_profiler(backend: str = "ort", provider: str | None = None, threads: int = 1,
-                  precision: str = "fp32", batch_size: int = 1, target: str | None = None,
-                  target_python: str = "python3", ssh_options=(), **options):
+def make_profiler(
+    backend: str = "ort",
+    provider: str | None = None,
+    threads: int = 1,
+    precision: str = "fp32",
+    batch_size: int = 1,
+    target: str | None = None,
+    target_python: str = "python3",
+    ssh_options=(),
+    **options,
+):
     """A profiler for ``backend`` (import-guarded: a missing library is a one-line HwnasError naming
     its package). ``provider`` defaults to the backend's ``default_provider``; ``options`` are the
     backend's own constructor options (``timer``, ``opt_level``, ...).
@@ -38,13 +47,24 @@ def make_profiler(backend: str = "ort", provider: str | None = None, threads: in
     if target is not None:
         remote = TARGETS.load("ssh")
         if backend != remote.backend:
-            raise HwnasError(f"--target times with hwnas' ONNX Runtime agent: it needs "
-                             f"--backend ort, not {backend}")
-        return remote(target, target_python, ssh_options, provider=provider,
-                      threads=threads, precision=precision, batch_size=batch_size, **options)
+            raise HwnasError(
+                f"--target times with hwnas' ONNX Runtime agent: it needs "
+                f"--backend ort, not {backend}"
+            )
+        return remote(
+            target,
+            target_python,
+            ssh_options,
+            provider=provider,
+            threads=threads,
+            precision=precision,
+            batch_size=batch_size,
+            **options,
+        )
     _check_options(backend, cls, options)
-    return cls(provider=provider, threads=threads, precision=precision, batch_size=batch_size,
-               **options)
+    return cls(
+        provider=provider, threads=threads, precision=precision, batch_size=batch_size, **options
+    )
 
 
 def profiler_from_settings(meta: dict, **remote):
@@ -55,12 +75,20 @@ def profiler_from_settings(meta: dict, **remote):
     backend = meta.get("backend")
     if backend is None:
         name = meta.get("name", "this device")
-        raise HwnasError(f"device {name!r} has no backend recorded (an OFA table folder, measured "
-                         f"elsewhere); it can only be predicted, not measured here")
+        raise HwnasError(
+            f"device {name!r} has no backend recorded (an OFA table folder, measured "
+            f"elsewhere); it can only be predicted, not measured here"
+        )
     cls = BACKENDS.load(backend)
     provider = cls.providers_by_ep.get(str(meta.get("execution_provider", "")))
     timer = meta.get("timer", "auto")
     opts = {"timer": "auto" if timer == "cuda_events" else timer, **cls.options_from_settings(meta)}
-    return make_profiler(backend, provider=provider, threads=int(meta.get("threads", 1)),
-                         precision=meta.get("precision", "fp32"),
-                         batch_size=int(meta.get("batch_size", 1)), **remote, **opts)
+    return make_profiler(
+        backend,
+        provider=provider,
+        threads=int(meta.get("threads", 1)),
+        precision=meta.get("precision", "fp32"),
+        batch_size=int(meta.get("batch_size", 1)),
+        **remote,
+        **opts,
+    )

@@ -1,8 +1,8 @@
 """The profiler interface; the timing method itself is the agent's (``latency.agent``).
 
-A :class:`Profiler` turns an eval-mode torch module (one table entry, or a whole subnet) and an input
-shape into a :class:`Runner`; ``runner.run(n)`` executes it ``n`` times back to back and returns the
-elapsed seconds (host ``perf_counter`` or thread CPU time on CPU, CUDA events on GPU).
+A :class:`Profiler` turns an eval-mode torch module (one table entry, or a whole subnet) and an
+input shape into a :class:`Runner`; ``runner.run(n)`` executes it ``n`` times back to back and
+returns the elapsed seconds (host ``perf_counter`` or thread CPU time on CPU, CUDA events on GPU).
 ``Profiler.time_modules`` times a group of modules with ``latency.agent.time_interleaved`` (warm-up,
 interleaved rotated rounds, medians, retry of dispersed timings: see ``latency/agent.py``), the same
 function the agent runs on a remote target, so every backend and every target shares one method.
@@ -18,8 +18,16 @@ from hwnas.errors import HwnasError, allowed, check_int
 from .. import fingerprint as _fingerprint
 from ..agent import TIMERS, Timing, clock, time_interleaved
 
-__all__ = ["TIMERS", "Timing", "clock", "time_interleaved", "check_timing", "resolve_timer", "Runner",
-           "Profiler"]
+__all__ = [
+    "TIMERS",
+    "Timing",
+    "clock",
+    "time_interleaved",
+    "check_timing",
+    "resolve_timer",
+    "Runner",
+    "Profiler",
+]
 
 
 def check_timing(rounds, warmup, sample_ms=0.0) -> None:
@@ -34,17 +42,20 @@ def check_timing(rounds, warmup, sample_ms=0.0) -> None:
 def resolve_timer(timer: str, provider: str, threads: int) -> str:
     """``auto`` -> ``thread_cpu`` for single-threaded CPU inference, else ``wall``.
 
-    ``thread_cpu`` reads the calling thread's CPU time (``time.thread_time``). With one intra-op thread
-    the whole inference runs in the calling thread, so on an idle core this equals wall-clock latency,
-    while on a shared machine it leaves out the time other processes hold the core.
+    ``thread_cpu`` reads the calling thread's CPU time (``time.thread_time``). With one intra-op
+    thread the whole inference runs in the calling thread, so on an idle core this equals wall-clock
+    latency, while on a shared machine it leaves out the time other processes hold the core.
     """
     if timer == "auto":
         return "thread_cpu" if provider == "cpu" and int(threads) == 1 else "wall"
     if timer not in TIMERS:
         raise HwnasError(f"timer {timer!r} is unknown; allowed: auto, {allowed(TIMERS)}")
     if timer == "thread_cpu" and (provider != "cpu" or int(threads) != 1):
-        raise HwnasError("timer thread_cpu measures latency only for single-threaded CPU inference; "
-                         "use --threads 1 on the CPU, or --timer wall")
+        raise HwnasError(
+            "timer thread_cpu measures latency only for single-threaded CPU "
+            "inference; "
+            "use --threads 1 on the CPU, or --timer wall"
+        )
     return timer
 
 
@@ -102,16 +113,30 @@ class Profiler(ABC):
         """A one-line warning when that machine is overloaded, or None."""
         return _fingerprint.load_warning()
 
-    def time_modules(self, items, rounds: int = 15, warmup: int = 3, sample_ms: float = 2.0,
-                     max_inner: int = 50, max_dispersion: float | None = None,
-                     retries: int = 2) -> list:
-        """Time ``items`` (``(module, input_shape[, name])``) together; a :class:`Timing` (ms) each."""
+    def time_modules(
+        self,
+        items,
+        rounds: int = 15,
+        warmup: int = 3,
+        sample_ms: float = 2.0,
+        max_inner: int = 50,
+        max_dispersion: float | None = None,
+        retries: int = 2,
+    ) -> list:
+        """Time ``items`` (``(module, input_shape[, name])``) together; a :class:`Timing` (ms)
+        each."""
         check_timing(rounds, warmup, sample_ms)
         runners = [self.prepare(item[0], item[1]) for item in items]
         try:
-            return time_interleaved(runners, rounds=rounds, warmup=warmup, sample_ms=sample_ms,
-                                    max_inner=max_inner, max_dispersion=max_dispersion,
-                                    retries=retries)
+            return time_interleaved(
+                runners,
+                rounds=rounds,
+                warmup=warmup,
+                sample_ms=sample_ms,
+                max_inner=max_inner,
+                max_dispersion=max_dispersion,
+                retries=retries,
+            )
         finally:
             for r in runners:
                 r.close()

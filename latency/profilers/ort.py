@@ -1,12 +1,13 @@
 """ONNX Runtime profiler: CPU, and the CUDA / TensorRT execution providers when installed.
 
-Each module is exported to ONNX (``torch.onnx.export(..., dynamo=False)``, opset 17, constant folding)
-and run in its own ``InferenceSession`` with fixed, stated settings: ``intra_op_num_threads`` =
-``threads``, ``inter_op_num_threads`` = 1, sequential execution, graph optimisation level
-``ORT_ENABLE_ALL`` (batch-norm folded into convs, activations fused), and thread spinning as
-``spinning`` says (``session.intra_op.allow_spinning``/``inter_op``). Inputs and outputs are bound once
-(``IOBinding``), so a timed run is one ``run_with_iobinding`` call with no Python-side copies.
-Sessions and timing are the agent's (``latency.agent``): the same code runs on a remote target.
+Each module is exported to ONNX (``torch.onnx.export(..., dynamo=False)``, opset 17, constant
+folding) and run in its own ``InferenceSession`` with fixed, stated settings:
+``intra_op_num_threads`` = ``threads``, ``inter_op_num_threads`` = 1, sequential execution, graph
+optimisation level ``ORT_ENABLE_ALL`` (batch-norm folded into convs, activations fused), and thread
+spinning as ``spinning`` says (``session.intra_op.allow_spinning``/``inter_op``). Inputs and outputs
+are bound once (``IOBinding``), so a timed run is one ``run_with_iobinding`` call with no
+Python-side copies. Sessions and timing are the agent's (``latency.agent``): the same code runs on a
+remote target.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ def import_ort():
     try:
         import onnxruntime as ort
     except ImportError:
-        raise HwnasError("backend ort needs onnxruntime, which is not installed; install it with: "
-                         "pip install onnxruntime (or onnxruntime-gpu for the CUDA/TensorRT providers)") from None
+        raise HwnasError(
+            "backend ort needs onnxruntime, which is not installed; install it with: "
+            "pip install onnxruntime (or onnxruntime-gpu for the CUDA/TensorRT "
+            "providers)"
+        ) from None
     return ort
 
 
@@ -37,8 +41,11 @@ class _OrtRunner(agent.OrtRunner, Runner):
 class OrtProfiler(Profiler):
     backend = "ort"
     packages = ("onnxruntime", "onnxruntime-gpu")
-    providers_by_ep = {"CPUExecutionProvider": "cpu", "CUDAExecutionProvider": "cuda",
-                       "TensorrtExecutionProvider": "tensorrt"}
+    providers_by_ep = {
+        "CPUExecutionProvider": "cpu",
+        "CUDAExecutionProvider": "cuda",
+        "TensorrtExecutionProvider": "tensorrt",
+    }
 
     @classmethod
     def options_from_settings(cls, meta: dict) -> dict:
@@ -48,29 +55,68 @@ class OrtProfiler(Profiler):
         opt_level = "disable" if level == "ORT_DISABLE_ALL" else level.replace("ORT_ENABLE_", "")
         return {"opt_level": opt_level.lower(), "spinning": bool(o.get("allow_spinning", 1))}
 
-    def __init__(self, provider: str = "cpu", threads: int = 1, precision: str = "fp32", batch_size: int = 1,
-                 opt_level: str = "all", spinning: bool = True, timer: str = "auto"):
+    def __init__(
+        self,
+        provider: str = "cpu",
+        threads: int = 1,
+        precision: str = "fp32",
+        batch_size: int = 1,
+        opt_level: str = "all",
+        spinning: bool = True,
+        timer: str = "auto",
+    ):
         self.ort = import_ort()
-        self._configure(self.ort.__version__, self.ort.get_available_providers(),
-                        "the installed onnxruntime", provider, threads, precision, batch_size,
-                        opt_level, spinning, timer)
+        self._configure(
+            self.ort.__version__,
+            self.ort.get_available_providers(),
+            "the installed onnxruntime",
+            provider,
+            threads,
+            precision,
+            batch_size,
+            opt_level,
+            spinning,
+            timer,
+        )
 
-    def _configure(self, version, available, where, provider, threads, precision, batch_size,
-                   opt_level, spinning, timer) -> None:
+    def _configure(
+        self,
+        version,
+        available,
+        where,
+        provider,
+        threads,
+        precision,
+        batch_size,
+        opt_level,
+        spinning,
+        timer,
+    ) -> None:
         """Check the settings against an onnxruntime (``version``, ``available``) and keep them."""
         if provider not in PROVIDERS:
-            raise HwnasError(f"execution provider {provider!r} is unknown; allowed: {allowed(PROVIDERS)}")
+            raise HwnasError(
+                f"execution provider {provider!r} is unknown; allowed: {allowed(PROVIDERS)}"
+            )
         ep = PROVIDERS[provider]
         if ep not in available:
             pkg = "onnxruntime-gpu" if provider in ("cuda", "tensorrt") else "onnxruntime"
-            raise HwnasError(f"execution provider {ep} is not in {where} (it has: "
-                             f"{allowed(available)}); it is provided by: pip install {pkg}")
+            raise HwnasError(
+                f"execution provider {ep} is not in {where} (it has: "
+                f"{allowed(available)}); it is provided by: pip install {pkg}"
+            )
         if precision not in ("fp32", "fp16"):
-            raise HwnasError(f"precision {precision!r} is not supported by backend ort; allowed: fp32, fp16")
+            raise HwnasError(
+                f"precision {precision!r} is not supported by backend ort; allowed: fp32, fp16"
+            )
         if precision == "fp16" and provider != "tensorrt":
-            raise HwnasError(f"precision fp16 with backend ort needs the tensorrt provider; provider {provider} runs fp32")
+            raise HwnasError(
+                f"precision fp16 with backend ort needs the tensorrt provider; "
+                f"provider {provider} runs fp32"
+            )
         if opt_level not in OPT_LEVELS:
-            raise HwnasError(f"graph optimisation level {opt_level!r} is unknown; allowed: {allowed(OPT_LEVELS)}")
+            raise HwnasError(
+                f"graph optimisation level {opt_level!r} is unknown; allowed: {allowed(OPT_LEVELS)}"
+            )
         if int(threads) < 1:
             raise HwnasError(f"threads {threads!r} must be >= 1")
         self.ort_version, self.provider, self.ep = version, provider, ep
@@ -79,18 +125,37 @@ class OrtProfiler(Profiler):
         self.timer = resolve_timer(timer, provider, self.threads)
 
     def settings(self) -> dict:
-        return {"backend": "ort", "execution_provider": self.ep, "precision": self.precision,
-                "threads": self.threads, "batch_size": self.batch_size, "timer": self.timer,
-                "ort": {"graph_optimization_level": f"ORT_ENABLE_{self.opt_level.upper()}"
-                        if self.opt_level != "disable" else "ORT_DISABLE_ALL",
-                        "intra_op_num_threads": self.threads, "inter_op_num_threads": 1,
-                        "execution_mode": "ORT_SEQUENTIAL", "allow_spinning": int(self.spinning),
-                        "io_binding": True, "onnx_opset": 17, "exporter": "torch.onnx.export(dynamo=False)"}}
+        return {
+            "backend": "ort",
+            "execution_provider": self.ep,
+            "precision": self.precision,
+            "threads": self.threads,
+            "batch_size": self.batch_size,
+            "timer": self.timer,
+            "ort": {
+                "graph_optimization_level": f"ORT_ENABLE_{self.opt_level.upper()}"
+                if self.opt_level != "disable"
+                else "ORT_DISABLE_ALL",
+                "intra_op_num_threads": self.threads,
+                "inter_op_num_threads": 1,
+                "execution_mode": "ORT_SEQUENTIAL",
+                "allow_spinning": int(self.spinning),
+                "io_binding": True,
+                "onnx_opset": 17,
+                "exporter": "torch.onnx.export(dynamo=False)",
+            },
+        }
 
     def session_spec(self) -> dict:
         """What ``latency.agent.OrtRunner`` needs for a session (sent as is to a remote agent)."""
-        return {"provider": self.provider, "threads": self.threads, "precision": self.precision,
-                "opt_level": self.opt_level, "spinning": self.spinning, "timer": self.timer}
+        return {
+            "provider": self.provider,
+            "threads": self.threads,
+            "precision": self.precision,
+            "opt_level": self.opt_level,
+            "spinning": self.spinning,
+            "timer": self.timer,
+        }
 
     def versions(self) -> dict:
         """onnxruntime's version."""
@@ -118,7 +183,8 @@ class OrtProfiler(Profiler):
         check_timing(rounds, warmup)
         runner = self.prepare_onnx(onnx, input_shape)
         try:
-            return time_interleaved([runner], rounds=rounds, warmup=warmup, sample_ms=0.0,
-                                    max_inner=1)[0]
+            return time_interleaved(
+                [runner], rounds=rounds, warmup=warmup, sample_ms=0.0, max_inner=1
+            )[0]
         finally:
             runner.close()

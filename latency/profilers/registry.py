@@ -9,17 +9,32 @@ from __future__ import annotations
 
 from hwnas.registry import Registry
 
-BACKENDS = Registry("backend", [
-    ("ort", "latency.profilers.ort:OrtProfiler",
-     "ONNX Runtime on the ONNX export (CPU, CUDA or TensorRT execution provider)"),
-    ("tensorrt", "latency.profilers.tensorrt:TensorRTProfiler",
-     "NVIDIA TensorRT engines from the ONNX export (needs tensorrt and a GPU)"),
-    ("torch", "latency.profilers.torch_eager:TorchProfiler", "PyTorch eager mode, CPU or CUDA"),
-    ("torchscript", "latency.profilers.torchscript:TorchScriptProfiler", "frozen TorchScript"),
-])
+BACKENDS = Registry(
+    "backend",
+    [
+        (
+            "ort",
+            "latency.profilers.ort:OrtProfiler",
+            "ONNX Runtime on the ONNX export (CPU, CUDA or TensorRT execution provider)",
+        ),
+        (
+            "tensorrt",
+            "latency.profilers.tensorrt:TensorRTProfiler",
+            "NVIDIA TensorRT engines from the ONNX export (needs tensorrt and a GPU)",
+        ),
+        ("torch", "latency.profilers.torch_eager:TorchProfiler", "PyTorch eager mode, CPU or CUDA"),
+        ("torchscript", "latency.profilers.torchscript:TorchScriptProfiler", "frozen TorchScript"),
+    ],
+)
 
 # how a profiler reaches a machine other than this one (``--target ssh://...``)
-TARGETS = Registry("target", [
-    ("ssh", "latency.remote:RemoteOrtProfiler",
-     "time on another machine over SSH through hwnas' agent (backend ort)"),
-])
+TARGETS = Registry(
+    "target",
+    [
+        (
+            "ssh",
+            "latency.remote:RemoteOrtProfiler",
+            "time on another machine over SSH through hwnas' agent (backend ort)",
+        ),
+    ],
+)

@@ -30,9 +30,11 @@ def import_tensorrt():
     try:
         import tensorrt as trt
     except ImportError:
-        raise HwnasError("backend tensorrt needs TensorRT, which is not installed; it is "
-                         "provided by: pip install tensorrt (or pip install 'hwnas[tensorrt]'), "
-                         "with an NVIDIA GPU") from None
+        raise HwnasError(
+            "backend tensorrt needs TensorRT, which is not installed; it is "
+            "provided by: pip install tensorrt (or pip install 'hwnas[tensorrt]'), "
+            "with an NVIDIA GPU"
+        ) from None
     return trt
 
 
@@ -41,15 +43,25 @@ def tensorrt_missing():
     try:
         import tensorrt  # noqa: F401
     except ImportError as exc:
-        return (f"--trt-engine needs NVIDIA TensorRT, but the Python package 'tensorrt' is not "
-                f"importable here ({exc}); install it on a machine with an NVIDIA GPU: "
-                f"pip install 'hwnas[tensorrt]'")
+        return (
+            f"--trt-engine needs NVIDIA TensorRT, but the Python package 'tensorrt' is not "
+            f"importable here ({exc}); install it on a machine with an NVIDIA GPU: "
+            f"pip install 'hwnas[tensorrt]'"
+        )
     return None
 
 
-def build_engine(trt, builder, logger, onnx, what: str, fp16: bool = False,
-                 workspace_mb: int | None = None, timing_cache=None,
-                 dynamic_batch: tuple | None = None) -> bytes:
+def build_engine(
+    trt,
+    builder,
+    logger,
+    onnx,
+    what: str,
+    fp16: bool = False,
+    workspace_mb: int | None = None,
+    timing_cache=None,
+    dynamic_batch: tuple | None = None,
+) -> bytes:
     """A serialized engine from ``onnx`` (bytes, or a path); ``what`` names it in errors.
 
     ``dynamic_batch``: ``(input_name, (C, H, W), max_batch)`` adds an optimisation profile for batch
@@ -97,8 +109,11 @@ class TrtRunner(Runner):
         for name in names:
             shape = tuple(self.context.get_tensor_shape(name))
             dtype = torch.float16 if "HALF" in str(engine.get_tensor_dtype(name)) else torch.float32
-            buf = torch.randn(*shape, device="cuda", dtype=dtype) if name in inputs else \
-                torch.empty(*shape, device="cuda", dtype=dtype)
+            buf = (
+                torch.randn(*shape, device="cuda", dtype=dtype)
+                if name in inputs
+                else torch.empty(*shape, device="cuda", dtype=dtype)
+            )
             self.context.set_tensor_address(name, buf.data_ptr())
             self.buffers.append(buf)
         self.start = torch.cuda.Event(enable_timing=True)
@@ -119,8 +134,9 @@ def _cuda_torch():
     import torch
 
     if not torch.cuda.is_available():
-        raise HwnasError("backend tensorrt needs an NVIDIA GPU and a CUDA build of torch; none is "
-                         "visible here")
+        raise HwnasError(
+            "backend tensorrt needs an NVIDIA GPU and a CUDA build of torch; none is visible here"
+        )
     return torch
 
 
@@ -132,15 +148,24 @@ class TensorRTProfiler(Profiler):
     packages = ("tensorrt",)
     providers_by_ep = {"TensorRT": "cuda"}
 
-    def __init__(self, provider: str = "cuda", threads: int = 1, precision: str = "fp32",
-                 batch_size: int = 1, workspace_mb: int = 1024, timer: str = "auto"):
+    def __init__(
+        self,
+        provider: str = "cuda",
+        threads: int = 1,
+        precision: str = "fp32",
+        batch_size: int = 1,
+        workspace_mb: int = 1024,
+        timer: str = "auto",
+    ):
         trt = import_tensorrt()
         if timer not in ("auto", "cuda_events"):
-            raise HwnasError(f"timer {timer!r} is not available with backend tensorrt; "
-                             f"allowed: cuda_events")
+            raise HwnasError(
+                f"timer {timer!r} is not available with backend tensorrt; allowed: cuda_events"
+            )
         if precision not in ("fp32", "fp16"):
-            raise HwnasError(f"precision {precision!r} is not supported by backend tensorrt; "
-                             f"allowed: fp32, fp16")
+            raise HwnasError(
+                f"precision {precision!r} is not supported by backend tensorrt; allowed: fp32, fp16"
+            )
         self.trt, self.torch = trt, _cuda_torch()
         self.precision, self.batch_size, self.threads = precision, int(batch_size), int(threads)
         self.workspace_mb = int(workspace_mb)
@@ -151,11 +176,15 @@ class TensorRTProfiler(Profiler):
 
     def settings(self) -> dict:
         """How it measures, for ``device.yaml``."""
-        return {"backend": "tensorrt", "execution_provider": "TensorRT",
-                "precision": self.precision,
-                "threads": self.threads, "batch_size": self.batch_size, "timer": "cuda_events",
-                "tensorrt": {"workspace_mb": self.workspace_mb, "timing_cache": True,
-                             "onnx_opset": 17}}
+        return {
+            "backend": "tensorrt",
+            "execution_provider": "TensorRT",
+            "precision": self.precision,
+            "threads": self.threads,
+            "batch_size": self.batch_size,
+            "timer": "cuda_events",
+            "tensorrt": {"workspace_mb": self.workspace_mb, "timing_cache": True, "onnx_opset": 17},
+        }
 
     def versions(self) -> dict:
         """TensorRT's and torch's versions."""
@@ -164,15 +193,31 @@ class TensorRTProfiler(Profiler):
     def prepare(self, module, input_shape) -> Runner:
         """Export ``module``, build its engine (batch size of the profiler) and bind its buffers."""
         shape = (self.batch_size,) + tuple(input_shape[1:])
-        plan = build_engine(self.trt, self.builder, self.logger, export_onnx(module, shape),
-                            "this layer", fp16=self.precision == "fp16",
-                            workspace_mb=self.workspace_mb, timing_cache=self.timing_cache)
+        plan = build_engine(
+            self.trt,
+            self.builder,
+            self.logger,
+            export_onnx(module, shape),
+            "this layer",
+            fp16=self.precision == "fp16",
+            workspace_mb=self.workspace_mb,
+            timing_cache=self.timing_cache,
+        )
         engine = self.trt.Runtime(self.logger).deserialize_cuda_engine(plan)
         return TrtRunner(engine, self.torch, shape)
 
 
-def build_trt_engine(onnx_path, plan_path, resolution: int, *, input_name: str, fp16=False,
-                     dynamic_batch=False, max_batch: int = 1, runs=50) -> dict:
+def build_trt_engine(
+    onnx_path,
+    plan_path,
+    resolution: int,
+    *,
+    input_name: str,
+    fp16=False,
+    dynamic_batch=False,
+    max_batch: int = 1,
+    runs=50,
+) -> dict:
     """Build a TensorRT engine from the ONNX file, write it, time it on CUDA (ms, batch 1).
 
     ``dynamic_batch``: the engine takes batches 1..``max_batch`` on input ``input_name``.
@@ -182,12 +227,23 @@ def build_trt_engine(onnx_path, plan_path, resolution: int, *, input_name: str, 
     chw = (3, int(resolution), int(resolution))
     dyn = (input_name, chw, max_batch) if dynamic_batch else None
     t = time.perf_counter()
-    plan = build_engine(trt, trt.Builder(logger), logger, onnx_path, repr(str(onnx_path)),
-                        fp16=fp16, dynamic_batch=dyn)
+    plan = build_engine(
+        trt,
+        trt.Builder(logger),
+        logger,
+        onnx_path,
+        repr(str(onnx_path)),
+        fp16=fp16,
+        dynamic_batch=dyn,
+    )
     build_s = time.perf_counter() - t
     Path(plan_path).write_bytes(plan)
-    out = {"trt_engine": str(plan_path), "trt_fp16": bool(fp16), "trt_build_s": round(build_s, 3),
-           "trt_latency_ms": None}
+    out = {
+        "trt_engine": str(plan_path),
+        "trt_fp16": bool(fp16),
+        "trt_build_s": round(build_s, 3),
+        "trt_latency_ms": None,
+    }
     try:
         torch = _cuda_torch()
     except HwnasError:

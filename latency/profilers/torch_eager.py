@@ -1,7 +1,9 @@
-"""PyTorch eager profiler: CPU (``torch.set_num_threads(threads)`` while timing, then restored) and CUDA (CUDA events).
+"""PyTorch eager profiler: CPU (``torch.set_num_threads(threads)`` while timing, then restored) and
+CUDA (CUDA events).
 
-Modules run under ``torch.inference_mode()`` in eval mode; on CUDA the module and input live on the GPU
-and time is read from CUDA events around the ``n`` back-to-back runs (one synchronisation per sample).
+Modules run under ``torch.inference_mode()`` in eval mode; on CUDA the module and input live on the
+GPU and time is read from CUDA events around the ``n`` back-to-back runs (one synchronisation per
+sample).
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ class _CudaRunner(Runner):
         import torch
 
         self.module, self.x = module, x
-        self.start, self.end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        self.start, self.end = (
+            torch.cuda.Event(enable_timing=True),
+            torch.cuda.Event(enable_timing=True),
+        )
 
     def run(self, n: int) -> float:
         import torch
@@ -60,18 +65,30 @@ class TorchProfiler(Profiler):
     packages = ("torch",)
     providers_by_ep = {"torch-eager-cpu": "cpu", "torch-eager-cuda": "cuda"}
 
-    def __init__(self, provider: str = "cpu", threads: int = 1, precision: str = "fp32", batch_size: int = 1,
-                 timer: str = "auto"):
+    def __init__(
+        self,
+        provider: str = "cpu",
+        threads: int = 1,
+        precision: str = "fp32",
+        batch_size: int = 1,
+        timer: str = "auto",
+    ):
         import torch
 
         if provider not in DEVICES:
             raise HwnasError(f"torch device {provider!r} is unknown; allowed: {allowed(DEVICES)}")
         if provider == "cuda" and not torch.cuda.is_available():
-            raise HwnasError("backend torch on cuda needs a CUDA build of torch and a GPU; this torch "
-                             f"({torch.__version__}) sees none; CUDA torch is provided by: pip install torch "
-                             "--index-url https://download.pytorch.org/whl/cu124")
+            raise HwnasError(
+                "backend torch on cuda needs a CUDA build of torch and a GPU; this "
+                "torch "
+                f"({torch.__version__}) sees none; CUDA torch is provided by: pip "
+                f"install torch "
+                "--index-url https://download.pytorch.org/whl/cu124"
+            )
         if precision not in ("fp32", "fp16"):
-            raise HwnasError(f"precision {precision!r} is not supported by backend torch; allowed: fp32, fp16")
+            raise HwnasError(
+                f"precision {precision!r} is not supported by backend torch; allowed: fp32, fp16"
+            )
         if precision == "fp16" and provider == "cpu":
             raise HwnasError("precision fp16 with backend torch needs --provider cuda")
         self.torch, self.provider, self.threads = torch, provider, int(threads)
@@ -79,10 +96,15 @@ class TorchProfiler(Profiler):
         self.timer = resolve_timer(timer, provider, self.threads)
 
     def settings(self) -> dict:
-        return {"backend": "torch", "execution_provider": f"torch-eager-{self.provider}", "precision": self.precision,
-                "threads": self.threads, "batch_size": self.batch_size,
-                "timer": "cuda_events" if self.provider == "cuda" else self.timer,
-                "torch": {"mode": "eager", "inference_mode": True}}
+        return {
+            "backend": "torch",
+            "execution_provider": f"torch-eager-{self.provider}",
+            "precision": self.precision,
+            "threads": self.threads,
+            "batch_size": self.batch_size,
+            "timer": "cuda_events" if self.provider == "cuda" else self.timer,
+            "torch": {"mode": "eager", "inference_mode": True},
+        }
 
     def versions(self) -> dict:
         return {"torch": str(self.torch.__version__)}  # a str subclass: yaml.safe_dump refuses it

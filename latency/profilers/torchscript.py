@@ -23,10 +23,12 @@ class TorchScriptProfiler(TorchProfiler):
 
     def settings(self) -> dict:
         """See :meth:`Profiler.settings`: the eager backend's, with the TorchScript mode."""
-        return {**super().settings(), "backend": self.backend,
-                "execution_provider": f"torchscript-{self.provider}",
-                "torch": {"mode": "torchscript", "trace": True, "freeze": True,
-                          "inference_mode": True}}
+        return {
+            **super().settings(),
+            "backend": self.backend,
+            "execution_provider": f"torchscript-{self.provider}",
+            "torch": {"mode": "torchscript", "trace": True, "freeze": True, "inference_mode": True},
+        }
 
     def prepare(self, module, input_shape) -> Runner:
         """Trace and freeze ``module`` on a fixed NCHW ``input_shape`` (batch: ``batch_size``)."""
