@@ -12,12 +12,10 @@ resumes.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 
-from hwnas.arch import decode, sample
 from hwnas.errors import HwnasError
 
 from .device import load_device
@@ -28,8 +26,8 @@ from .validate import (
     check_out_folder,
     check_sampling,
     fit_correction,
-    measure_subnets,
     measurement_store,
+    sample_and_measure,
     write_device_copy,
 )
 
@@ -125,25 +123,11 @@ def calibrate_device(
 
 def _calibrate(dev, profiler, out, samples, seed, rounds, warmup, group_size, progress) -> dict:
     settings = profiler.settings()
-    X = sample(int(samples), np.random.default_rng(int(seed)), dev.resolutions)
-    table = dev.table_ms(X)  # fails early, naming a missing entry, before anything is measured
-    archs = decode(X)
     store = measurement_store(dev, profiler, seed, dev.width, rounds)
     load_before = profiler.load_average()
-    t0 = time.perf_counter()
-    measured = measure_subnets(
-        archs,
-        profiler,
-        dev.width,
-        rounds,
-        warmup,
-        group_size,
-        store,
-        progress,
-        desc=f"calibrate {dev.name}",
-        header={"device": dev.name, "seed": int(seed)},
+    X, archs, table, measured, seconds = sample_and_measure(
+        dev, profiler, samples, seed, rounds, warmup, group_size, store, progress, "calibrate"
     )
-    seconds = time.perf_counter() - t0
     load = {"before": load_before, "after": profiler.load_average()}
 
     fit = fit_correction(table, measured)

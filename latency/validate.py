@@ -310,13 +310,17 @@ def validate_device(
         profiler.close()
 
 
-def _validate(
-    dev, profiler, samples, seed, rounds, warmup, group_size, write, out, progress, return_rows
-) -> dict:
+def sample_and_measure(
+    dev, profiler, samples, seed, rounds, warmup, group_size, store, progress, verb
+) -> tuple:
+    """``samples`` seeded random subnets of ``dev``: ``(X, archs, table_ms, measured_ms, seconds)``.
+
+    The table sum is taken first, so a missing entry fails before anything is measured; the
+    measurements go through :func:`measure_subnets` (resumable through ``store``).
+    """
     X = sample(int(samples), np.random.default_rng(int(seed)), dev.resolutions)
-    table = dev.table_ms(X)  # fails early, naming a missing entry, before anything is measured
+    table = dev.table_ms(X)
     archs = decode(X)
-    store = measurement_store(dev, profiler, seed, dev.width, rounds) if write else None
     t0 = time.perf_counter()
     measured = measure_subnets(
         archs,
@@ -327,10 +331,19 @@ def _validate(
         group_size,
         store,
         progress,
-        desc=f"validate {dev.name}",
+        desc=f"{verb} {dev.name}",
         header={"device": dev.name, "seed": int(seed)},
     )
-    seconds = time.perf_counter() - t0
+    return X, archs, table, measured, time.perf_counter() - t0
+
+
+def _validate(
+    dev, profiler, samples, seed, rounds, warmup, group_size, write, out, progress, return_rows
+) -> dict:
+    store = measurement_store(dev, profiler, seed, dev.width, rounds) if write else None
+    X, archs, table, measured, seconds = sample_and_measure(
+        dev, profiler, samples, seed, rounds, warmup, group_size, store, progress, "validate"
+    )
 
     fit = fit_correction(table, measured)
     result = {
