@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HwnasError, allowed
+from .paths import parse_json, read_json
 from .space import (
     D_COLS,
     DEPTHS,
@@ -136,8 +137,6 @@ class Arch:
 
     @classmethod
     def from_json(cls, text: str) -> "Arch":
-        from .paths import parse_json
-
         return cls.from_dict(parse_json(text, "arch JSON"))
 
     @classmethod
@@ -176,8 +175,6 @@ class Arch:
 def load_json(path, what: str = "file"):
     """Read a JSON file with one-line errors (missing, a directory, empty, binary, malformed, too
     deep)."""
-    from .paths import read_json
-
     return read_json(path, what)
 
 

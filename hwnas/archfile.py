@@ -26,6 +26,7 @@ import numpy as np
 
 from .arch import Arch
 from .errors import HwnasError
+from .ofa_interop import arch_from_net_config
 from .paths import read_text
 
 
@@ -53,7 +54,6 @@ def arch_of(obj, width=None) -> Arch:
     config = obj.get("net_config", obj if "blocks" in obj else None)
     if config is None:
         return Arch.from_dict(obj)
-    from .ofa_interop import arch_from_net_config
 
     r = obj.get("r", obj.get("image_size", config.get("r", config.get("image_size"))))
     if r is None:

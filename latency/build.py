@@ -27,6 +27,7 @@ from hwnas.space import (
 
 from . import keys as K
 from .device import DEVICE_FILE, _named_devices, check_writable_folder, read_device_meta
+from .modules import build_layer
 from .profilers import make_profiler
 from .profilers.base import check_timing
 from .remote import remote_kwargs
@@ -135,7 +136,6 @@ def _profile_resolution(
     table = load_table(path) if path.is_file() else {}
     specs = K.table_specs(get_space(width), r)
     todo = [s for s in specs if s.key not in table]
-    from .modules import build_layer
 
     for start in range(0, len(todo), group_size):
         group = todo[start : start + group_size]

@@ -39,10 +39,13 @@ from hwnas.space import (
     N_STAGES,
     R_COL,
     WIDTHS,
+    check_resolution,
+    check_width,
     get_space,
 )
 
 from . import keys as K
+from .fingerprint import notice_if_foreign
 from .profilers.registry import BACKENDS
 from .table import load_table, read_yaml, table_path, table_resolutions
 
@@ -177,8 +180,6 @@ def check_device_meta(meta, path) -> None:
     finite number (ms), threads or batch size below 1, an unknown width, backend or precision, a
     resolution outside 128..256.
     """
-    from hwnas.space import check_resolution
-
     where = f"corrupt device file {str(path)!r}"
     if not isinstance(meta, dict):
         raise HwnasError(f"{where}: expected a mapping, got {type(meta).__name__}")
@@ -437,8 +438,6 @@ def load_device(name_or_path, width: float = 1.2, resolutions=None, notice: bool
     measured on another machine prints one notice on stderr naming ``hwnas calibrate``
     (``latency.fingerprint``).
     """
-    from hwnas.space import check_width
-
     width = check_width(width)
     folder = device_folder(name_or_path)
     meta = read_device_meta(folder)
@@ -480,8 +479,6 @@ def load_device(name_or_path, width: float = 1.2, resolutions=None, notice: bool
             )
         tables[r] = t
     if notice:
-        from .fingerprint import notice_if_foreign
-
         notice_if_foreign(name, folder, meta)
     return Device(
         name=name, folder=folder, width=width, resolutions=tuple(wanted), meta=meta, tables=tables

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arch import Arch, mutate
+from ..arch import Arch, canonicalize, mutate
+from ..ofa_compat import ofa_evolution_finder_class
 from ..space import DEPTHS, EXPAND_RATIOS, KERNEL_SIZES, N_BLOCKS, N_STAGES
 from .algorithm import Loop, Options, StepAlgorithm
 from .queries import BudgetExhausted
@@ -101,8 +102,6 @@ class OFAEvolution(Loop):
     Options = EvolutionOptions
 
     def run(self, measure):
-        from ..ofa_compat import ofa_evolution_finder_class
-
         o, problem = self.options, self.problem
         finder_cls = ofa_evolution_finder_class()
         # The finder checks its constraint against a fixed range and asks on stdin if outside it; it
@@ -230,7 +229,6 @@ def _nsga2_steps(problem, rng, pop_size):
         eliminate_duplicates=True,
     )
     algorithm.setup(pp, termination=NoTermination(), seed=int(rng.integers(2**31)), verbose=False)
-    from ..arch import canonicalize
 
     while True:
         pop = algorithm.ask()

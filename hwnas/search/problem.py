@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..arch import Arch, canonicalize, mutate, unique_rows
+from ..arch import Arch, active_mask, canonicalize, mutate, unique_rows
 from ..cost import macs_params
 from ..errors import HwnasError
 from ..space import (
@@ -242,7 +242,6 @@ class Problem:
             if len(bad) == 0:
                 return X
             B = X[bad]
-            from ..arch import active_mask
 
             act = active_mask(B)
             genes = np.concatenate([B[:, KS_COLS], B[:, E_COLS]], axis=1)
