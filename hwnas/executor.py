@@ -46,8 +46,9 @@ class Executor(ABC):
         ``{"num_gpus": 1}`` or ``{"device:note10": 1}``) is a request that remote executors honour.
         """
 
-    def close(self) -> None:
-        pass
+    # an optional hook, not abstract: an executor that holds nothing need not define it
+    def close(self) -> None:  # noqa: B027
+        """Release what the executor holds (a Ray connection it opened); a no-op here."""
 
     @classmethod
     def from_settings(cls, **settings) -> "Executor":

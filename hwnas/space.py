@@ -171,7 +171,7 @@ class Space:
         side = conv_out(r, 2)  # stem: 3x3 stride 2; first block keeps the size
         stem = side
         ins, outs = [], []
-        for stage, stride in enumerate(_STAGE_STRIDES):
+        for stride in _STAGE_STRIDES:
             for pos in range(MAX_DEPTH):
                 ins.append(side)
                 if pos == 0:

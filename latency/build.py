@@ -147,7 +147,7 @@ def _profile_resolution(
             max_dispersion=DEFAULTS["max_dispersion"],
             retries=DEFAULTS["retries"],
         )
-        for spec, t in zip(group, timings):
+        for spec, t in zip(group, timings, strict=True):
             table[spec.key] = t.entry()
             save_table(path, table)  # saved after every entry: nothing measured is lost
             if bar is not None:

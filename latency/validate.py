@@ -179,7 +179,7 @@ def measure_subnets(
                 group_size=group_size,
                 progress=bar,
             )
-            for a, t in zip(group, timings):
+            for a, t in zip(group, timings, strict=True):
                 rows[a.id] = {
                     "id": a.id,
                     "arch": a.to_dict(),
@@ -241,7 +241,8 @@ def write_device_copy(dev, out, meta: dict, files: dict) -> Path:
 
 def _rows_json(device, seed, archs, measured, extra=None) -> str:
     rows = [
-        {"id": a.id, "arch": a.to_dict(), "measured_ms": float(m)} for a, m in zip(archs, measured)
+        {"id": a.id, "arch": a.to_dict(), "measured_ms": float(m)}
+        for a, m in zip(archs, measured, strict=True)
     ]
     return (
         json.dumps({"device": device, "seed": int(seed), **(extra or {}), "rows": rows}, indent=1)

@@ -29,7 +29,7 @@ def read_table(path, width=None) -> dict:
     rows = read_arch_list(path, what="accuracy table", width=width, need_accuracy=True)
     return {
         Arch.from_array(x).id: (float(a), 0.0 if math.isnan(s) else float(s))
-        for x, a, s in zip(rows.X, rows.accuracy, rows.seconds)
+        for x, a, s in zip(rows.X, rows.accuracy, rows.seconds, strict=True)
     }
 
 

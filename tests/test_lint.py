@@ -49,7 +49,7 @@ FAMILIES = {
     "pycodestyle (E, W; lines <= 100 columns)": (("E", "W"), False),
     "pyflakes (F)": (("F",), False),
     "import order (I)": (("I",), False),
-    "bugbear (B)": (("B",), True),
+    "bugbear (B)": (("B",), False),
     "public docstrings (D1)": (("D1",), True),
 }
 

@@ -76,13 +76,13 @@ class Queries:
         X = self.problem.snap(X)
         keys = [bytes(row) for row in X]
         new, seen = [], set()
-        for key, row in zip(keys, X):
+        for key, row in zip(keys, X, strict=True):
             if key not in self.index and key not in seen and len(new) < self.remaining:
                 seen.add(key)
                 new.append(row)
         if new:
             acc = self.evaluator.evaluate(np.stack(new))
-            for row, a in zip(new, acc):
+            for row, a in zip(new, acc, strict=True):
                 self.index[bytes(row)] = len(self.rows)
                 self.rows.append(row.copy())
                 self.acc.append(float(a))

@@ -256,7 +256,7 @@ def _front(problem, history) -> dict:
     acc = np.array([h["accuracy"] for h in history], dtype=float)
     cost = np.array([h[key] for h in history], dtype=float)
     mask = pareto_mask(acc, cost)
-    rows = sorted((h for h, m in zip(history, mask) if m), key=lambda h: h["mflops"])
+    rows = sorted((h for h, m in zip(history, mask, strict=True) if m), key=lambda h: h["mflops"])
     ref = _cost_ref(problem, key)
     return {"rows": rows, "hv": hypervolume(acc, cost, ref), "acc": acc, "cost": cost, "ref": ref}
 

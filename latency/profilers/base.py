@@ -64,8 +64,9 @@ class Runner(ABC):
     def run(self, n: int) -> float:
         """Run ``n`` times back to back; return elapsed seconds."""
 
-    def close(self) -> None:
-        pass
+    # an optional hook, not abstract: a runner that holds nothing need not define it
+    def close(self) -> None:  # noqa: B027
+        """Release what the runner holds once its timings are taken; a no-op here."""
 
 
 class Profiler(ABC):
@@ -92,7 +93,8 @@ class Profiler(ABC):
     def versions(self) -> dict:
         return {}
 
-    def close(self) -> None:
+    # an optional hook, not abstract: a local profiler holds nothing to release
+    def close(self) -> None:  # noqa: B027
         """Release what the profiler holds (a remote target's connection); a no-op locally."""
 
     # The machine it measures on (here; a remote profiler reports its target's), for device.yaml.
