@@ -42,6 +42,7 @@ class ArchList:
 
     @property
     def has_accuracy(self) -> bool:
+        """True when the list has rows and every row has an accuracy (none is NaN)."""
         return bool(len(self.accuracy)) and not np.isnan(self.accuracy).any()
 
 

@@ -33,6 +33,9 @@ EXECUTORS = Registry(
 
 
 class Executor(ABC):
+    """Runs independent tasks (oracle queries, profiling groups) and yields each result as it
+    finishes; the kinds are named in ``EXECUTORS``."""
+
     name = "executor"
 
     @abstractmethod
@@ -70,6 +73,8 @@ class LocalExecutor(Executor):
         return cls(workers=int(workers or 0))
 
     def map_unordered(self, fn, items, resources=None):
+        """In this process, in order (``workers`` <= 0), or in a process pool; yields ``(index,
+        result or exception)``."""
         items = list(items)
         if self.workers <= 0:
             for i, item in enumerate(items):

@@ -230,6 +230,8 @@ def build_supernet(space: Space, n_classes: int = 1000):
 
 
 def set_active(supernet, arch: Arch) -> None:
+    """Make ``arch`` the active subnet of an OFA ``supernet`` (kernels, expand ratios, depths; the
+    resolution is the input's)."""
     supernet.set_active_subnet(ks=list(arch.ks), e=list(arch.e), d=list(arch.d))
 
 

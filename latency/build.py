@@ -59,6 +59,8 @@ DEFAULTS = {
 
 
 def library_versions(profiler) -> dict:
+    """Installed versions of hwnas, ofa, torch, onnx, onnxruntime, numpy and the profiler's own
+    libraries, for device.yaml."""
     import importlib.metadata as md
 
     out = {}

@@ -278,13 +278,17 @@ class Device:
     # -- descriptions ------------------------------------------------------------------------------
     @property
     def backend(self):
+        """The profiler backend that measured the tables (``ort``, ``torch``, ...); None for tables
+        measured elsewhere."""
         return self.meta.get("backend")
 
     @property
     def correction(self) -> dict:
+        """``{"slope", "intercept"}``: predicted ms = slope x table sum (ms) + intercept (ms)."""
         return {"slope": self.slope, "intercept": self.intercept}
 
     def rebuild_command(self, resolution) -> str:
+        """The ``hwnas profile`` command that measures this device's tables at ``resolution`` px."""
         if not self.backend:  # OFA tables measured elsewhere: hwnas cannot complete them in place
             return (
                 f"hwnas profile --device NAME --out NEW_DIR --resolutions {resolution} "
@@ -403,6 +407,8 @@ class Device:
                 )
 
     def describe(self) -> dict:
+        """Name, folder, width, resolutions, correction and measuring settings (what ``hwnas
+        latency`` prints)."""
         keep = ("backend", "execution_provider", "precision", "threads", "batch_size", "date")
         out = {
             "name": self.name,

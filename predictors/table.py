@@ -71,6 +71,8 @@ class TableOracle(Oracle):
         return cls(space, settings["table"], **kw)
 
     def evaluate(self, X) -> list:
+        """One Answer per row from the table (accuracy as a fraction 0..1, seconds); an unlisted
+        arch: HwnasError."""
         X = validate(X)
         ids = [Arch.from_array(row).id for row in X]
         missing = [i for i in ids if i not in self.table]

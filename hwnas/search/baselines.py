@@ -29,13 +29,19 @@ from .queries import BudgetExhausted
 
 @dataclass(frozen=True)
 class RandomOptions(Options):
+    """Options of ``random``: ``chunk`` archs are proposed per ask."""
+
     chunk: int = 100  # archs per ask
 
 
 class RandomSearch(StepAlgorithm):
+    """``random``: uniform random feasible subnets, drawn once for the budget and asked in
+    chunks."""
+
     Options = RandomOptions
 
     def steps(self):
+        """Yield the budget's worth of random feasible archs, ``chunk`` at a time."""
         X = self.problem.sample_feasible(self.archive.budget, self.rng, tilt=False)
         for start in range(0, len(X), self.options.chunk):
             yield X[start : start + self.options.chunk]
@@ -102,6 +108,8 @@ class OFAEvolution(Loop):
     Options = EvolutionOptions
 
     def run(self, measure):
+        """Run OFA's EvolutionFinder under our budgets (its seed from ours); each accuracy through
+        ``measure``."""
         o, problem = self.options, self.problem
         finder_cls = ofa_evolution_finder_class()
         # The finder checks its constraint against a fixed range and asks on stdin if outside it; it
@@ -145,6 +153,9 @@ def _has_budget(problem):
 
 @dataclass(frozen=True)
 class RegularizedOptions(Options):
+    """Options of ``regularized``: population, tournament size, per-gene mutation probability,
+    mutants drawn per round."""
+
     population: int = 50
     tournament: int = 10
     mutate_prob: float = 0.1
@@ -153,9 +164,13 @@ class RegularizedOptions(Options):
 
 
 class RegularizedEvolution(StepAlgorithm):
+    """``regularized``: aging evolution (Real et al. 2019); a tournament picks the parent, the
+    oldest member dies."""
+
     Options = RegularizedOptions
 
     def steps(self):
+        """Yield the first population, then one new feasible mutant per round."""
         q, rng, problem, o = self.archive, self.rng, self.problem, self.options
         pop = problem.sample_feasible(min(o.population, q.budget), rng, tilt=False)
         pop_acc = list((yield pop))
@@ -186,14 +201,20 @@ class RegularizedEvolution(StepAlgorithm):
 
 @dataclass(frozen=True)
 class NSGA2Options(Options):
+    """Options of ``nsga2``: ``pop_size``, the population of each generation."""
+
     pop_size: int = 50
     stall: int | None = 200  # a converged population may only re-propose measured archs
 
 
 class NSGA2(StepAlgorithm):
+    """``nsga2``: pymoo's NSGA-II directly on the oracle (accuracy, and the cost when there are two
+    objectives)."""
+
     Options = NSGA2Options
 
     def steps(self):
+        """Yield each NSGA-II generation's archs; each yield returns their accuracies."""
         return _nsga2_steps(self.problem, self.rng, self.options.pop_size)
 
 

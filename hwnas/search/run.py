@@ -53,6 +53,8 @@ def _versions() -> dict:
 
 
 def build_problem(config: SearchConfig) -> Problem:
+    """The :class:`Problem` a config describes: space, budgets, objectives, device (for latency),
+    pool."""
     space = Space(width=float(config.width), resolutions=tuple(config.resolutions))
     device = None
     if config.device is not None:

@@ -60,6 +60,8 @@ def resolve_timer(timer: str, provider: str, threads: int) -> str:
 
 
 class Runner(ABC):
+    """A module prepared for one input shape: :meth:`run` times back-to-back inferences."""
+
     @abstractmethod
     def run(self, n: int) -> float:
         """Run ``n`` times back to back; return elapsed seconds."""
@@ -91,6 +93,7 @@ class Profiler(ABC):
         """Export/compile ``module`` for a fixed NCHW ``input_shape`` and return a runner."""
 
     def versions(self) -> dict:
+        """Versions of the backend's libraries, recorded in device.yaml (none here)."""
         return {}
 
     # an optional hook, not abstract: a local profiler holds nothing to release
