@@ -208,7 +208,7 @@ def test_simplify_rechecks_parity_and_keeps_metadata(tmp_path):
 # ---- SOURCE forms --------------------------------------------------------------------------------
 
 
-def _make_run(folder, width=1.0, archs=(Arch.smallest(160), A600)):
+def _make_run(folder, width=1.0, archs=(NETS["smallest"], A600)):
     space = get_space(width)
     folder.mkdir()
     (folder / "run.yaml").write_text(

@@ -61,6 +61,8 @@ class _CudaRunner(Runner):
 
 
 class TorchProfiler(Profiler):
+    """``torch``: times modules in PyTorch eager mode (CPU threads, or CUDA with CUDA events)."""
+
     backend = "torch"
     packages = ("torch",)
     providers_by_ep = {"torch-eager-cpu": "cpu", "torch-eager-cuda": "cuda"}
@@ -96,6 +98,8 @@ class TorchProfiler(Profiler):
         self.timer = resolve_timer(timer, provider, self.threads)
 
     def settings(self) -> dict:
+        """The measuring settings device.yaml records: backend, provider, precision, threads, batch,
+        timer."""
         return {
             "backend": "torch",
             "execution_provider": f"torch-eager-{self.provider}",
@@ -107,9 +111,12 @@ class TorchProfiler(Profiler):
         }
 
     def versions(self) -> dict:
+        """``{"torch": version}``."""
         return {"torch": str(self.torch.__version__)}  # a str subclass: yaml.safe_dump refuses it
 
     def prepare(self, module, input_shape) -> Runner:
+        """A Runner for ``module`` in eval mode (on CUDA in the chosen precision) with a random
+        input batch."""
         torch = self.torch
         shape = (self.batch_size,) + tuple(input_shape[1:])
         module = module.eval()
