@@ -125,6 +125,11 @@ def _spread_pick(problem, X, order, m):
     return np.array(picked + rest[: m - len(picked)], dtype=np.int64)
 
 
+def _best(y) -> float:
+    """The highest accuracy in ``y``, failed queries (NaN) ignored; -inf if there is none."""
+    return float(np.nan_to_num(np.asarray(y, dtype=float), nan=-np.inf).max(initial=-np.inf))
+
+
 def cheapest(problem) -> np.ndarray:
     """``(1, 46)``: the smallest subnet at the smallest searched resolution, snapped to the pool."""
     row = Arch.smallest(min(problem.space.resolutions)).to_array()[None, :]
@@ -163,7 +168,7 @@ def batch_size(n_measured: int, smallest: int = 5, share: float = 0.05) -> int:
     return max(smallest, int(math.ceil(share * n_measured)))
 
 
-def _candidates(problem, rng, o, score, order, parents):
+def _inner_candidates(problem, rng, o, score, order, parents):
     """Unmeasured-or-not candidates, best-scored first, from the inner optimiser."""
     inner = InnerOptimiser(
         problem,
@@ -205,13 +210,13 @@ class WeakNASOptions(Options):
     batch_share: float = 0.05
     bucb: bool = True
     batch_pool: int = 2000
-    trust_region: bool = False
-    tr_init: int = 12
+    trust_region: bool = True  # single objective only
+    tr_init: int = 12  # radius, in genes that differ from the best measured arch
     tr_min: int = 2
     tr_max: int = 46
     tr_succ: int = 3
     tr_fail: int = 4
-    tr_kappa: float | None = None
+    mo_kappa: float = 1.0  # multi-objective upper confidence bound: mean + mo_kappa x sd
     front_gain: bool = True
 
 
@@ -220,6 +225,21 @@ class WeakNAS(StepAlgorithm):
     GP-BUCB, inside a trust region (docs/search.md)."""
 
     Options = WeakNASOptions
+
+    def _candidates(self, score, order) -> np.ndarray:
+        """Unmeasured archs, best-scored first: the inner optimiser's (or the pool's)."""
+        q, rng, problem, o = self.archive, self.rng, self.problem, self.options
+        y = q.y()
+        measured = q.X()[np.argsort(-np.nan_to_num(y, nan=-1.0), kind="stable")]
+        fresh = problem.sample_feasible(o.fresh, rng, tilt=True)
+        parents = np.concatenate(
+            [measured[: o.top_measured], fresh[order(fresh, score(fresh), 32)[:32]]]
+        )
+        if problem.pool is None:
+            cand = _inner_candidates(problem, rng, o, score, order, parents)
+        else:
+            cand = _pool_candidates(problem.pool, score, order)
+        return cand[~q.measured_mask(cand)]
 
     def steps(self):
         """Yield the initial design, then one batch per iteration (see the class)."""
@@ -233,26 +253,17 @@ class WeakNAS(StepAlgorithm):
         tr = TrustRegion(o) if o.trust_region and not problem.multi_objective else None
         while not q.exhausted:
             model = _fit(self, max_points=o.gp_points)
-            kappa = o.kappa if tr is None or o.tr_kappa is None else o.tr_kappa
+            kappa = o.mo_kappa if problem.multi_objective else o.kappa
 
             def score(X, model=model, kappa=kappa):
                 mean, sd = model.predict_dist(X)
                 return mean + kappa * sd
 
-            if tr is not None:
-                score = tr.wrap(score, q)
-
-            y = q.y()
-            measured = q.X()[np.argsort(-np.nan_to_num(y, nan=-1.0), kind="stable")]
-            fresh = problem.sample_feasible(o.fresh, rng, tilt=True)
-            parents = np.concatenate(
-                [measured[: o.top_measured], fresh[order(fresh, score(fresh), 32)[:32]]]
-            )
-            if problem.pool is None:
-                cand = _candidates(problem, rng, o, score, order, parents)
-            else:
-                cand = _pool_candidates(problem.pool, score, order)
-            cand = cand[~q.measured_mask(cand)]
+            while True:  # an empty trust region widens until it holds an unmeasured candidate
+                acquisition = score if tr is None else tr.wrap(score, q)
+                cand = self._candidates(acquisition, order)
+                if len(cand) or tr is None or not tr.widen():
+                    break
             if len(cand) == 0:
                 return
             take = min(batch_size(q.n, o.batch_min, o.batch_share), q.remaining)
@@ -265,10 +276,10 @@ class WeakNAS(StepAlgorithm):
                 pick = model.select_batch(cand[: o.batch_pool], kappa, take)
             else:
                 pick = np.arange(min(take, len(cand)))
-            best_before = np.nanmax(q.y())
+            best_before = _best(q.y())
             y_new = yield cand[pick]
             if tr is not None:
-                tr.update(np.nanmax(y_new) > best_before + 1e-12)
+                tr.update(_best(y_new) > best_before)
 
 
 class TrustRegion:
@@ -282,8 +293,8 @@ class TrustRegion:
 
     def wrap(self, score, q):
         """``score`` with every arch farther than the radius from the best measured at -inf."""
-        y = q.y()
-        centre = q.X()[int(np.nanargmax(y))]
+        y = np.nan_to_num(np.asarray(q.y(), dtype=float), nan=-np.inf)
+        centre = q.X()[int(np.argmax(y))]
         radius = self.radius
 
         def inside(X):
@@ -292,6 +303,13 @@ class TrustRegion:
             return np.where(far, -np.inf, s)
 
         return inside
+
+    def widen(self) -> bool:
+        """Double the radius (at most ``tr_max``); False if it already was ``tr_max``."""
+        if self.radius >= self.o.tr_max:
+            return False
+        self.radius = min(2 * self.radius, self.o.tr_max)
+        return True
 
     def update(self, improved: bool) -> None:
         """Count one batch that did (or did not) improve the best measured; resize the region."""
