@@ -13,7 +13,8 @@ are not run again); the summary is scripts/results/pool.json. The pool file itse
 
 An algorithm in ``--algorithms`` is ``NAME[+PREDICTOR][{KEY=VALUE,...}]``: ``weaknas+linear`` is
 weaknas with that predictor, ``weaknas{trust_region=true}`` weaknas with that ``--option``. The spec
-as given is the row's ``algorithm``; each new row also records the ``commit`` it measured.
+as given is the row's ``algorithm``; each new row also records the ``commit`` of the code it
+measured.
 
 Usage: HWNAS_ASSETS=../shared/assets python scripts/bench_pool.py [--seeds 10] [--pool-size 5000]
        HWNAS_REAL_TABLE=measured.csv python scripts/bench_pool.py --real
@@ -100,7 +101,9 @@ def parse_spec(spec: str) -> dict:
     ``weaknas{trust_region=true}`` -> algorithm weaknas, options {"trust_region": "true"}."""
     match = SPEC.fullmatch(spec.strip())
     if not match:
-        raise SystemExit(f"bench_pool: algorithm {spec!r} is not NAME[+PREDICTOR][{{KEY=VALUE,...}}]")
+        raise SystemExit(
+            f"bench_pool: algorithm {spec!r} is not NAME[+PREDICTOR][{{KEY=VALUE,...}}]"
+        )
     name, predictor, options = match.groups()
     out = {"algorithm": name}
     if predictor:
@@ -114,14 +117,15 @@ def parse_spec(spec: str) -> dict:
 
 
 def measured_commit() -> str:
-    """HEAD of the checkout being measured, ``+dirty`` when its code differs from HEAD."""
+    """The last commit that changed the measured code (``hwnas/``, ``predictors/``), ``+dirty``
+    when the checkout's code differs from it."""
     root = Path(__file__).resolve().parent.parent
 
     def git(*args):
         run = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
         return run.stdout.strip() if run.returncode == 0 else ""
 
-    head = git("rev-parse", "--short=12", "HEAD") or "unknown"
+    head = git("log", "-1", "--format=%h", "--abbrev=12", "--", "hwnas", "predictors") or "unknown"
     dirty = git("status", "--porcelain", "--", "hwnas", "predictors")
     return head + ("+dirty" if dirty else "")
 
@@ -167,7 +171,12 @@ def main():
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--pool-size", type=int, default=5000)
     ap.add_argument("--queries", type=int, default=1000, help="cap on queries per run")
-    ap.add_argument("--flops", default="600M", help="MACs budget or none (--real: none)")
+    ap.add_argument(
+        "--flops",
+        default="600M",
+        help="MACs budget or none (--real: none unless given; a budget's summary is "
+        "pool_real_<budget>M.json)",
+    )
     ap.add_argument(
         "--near",
         type=float,
@@ -273,7 +282,10 @@ def summarise(done, key, best_acc, cap, near, n_near):
             out["algorithms"][algo]["median_queries_to_near"] = (
                 None if np.isinf(np.median(arr)) else float(np.median(arr))
             )
-    path = RESULTS / ("pool.json" if key["pool"] == "ofa-mlp" else f"pool_{key['pool']}.json")
+    name = "pool" if key["pool"] == "ofa-mlp" else f"pool_{key['pool']}"
+    if key["pool"] != "ofa-mlp" and key["flops"] is not None:  # a budget on the measured table
+        name += f"_{key['flops'] / 1e6:g}M"
+    path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out["algorithms"], indent=1))
 
