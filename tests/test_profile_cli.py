@@ -63,8 +63,16 @@ def test_unusable_measurement_settings_are_one_line_errors(tmp_path, capsys):
     assert not (tmp_path / "dev").exists()  # refused before anything was written
 
 
-@pytest.mark.parametrize("backend", ["ort", "torch"])
-def test_profile_then_validate_through_the_cli(backend, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "backend, provider, precision",
+    [("ort", "cpu", "fp32"), ("torch", "cpu", "fp32"), ("torch", "cuda", "fp16")],
+)
+def test_profile_then_validate_through_the_cli(backend, provider, precision, tmp_path, capsys):
+    if provider == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip(f"no CUDA GPU visible to this torch ({torch.__version__})")
     dev = tmp_path / "dev"
     code, out, err = _cli(
         capsys,
@@ -73,6 +81,10 @@ def test_profile_then_validate_through_the_cli(backend, tmp_path, capsys):
         f"tiny-{backend}",
         "--backend",
         backend,
+        "--provider",
+        provider,
+        "--precision",
+        precision,
         "--out",
         dev,
         "--resolutions",
@@ -91,6 +103,10 @@ def test_profile_then_validate_through_the_cli(backend, tmp_path, capsys):
     assert meta["backend"] == backend
     assert meta["method"]["rounds"] == 3 and meta["method"]["group_size"] == 96
     assert all(type(v) is str for v in meta["versions"].values()), meta["versions"]
+    if provider == "cuda":  # the GPU is recorded, and validation rebuilds the CUDA profiler
+        assert meta["timer"] == "cuda_events" and meta["precision"] == "fp16"
+        assert meta["machine"]["gpu"]["name"] == meta["fingerprint"]["gpu"]
+        assert meta["versions"]["cuda"] and meta["machine"]["gpu"]["driver"]
     before = {p.name: p.read_bytes() for p in dev.iterdir()}
 
     code, out, err = _cli(

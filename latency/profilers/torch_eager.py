@@ -107,7 +107,12 @@ class TorchProfiler(Profiler):
         }
 
     def versions(self) -> dict:
-        return {"torch": str(self.torch.__version__)}  # a str subclass: yaml.safe_dump refuses it
+        # str(): torch's version is a str subclass, which yaml.safe_dump refuses
+        out = {"torch": str(self.torch.__version__)}
+        if self.provider == "cuda":  # the CUDA runtime and cuDNN this torch was built with
+            out["cuda"] = str(self.torch.version.cuda)
+            out["cudnn"] = str(self.torch.backends.cudnn.version())
+        return out
 
     def prepare(self, module, input_shape) -> Runner:
         torch = self.torch
