@@ -42,6 +42,7 @@ SETTING_KEYS = (
     "timer",
     "width",
     "target",
+    "cuda_graph",
 )
 TARGET_WITH_EXECUTOR = (
     "--target times on one remote machine over SSH; it cannot be combined with "

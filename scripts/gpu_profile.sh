@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Build and validate hwnas' GPU devices in one command, on a machine with an NVIDIA GPU and CUDA torch:
 #   1. the tests that need CUDA (pytest -k "cuda or tensorrt or trt"; TensorRT's skip without it);
-#   2. PyTorch CUDA profiler (backend torch, provider cuda): fp32 and fp16, batch 1 and 64 -> 4
-#      devices, each profiled, validated on SAMPLES random subnets (seed 0: the correction is fitted
-#      and stored) and scored on SAMPLES others (seed 1, held out);
+#   2. PyTorch CUDA profiler (backend torch, provider cuda) for each of MODES (cudagraph: CUDA graph
+#      replays, --cuda-graph; eager: eager launches), fp32 and fp16, batch 1 and 64 -> 4 devices
+#      per mode, each profiled, validated on SAMPLES random subnets (seed 0: the correction is
+#      fitted and stored) and scored on SAMPLES others (seed 1, held out);
 #   3. ONNX Runtime's CUDA provider, only if a package index is reachable and onnxruntime-gpu installs
 #      there (into a side venv: it cannot share one with the CPU onnxruntime): fp32, batch 1.
 # Every device goes to OUT/<TAG>-<name> (TAG: the GPU model, e.g. h100); summary.json there
@@ -12,7 +13,7 @@
 #
 # Usage: scripts/gpu_profile.sh [OUT]     (default OUT: gpu-devices/<GPU name>-<date>; PYTHON=.venv/bin/python)
 #        SAMPLES=100 RESOLUTIONS="160 176 192 208 224" PRECISIONS="fp32 fp16" BATCHES="1 64" \
-#        GPU_TAG=h100 ORT_CUDA=auto|0 scripts/gpu_profile.sh
+#        MODES="cudagraph eager" GPU_TAG=h100 ORT_CUDA=auto|0 TESTS=1|0 scripts/gpu_profile.sh
 # Resumable: rerun the same command and finished tables/validations are kept (validation's raw
 # measurements live in the per-user cache, or $HWNAS_CACHE).
 # Run on 2026-11-24 on one NVIDIA H100 80GB HBM3 (driver 580.159.04, torch 2.11.0+cu130, Python 3.12,
@@ -27,6 +28,7 @@ RESOLUTIONS=${RESOLUTIONS:-160 176 192 208 224}
 PRECISIONS=${PRECISIONS:-fp32 fp16}
 BATCHES=${BATCHES:-1 64}
 ORT_CUDA=${ORT_CUDA:-auto}
+MODES=${MODES:-cudagraph}
 
 die() { echo "gpu_profile: error: $*" >&2; exit 2; }
 command -v nvidia-smi >/dev/null || die "nvidia-smi not found: this needs a machine with an NVIDIA GPU"
@@ -35,6 +37,9 @@ command -v nvidia-smi >/dev/null || die "nvidia-smi not found: this needs a mach
     || die "$PY has no CUDA torch (torch.cuda.is_available() is False); install one, e.g.:
   $PY -m pip install torch --index-url https://download.pytorch.org/whl/cu124"
 case "$ORT_CUDA" in auto|0) ;; *) die "ORT_CUDA=$ORT_CUDA is not allowed; allowed: auto, 0" ;; esac
+for mode in $MODES; do
+    case "$mode" in cudagraph|eager) ;; *) die "MODES: $mode is not allowed; allowed: cudagraph, eager" ;; esac
+done
 
 GPU_NAME=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n1)
 GPU=$(echo "$GPU_NAME" | tr -cs 'A-Za-z0-9' '-' | sed 's/-*$//')
@@ -48,12 +53,15 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/nvi
 STATUS=0
 
 echo "== tests that need CUDA (log: $OUT/tests.log)"
-if "$PY" -m pytest -q -rs tests/test_latency_profile.py tests/test_profile_cli.py tests/test_export.py \
+if [ "${TESTS:-1}" = 0 ] && [ -f "$OUT/tests.rc" ]; then
+    echo "   TESTS=0: kept the earlier run's result (exit status $(cat "$OUT/tests.rc"))"
+elif "$PY" -m pytest -q -rs tests/test_latency_profile.py tests/test_profile_cli.py tests/test_export.py \
         -k "cuda or tensorrt or trt" > "$OUT/tests.log" 2>&1; then
     echo "0" > "$OUT/tests.rc"
 else
-    echo "$?" > "$OUT/tests.rc"; STATUS=1
+    echo "$?" > "$OUT/tests.rc"
 fi
+[ "$(cat "$OUT/tests.rc")" = 0 ] || STATUS=1
 tail -n 12 "$OUT/tests.log"
 
 # profile_and_validate NAME PYTHON [hwnas profile flags...]: build OUT/NAME, fit its correction on
@@ -80,10 +88,14 @@ print(f"   {r['device']}: within +-10%: table sum {r['table_sum']['within_10pct'
 EOF
 }
 
-for precision in $PRECISIONS; do
-    for batch in $BATCHES; do
-        profile_and_validate "${TAG}-torch-cuda-${precision}-b${batch}" "$PY" --backend torch \
-            --provider cuda --precision "$precision" --batch-size "$batch" || STATUS=1
+for mode in $MODES; do
+    case "$mode" in cudagraph) graph=--cuda-graph ;; eager) graph= ;; esac
+    for precision in $PRECISIONS; do
+        for batch in $BATCHES; do
+            # shellcheck disable=SC2086  # $graph is one flag or none
+            profile_and_validate "${TAG}-torch-${mode}-${precision}-b${batch}" "$PY" --backend torch \
+                --provider cuda $graph --precision "$precision" --batch-size "$batch" || STATUS=1
+        done
     done
 done
 

@@ -339,6 +339,14 @@ def test_bad_options(kwargs, needle, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_opset_probe_carries_the_opsets_own_ir_version():
+    """Not the installed onnx's newest IR, which an older onnxruntime refuses for every opset."""
+    from hwnas.export import opset_probe, ort_can_run_opset
+
+    assert opset_probe(17).ir_version == 8 and opset_probe(13).ir_version == 7
+    assert ort_can_run_opset(17) == (True, "")
+
+
 def test_output_in_a_missing_folder(tmp_path):
     with pytest.raises(HwnasError, match="folder that does not exist"):
         export_onnx(Arch.smallest(), get_space(1.2), tmp_path / "no" / "x.onnx")

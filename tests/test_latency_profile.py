@@ -27,6 +27,7 @@ from latency.profilers.base import time_interleaved
 from latency.profilers.registry import BACKENDS
 from latency.table import load_table, table_path
 
+GRAPH = {"cuda_graph": True}
 FAST = dict(
     resolutions=(128,), width=1.0, rounds=1, warmup=1, group_size=8, sample_ms=0.2, progress=False
 )
@@ -209,23 +210,35 @@ def test_cuda_profilers_time_real_modules():
         )
     specs = {(s.kernel, s.expand): s for s in table_specs(get_space(1.2), 160) if s.block == 0}
     small, big = specs[(3, 3)], specs[(7, 6)]
-    cases = [("torch", p, b) for p in ("fp32", "fp16") for b in (1, 64)]
-    cases.append(("torchscript", "fp16", 64))
+    cases = [("torch", p, b, g) for p in ("fp32", "fp16") for b in (1, 64) for g in ({}, GRAPH)]
+    cases += [("torchscript", "fp16", 64, {}), ("torchscript", "fp16", 1, GRAPH)]
     import onnxruntime as ort
 
     if "CUDAExecutionProvider" in ort.get_available_providers():
-        cases.append(("ort", "fp32", 1))
-    for backend, precision, batch in cases:
-        prof = make_profiler(backend, provider="cuda", precision=precision, batch_size=batch)
+        cases.append(("ort", "fp32", 1, {}))
+    for backend, precision, batch, options in cases:
+        case = (backend, precision, batch, options)
+        prof = make_profiler(
+            backend, provider="cuda", precision=precision, batch_size=batch, **options
+        )
         assert prof.machine()["gpu"]["name"] == torch.cuda.get_device_name(0)
         assert prof.fingerprint()["gpu"] == torch.cuda.get_device_name(0)
+        settings = prof.settings()
+        assert profiler_from_settings({"name": "x", **settings}).settings() == settings, case
         t = prof.time_modules(
             [(build_layer(s), s.input_shape) for s in (small, big)], rounds=5, warmup=2
         )
-        assert all(x.count == 5 and x.median > 0 for x in t), (backend, precision, batch)
-        # at batch 1 a GPU is launch-bound: small and big blocks may take the same time
-        if batch == 64:
-            assert t[1].median > t[0].median, (backend, precision, batch)
+        assert all(x.count == 5 and x.median > 0 for x in t), case
+        # at batch 1 eager PyTorch is launch-bound: small and big blocks may take the same time
+        if batch == 64 or options:
+            assert t[1].median > t[0].median, case
+
+
+def test_cuda_graph_needs_cuda():
+    with pytest.raises(HwnasError, match="--cuda-graph needs --provider cuda"):
+        make_profiler("torch", **GRAPH)
+    with pytest.raises(HwnasError, match="option 'cuda_graph' does not apply to backend ort"):
+        make_profiler("ort", **GRAPH)
 
 
 def test_measure_and_validate(built, monkeypatch, tmp_path):

@@ -44,6 +44,8 @@ def _bad_cases(tmp, arch):
         (prof[:-2] + ("--resolutions", "0"), "resolution 0 is out of range; allowed: integers"),
         (prof + ("--width", "0"), "width 0.0 is not supported; allowed: 1.0, 1.2"),
         (prof + ("--ray-address", "auto"), "--ray-address 'auto' applies only with --executor ray"),
+        (prof + ("--cuda-graph",), "option 'cuda_graph' does not apply to backend ort"),
+        (prof + ("--cuda-graph", "--backend", "torch"), "--cuda-graph needs --provider cuda"),
         (lat + ("--rounds", "5"), "--rounds 5 applies only with --measure"),
         (lat + ("--measure", "--rounds", "0"), f"rounds 0 {at_least_1}"),
         (val + ("--rounds", "0"), f"rounds 0 {at_least_1}"),
@@ -64,10 +66,15 @@ def test_unusable_measurement_settings_are_one_line_errors(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "backend, provider, precision",
-    [("ort", "cpu", "fp32"), ("torch", "cpu", "fp32"), ("torch", "cuda", "fp16")],
+    "backend, provider, flags",
+    [
+        ("ort", "cpu", ()),
+        ("torch", "cpu", ()),
+        ("torch", "cuda", ("--precision", "fp16")),
+        ("torch", "cuda", ("--cuda-graph",)),
+    ],
 )
-def test_profile_then_validate_through_the_cli(backend, provider, precision, tmp_path, capsys):
+def test_profile_then_validate_through_the_cli(backend, provider, flags, tmp_path, capsys):
     if provider == "cuda":
         import torch
 
@@ -83,8 +90,7 @@ def test_profile_then_validate_through_the_cli(backend, provider, precision, tmp
         backend,
         "--provider",
         provider,
-        "--precision",
-        precision,
+        *flags,
         "--out",
         dev,
         "--resolutions",
@@ -104,7 +110,9 @@ def test_profile_then_validate_through_the_cli(backend, provider, precision, tmp
     assert meta["method"]["rounds"] == 3 and meta["method"]["group_size"] == 96
     assert all(type(v) is str for v in meta["versions"].values()), meta["versions"]
     if provider == "cuda":  # the GPU is recorded, and validation rebuilds the CUDA profiler
-        assert meta["timer"] == "cuda_events" and meta["precision"] == "fp16"
+        assert meta["timer"] == "cuda_events"
+        assert meta["precision"] == ("fp16" if "fp16" in flags else "fp32")
+        assert meta.get("cuda_graph", False) == ("--cuda-graph" in flags)
         assert meta["machine"]["gpu"]["name"] == meta["fingerprint"]["gpu"]
         assert meta["versions"]["cuda"] and meta["machine"]["gpu"]["driver"]
     before = {p.name: p.read_bytes() for p in dev.iterdir()}

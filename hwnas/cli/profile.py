@@ -49,6 +49,11 @@ def add_parser(sub):
         help="auto: thread CPU time for 1-thread CPU inference, else wall clock / CUDA events",
     )
     p.add_argument(
+        "--cuda-graph",
+        action="store_true",
+        help="torch/torchscript on cuda: time CUDA graph replays, not eager launches",
+    )
+    p.add_argument(
         "--resolutions",
         type=int,
         nargs="+",
@@ -145,6 +150,8 @@ def run(args) -> dict:
     options = {}
     if args.timer != "auto":
         options["timer"] = args.timer
+    if args.cuda_graph:
+        options["cuda_graph"] = True
     try:
         return profile_device(
             args.device,
