@@ -399,6 +399,7 @@ def _profile(
         "folder": str(folder),
         "backend": settings["backend"],
         "execution_provider": settings["execution_provider"],
+        "cuda_graph": bool(settings.get("cuda_graph")),
         "threads": settings["threads"],
         "width": width,
         "target": settings.get("target"),

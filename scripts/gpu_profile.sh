@@ -17,8 +17,11 @@
 # Resumable: rerun the same command and finished tables/validations are kept (validation's raw
 # measurements live in the per-user cache, or $HWNAS_CACHE).
 # Run on 2026-11-24 on one NVIDIA H100 80GB HBM3 (driver 580.159.04, torch 2.11.0+cu130, Python 3.12,
-# no network) with the defaults; ORT-CUDA was skipped there (no package index; the onnxruntime-gpu
-# wheel is too big to carry). Results: scripts/results/gpu_profile_h100.json, devices/h100-torch-cuda-*.
+# 16-core VM, no network), defaults (SAMPLES=100, 5 resolutions, MODES=cudagraph), resumed over
+# three calls of <= 10 min (later: PRECISIONS=fp16 [BATCHES=64] TESTS=0); an eager fp32 run is in
+# docs/latency.md. All four devices: 100% within +-10% leave-one-out and held out; the CUDA tests
+# passed; ORT-CUDA skipped (no package index; the onnxruntime-gpu wheel is too big to carry).
+# Results: scripts/results/gpu_profile_h100.{json,log}; shipped as devices/h100-torch-cudagraph-*.
 set -euo pipefail
 case "${1:-}" in "") OUT_ARG="" ;; /*) OUT_ARG=$1 ;; *) OUT_ARG="$(pwd)/$1" ;; esac  # before the cd
 cd "$(dirname "$0")/.."

@@ -178,7 +178,8 @@ def run(args) -> dict:
 def human(result: dict) -> str:
     on = f" on {result['target']}" if result.get("target") else ""
     lines = [
-        f"device {result['device']}{on} ({result['backend']}, {result['execution_provider']}, "
+        f"device {result['device']}{on} ({result['backend']}, {result['execution_provider']}"
+        f"{' (CUDA graphs)' if result.get('cuda_graph') else ''}, "
         f"{result['threads']} thread(s), w{result['width']}): {result['measured']} entries "
         f"measured, "
         f"{result['skipped']} already there, in {result['seconds']:.1f} s -> "
