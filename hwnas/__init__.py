@@ -11,14 +11,8 @@ Importing hwnas is cheap: torch and ofa load only when something needs them.
 __version__ = "0.1.0"
 
 from .arch import Arch  # noqa: E402
+from .cost import macs_params  # noqa: E402
 from .errors import HwnasError  # noqa: E402
 from .space import Space, get_space  # noqa: E402
 
 __all__ = ["Arch", "Space", "get_space", "HwnasError", "__version__", "macs_params"]
-
-
-def macs_params(space, X):
-    """Vectorised MACs and params of an ``(N, 46)`` batch; see :mod:`hwnas.cost`."""
-    from .cost import macs_params as _mp
-
-    return _mp(space, X)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HwnasError, allowed
+from .paths import parse_json, read_json
 from .space import (
     D_COLS,
     DEPTHS,
@@ -105,9 +106,11 @@ class Arch:
 
     # -- JSON ------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
+        """The arch as a JSON-ready dict ``{"ks", "e", "d", "r"}`` (lists of ints; ``r`` in px)."""
         return {"ks": list(self.ks), "e": list(self.e), "d": list(self.d), "r": self.r}
 
     def to_json(self) -> str:
+        """The arch as one line of JSON (the :meth:`to_dict` form)."""
         return json.dumps(self.to_dict())
 
     @classmethod
@@ -136,8 +139,8 @@ class Arch:
 
     @classmethod
     def from_json(cls, text: str) -> "Arch":
-        from .paths import parse_json
-
+        """An Arch from JSON text in any form :meth:`from_dict` accepts; bad text: a one-line
+        HwnasError."""
         return cls.from_dict(parse_json(text, "arch JSON"))
 
     @classmethod
@@ -149,24 +152,29 @@ class Arch:
         return cls.from_dict(obj)
 
     def save(self, path) -> None:
+        """Write the arch to ``path`` as one line of JSON."""
         Path(path).write_text(self.to_json() + "\n")
 
     # -- batched form ----------------------------------------------------------------------------
     def to_array(self) -> np.ndarray:
+        """The arch as one row of the batch form: int64 ``(46,)``, ``ks + e + d + (r,)``."""
         return np.array(self.ks + self.e + self.d + (self.r,), dtype=np.int64)
 
     @classmethod
     def from_array(cls, row) -> "Arch":
+        """An Arch from one row of the batch form (the inverse of :meth:`to_array`)."""
         row = [int(v) for v in row]
         return cls(ks=row[KS_COLS], e=row[E_COLS], d=row[D_COLS], r=row[R_COL])
 
     # -- convenient constructors -------------------------------------------------------------------
     @classmethod
     def largest(cls, r: int = 224) -> "Arch":
+        """Every block at kernel 7 and expand 6, every stage at depth 4, at ``r`` px."""
         return cls(ks=(7,) * N_BLOCKS, e=(6,) * N_BLOCKS, d=(4,) * N_STAGES, r=r)
 
     @classmethod
     def smallest(cls, r: int = 160) -> "Arch":
+        """Every block at kernel 3 and expand 3, every stage at depth 2, at ``r`` px."""
         return cls(ks=(3,) * N_BLOCKS, e=(3,) * N_BLOCKS, d=(2,) * N_STAGES, r=r)
 
     def __str__(self) -> str:
@@ -176,8 +184,6 @@ class Arch:
 def load_json(path, what: str = "file"):
     """Read a JSON file with one-line errors (missing, a directory, empty, binary, malformed, too
     deep)."""
-    from .paths import read_json
-
     return read_json(path, what)
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from .arch import Arch
 from .errors import HwnasError
+from .ofa_interop import arch_from_net_config
 from .paths import read_text
 
 
@@ -41,6 +42,7 @@ class ArchList:
 
     @property
     def has_accuracy(self) -> bool:
+        """True when the list has rows and every row has an accuracy (none is NaN)."""
         return bool(len(self.accuracy)) and not np.isnan(self.accuracy).any()
 
 
@@ -53,7 +55,6 @@ def arch_of(obj, width=None) -> Arch:
     config = obj.get("net_config", obj if "blocks" in obj else None)
     if config is None:
         return Arch.from_dict(obj)
-    from .ofa_interop import arch_from_net_config
 
     r = obj.get("r", obj.get("image_size", config.get("r", config.get("image_size"))))
     if r is None:

@@ -117,6 +117,7 @@ _MODELS: dict = {}
 
 
 def cost_model(space: Space) -> CostModel:
+    """The :class:`CostModel` of ``space``'s width, built on first use and then reused."""
     if space.width not in _MODELS:
         _MODELS[space.width] = CostModel(space)
     return _MODELS[space.width]

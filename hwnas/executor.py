@@ -33,6 +33,9 @@ EXECUTORS = Registry(
 
 
 class Executor(ABC):
+    """Runs independent tasks (oracle queries, profiling groups) and yields each result as it
+    finishes; the kinds are named in ``EXECUTORS``."""
+
     name = "executor"
 
     @abstractmethod
@@ -46,8 +49,9 @@ class Executor(ABC):
         ``{"num_gpus": 1}`` or ``{"device:note10": 1}``) is a request that remote executors honour.
         """
 
-    def close(self) -> None:
-        pass
+    # an optional hook, not abstract: an executor that holds nothing need not define it
+    def close(self) -> None:  # noqa: B027
+        """Release what the executor holds (a Ray connection it opened); a no-op here."""
 
     @classmethod
     def from_settings(cls, **settings) -> "Executor":
@@ -69,6 +73,8 @@ class LocalExecutor(Executor):
         return cls(workers=int(workers or 0))
 
     def map_unordered(self, fn, items, resources=None):
+        """In this process, in order (``workers`` <= 0), or in a process pool; yields ``(index,
+        result or exception)``."""
         items = list(items)
         if self.workers <= 0:
             for i, item in enumerate(items):

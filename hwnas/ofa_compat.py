@@ -58,6 +58,8 @@ def ofa_mbv3_class():
 
 
 def ofa_count_net_flops():
+    """OFA's ``count_net_flops`` (its MAC counter), with the torchvision stand-in installed
+    first."""
     install_torchvision_stand_in()
     from ofa.utils import count_net_flops
 

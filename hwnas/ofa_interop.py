@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .arch import Arch
 from .errors import HwnasError, allowed
+from .ofa_compat import ofa_mbv3_class
 from .space import (
     DEPTHS,
     DROPOUT,
@@ -218,8 +219,6 @@ def arch_from_net_config(config, resolution, width=None) -> tuple:
 
 def build_supernet(space: Space, n_classes: int = 1000):
     """A fresh ``ofa`` ``OFAMobileNetV3`` supernet (random weights) for the space."""
-    from .ofa_compat import ofa_mbv3_class
-
     return ofa_mbv3_class()(
         n_classes=n_classes,
         dropout_rate=DROPOUT,
@@ -231,6 +230,8 @@ def build_supernet(space: Space, n_classes: int = 1000):
 
 
 def set_active(supernet, arch: Arch) -> None:
+    """Make ``arch`` the active subnet of an OFA ``supernet`` (kernels, expand ratios, depths; the
+    resolution is the input's)."""
     supernet.set_active_subnet(ks=list(arch.ks), e=list(arch.e), d=list(arch.d))
 
 

@@ -175,6 +175,8 @@ class RayExecutor(Executor):
             )
 
     def map_unordered(self, fn, items, resources=None) -> Iterator:
+        """One Ray task per item (``resources`` become task options); yields ``(index, result or
+        exception)`` as tasks finish."""
         items = list(items)
         if not items:
             return
@@ -209,6 +211,8 @@ class RayExecutor(Executor):
                     pass
 
     def close(self) -> None:
+        """Disconnect from Ray if this executor connected; a connection the caller made stays
+        open."""
         if self._owns_connection and ray.is_initialized():
             ray.shutdown()
         self._owns_connection = False

@@ -77,12 +77,17 @@ class Block:
 
     @property
     def identity_skip(self) -> bool:
+        """True when the block has a residual connection (stride 1, as many input as output
+        channels)."""
         return self.stride == 1 and self.in_channels == self.out_channels
 
     def mid_channels(self, expand_ratio: int) -> int:
+        """Channels of the expanded (depthwise) layer: input channels x ``expand_ratio``, made
+        divisible."""
         return make_divisible(round(self.in_channels * expand_ratio))
 
     def se_channels(self, expand_ratio: int) -> int:
+        """Channels of the squeeze-and-excitation bottleneck at ``expand_ratio``, made divisible."""
         return make_divisible(self.mid_channels(expand_ratio) // SE_REDUCTION)
 
 
@@ -110,6 +115,7 @@ class Space:
     # -- names -------------------------------------------------------------------------------
     @property
     def name(self) -> str:
+        """``ofa-mbv3-w{width}``, e.g. ``ofa-mbv3-w1.2``."""
         return f"ofa-mbv3-w{self.width}"
 
     @property
@@ -120,18 +126,23 @@ class Space:
     # -- channel widths ------------------------------------------------------------------------
     @property
     def widths(self) -> tuple:
+        """Channels of the stem, the first block and the five stages, scaled by ``width``, made
+        divisible."""
         return tuple(make_divisible(w * self.width) for w in _BASE_WIDTHS[:-2])
 
     @property
     def stem_channels(self) -> int:
+        """Output channels of the stem convolution."""
         return self.widths[0]
 
     @property
     def first_block_channels(self) -> int:
+        """Output channels of the fixed first block."""
         return self.widths[1]
 
     @property
     def stage_channels(self) -> tuple:
+        """Output channels of each of the five searchable stages."""
         return self.widths[2:]
 
     @property
@@ -171,7 +182,7 @@ class Space:
         side = conv_out(r, 2)  # stem: 3x3 stride 2; first block keeps the size
         stem = side
         ins, outs = [], []
-        for stage, stride in enumerate(_STAGE_STRIDES):
+        for stride in _STAGE_STRIDES:
             for pos in range(MAX_DEPTH):
                 ins.append(side)
                 if pos == 0:
@@ -181,6 +192,8 @@ class Space:
 
     # -- validation --------------------------------------------------------------------------
     def check_search_resolution(self, r) -> int:
+        """``r`` (px) as an int if this space searches it, else a one-line HwnasError naming those
+        it does."""
         r = check_resolution(r)
         if r not in self.resolutions:
             raise HwnasError(
@@ -190,10 +203,13 @@ class Space:
         return r
 
     def to_dict(self) -> dict:
+        """The space as run.yaml records it: ``{"name", "width", "resolutions"}``."""
         return {"name": self.name, "width": self.width, "resolutions": list(self.resolutions)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Space":
+        """A Space from the :meth:`to_dict` form (missing keys: width 1.2, the default
+        resolutions)."""
         return cls(
             width=float(d.get("width", 1.2)),
             resolutions=tuple(d.get("resolutions", DEFAULT_RESOLUTIONS)),
@@ -229,6 +245,8 @@ def check_search_range(r) -> int:
 
 
 def check_width(width) -> float:
+    """``width`` as a float if it is a supported width multiplier (``WIDTHS``), else a one-line
+    HwnasError."""
     try:
         w = float(width)
     except (TypeError, ValueError):

@@ -39,6 +39,7 @@ def parse_ms(text, what: str = "--latency") -> float:
 
 
 def format_count(value: float) -> str:
+    """A count with a K/M/G suffix (``600e6`` -> ``"600M"``), the form :func:`parse_count` reads."""
     for suffix, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if value >= scale:
             return f"{value / scale:g}{suffix}"

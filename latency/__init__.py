@@ -19,7 +19,11 @@ Heavy libraries (torch, onnxruntime, tensorrt) are imported only by the function
 
 from __future__ import annotations
 
+from .build import profile_device
+from .calibrate import calibrate_device
 from .device import Device, known_devices, load_device
+from .measure import measure_arch_ms
+from .validate import validate_device
 
 __all__ = [
     "Device",
@@ -30,23 +34,3 @@ __all__ = [
     "validate_device",
     "calibrate_device",
 ]
-
-
-def __getattr__(name):  # lazy: keeps ``import latency`` free of torch/onnxruntime
-    if name == "profile_device":
-        from .build import profile_device
-
-        return profile_device
-    if name == "measure_arch_ms":
-        from .measure import measure_arch_ms
-
-        return measure_arch_ms
-    if name == "validate_device":
-        from .validate import validate_device
-
-        return validate_device
-    if name == "calibrate_device":
-        from .calibrate import calibrate_device
-
-        return calibrate_device
-    raise AttributeError(f"module 'latency' has no attribute {name!r}")

@@ -27,6 +27,7 @@ from hwnas.space import (
 
 from . import keys as K
 from .device import DEVICE_FILE, _named_devices, check_writable_folder, read_device_meta
+from .modules import build_layer
 from .profilers import make_profiler
 from .profilers.base import check_timing
 from .remote import remote_kwargs
@@ -59,6 +60,8 @@ DEFAULTS = {
 
 
 def library_versions(profiler) -> dict:
+    """Installed versions of hwnas, ofa, torch, onnx, onnxruntime, numpy and the profiler's own
+    libraries, for device.yaml."""
     import importlib.metadata as md
 
     out = {}
@@ -136,7 +139,6 @@ def _profile_resolution(
     table = load_table(path) if path.is_file() else {}
     specs = K.table_specs(get_space(width), r)
     todo = [s for s in specs if s.key not in table]
-    from .modules import build_layer
 
     for start in range(0, len(todo), group_size):
         group = todo[start : start + group_size]
@@ -148,7 +150,7 @@ def _profile_resolution(
             max_dispersion=DEFAULTS["max_dispersion"],
             retries=DEFAULTS["retries"],
         )
-        for spec, t in zip(group, timings):
+        for spec, t in zip(group, timings, strict=True):
             table[spec.key] = t.entry()
             save_table(path, table)  # saved after every entry: nothing measured is lost
             if bar is not None:

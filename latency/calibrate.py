@@ -19,6 +19,8 @@ import numpy as np
 from hwnas.errors import HwnasError
 
 from .device import load_device
+from .profilers import make_profiler, profiler_from_settings
+from .remote import remote_kwargs
 from .validate import (
     _rows_json,
     _utc_now,
@@ -52,8 +54,6 @@ def measuring_profiler(dev, backend=None, provider=None, threads=None, timer=Non
 
     ``remote``: ``target``, ``target_python``, ``ssh_options`` to measure on a remote target.
     """
-    from .profilers import make_profiler, profiler_from_settings
-
     if backend is None and dev.backend is None:
         raise HwnasError(
             f"device {dev.name!r} has no backend recorded (tables measured "
@@ -105,8 +105,6 @@ def calibrate_device(
     table used for ONNX Runtime). ``target`` (``ssh://USER@HOST[:PORT]``): measure on that machine
     with hwnas' agent instead of here.
     """
-    from .remote import remote_kwargs
-
     check_sampling(samples, seed, rounds)
     if out is None:
         raise HwnasError("calibrate needs --out DIR: the folder for the calibrated device")

@@ -39,10 +39,13 @@ from hwnas.space import (
     N_STAGES,
     R_COL,
     WIDTHS,
+    check_resolution,
+    check_width,
     get_space,
 )
 
 from . import keys as K
+from .fingerprint import notice_if_foreign
 from .profilers.registry import BACKENDS
 from .table import load_table, read_yaml, table_path, table_resolutions
 
@@ -177,8 +180,6 @@ def check_device_meta(meta, path) -> None:
     finite number (ms), threads or batch size below 1, an unknown width, backend or precision, a
     resolution outside 128..256.
     """
-    from hwnas.space import check_resolution
-
     where = f"corrupt device file {str(path)!r}"
     if not isinstance(meta, dict):
         raise HwnasError(f"{where}: expected a mapping, got {type(meta).__name__}")
@@ -277,13 +278,17 @@ class Device:
     # -- descriptions ------------------------------------------------------------------------------
     @property
     def backend(self):
+        """The profiler backend that measured the tables (``ort``, ``torch``, ...); None for tables
+        measured elsewhere."""
         return self.meta.get("backend")
 
     @property
     def correction(self) -> dict:
+        """``{"slope", "intercept"}``: predicted ms = slope x table sum (ms) + intercept (ms)."""
         return {"slope": self.slope, "intercept": self.intercept}
 
     def rebuild_command(self, resolution) -> str:
+        """The ``hwnas profile`` command that measures this device's tables at ``resolution`` px."""
         if not self.backend:  # OFA tables measured elsewhere: hwnas cannot complete them in place
             return (
                 f"hwnas profile --device NAME --out NEW_DIR --resolutions {resolution} "
@@ -402,6 +407,8 @@ class Device:
                 )
 
     def describe(self) -> dict:
+        """Name, folder, width, resolutions, correction and measuring settings (what ``hwnas
+        latency`` prints)."""
         keep = ("backend", "execution_provider", "precision", "threads", "batch_size", "date")
         out = {
             "name": self.name,
@@ -437,8 +444,6 @@ def load_device(name_or_path, width: float = 1.2, resolutions=None, notice: bool
     measured on another machine prints one notice on stderr naming ``hwnas calibrate``
     (``latency.fingerprint``).
     """
-    from hwnas.space import check_width
-
     width = check_width(width)
     folder = device_folder(name_or_path)
     meta = read_device_meta(folder)
@@ -480,8 +485,6 @@ def load_device(name_or_path, width: float = 1.2, resolutions=None, notice: bool
             )
         tables[r] = t
     if notice:
-        from .fingerprint import notice_if_foreign
-
         notice_if_foreign(name, folder, meta)
     return Device(
         name=name, folder=folder, width=width, resolutions=tuple(wanted), meta=meta, tables=tables

@@ -44,6 +44,7 @@ def usable_cores() -> int:
 
 
 def backend_version(backend):
+    """The installed version of ``backend``'s library (the first of its packages found), or None."""
     for pkg in backend_packages(backend):
         try:
             return md.version(pkg)

@@ -174,6 +174,7 @@ def fixed_specs(space: Space, resolution: int) -> list:
 
 
 def block_spec(space: Space, index: int, kernel: int, expand: int, resolution: int) -> LayerSpec:
+    """The :class:`LayerSpec` of block ``index`` at ``kernel``, ``expand`` and ``resolution`` px."""
     b = space.blocks[index]
     _, ins, _, _ = space.feature_sizes(resolution)
     side = int(ins[index])

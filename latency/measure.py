@@ -50,7 +50,7 @@ def measure_archs(
             timings = profiler.time_modules(
                 items, rounds=rounds, warmup=warmup, sample_ms=0.0, max_inner=1
             )
-            for i, t in zip(group, timings):
+            for i, t in zip(group, timings, strict=True):
                 if out[i] is None or t.dispersion < out[i].dispersion:
                     out[i] = t
             if progress is not None and count_progress:

@@ -25,6 +25,8 @@ _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def table_path(folder, resolution: int) -> Path:
+    """The lookup-table file of ``resolution`` px in ``folder``:
+    ``<folder>/<r>_lookup_table.yaml``."""
     return Path(folder) / f"{int(resolution)}{TABLE_SUFFIX}"
 
 
@@ -89,6 +91,8 @@ def load_table(path) -> dict:
 
 
 def atomic_write_text(path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: a reader never sees half a
+    file."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
@@ -116,6 +120,7 @@ def save_table(path, table: dict) -> None:
 
 
 def atomic_write_yaml(path, obj: dict, sort_keys: bool = False) -> None:
+    """Write ``obj`` to ``path`` as YAML (plain types, ``yaml.safe_dump``), atomically."""
     atomic_write_text(
         path, yaml.safe_dump(_plain(obj), sort_keys=sort_keys, default_flow_style=False)
     )

@@ -26,10 +26,14 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.arch import Arch, decode, encode, sample
+from hwnas.cache import cache_path
 from hwnas.errors import HwnasError, check_int
 
-from .device import DEVICE_FILE, check_writable_folder, load_device
+from .device import DEVICE_FILE, check_writable_folder, load_device, read_device_meta
+from .measure import measure_archs
+from .profilers import profiler_from_settings
 from .profilers.base import check_timing
+from .remote import check_same_target, remote_kwargs
 from .table import atomic_write_text, atomic_write_yaml, table_path
 
 VALIDATION_FILE = "validation.json"
@@ -106,8 +110,6 @@ def _utc_now() -> str:
 
 def measurement_store(dev, profiler, seed, width, rounds) -> Path:
     """The per-user cache file that holds (and resumes) one run's end-to-end measurements."""
-    from hwnas.cache import cache_path
-
     key = {
         "folder": str(Path(dev.folder).resolve()),
         "table_date": dev.meta.get("date"),
@@ -134,8 +136,6 @@ def measure_subnets(
 ) -> np.ndarray:
     """End-to-end latency (ms) of each arch, resumable: rows already in ``store`` (a JSON file, or
     None to keep nothing) are not measured again, and the file is rewritten after every group."""
-    from .measure import measure_archs
-
     ids = [a.id for a in archs]
     rows = {}
     if store is not None and Path(store).is_file():
@@ -179,7 +179,7 @@ def measure_subnets(
                 group_size=group_size,
                 progress=bar,
             )
-            for a, t in zip(group, timings):
+            for a, t in zip(group, timings, strict=True):
                 rows[a.id] = {
                     "id": a.id,
                     "arch": a.to_dict(),
@@ -198,8 +198,6 @@ def measure_subnets(
 def check_out_folder(out, source: Path) -> Path:
     """``out`` if a device copy may be written there: not shipped data; new, empty, the source
     folder itself, or an earlier copy of the same source. One-line HwnasError otherwise."""
-    from .device import read_device_meta
-
     out = check_writable_folder(out)
     if out.exists() and not out.is_dir():
         raise HwnasError(f"--out {str(out)!r} is a file; name a folder")
@@ -243,7 +241,8 @@ def write_device_copy(dev, out, meta: dict, files: dict) -> Path:
 
 def _rows_json(device, seed, archs, measured, extra=None) -> str:
     rows = [
-        {"id": a.id, "arch": a.to_dict(), "measured_ms": float(m)} for a, m in zip(archs, measured)
+        {"id": a.id, "arch": a.to_dict(), "measured_ms": float(m)}
+        for a, m in zip(archs, measured, strict=True)
     ]
     return (
         json.dumps({"device": device, "seed": int(seed), **(extra or {}), "rows": rows}, indent=1)
@@ -275,8 +274,6 @@ def validate_device(
     profile
     --target`` did; it must be the target the tables were measured on.
     """
-    from .profilers import profiler_from_settings
-    from .remote import check_same_target, remote_kwargs
 
     check_sampling(samples, seed, rounds)
     check_timing(rounds, warmup)

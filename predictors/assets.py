@@ -71,6 +71,7 @@ def searched_text(name: str) -> str:
 
 
 def sha256_file(path) -> str:
+    """Hex SHA-256 of a file's bytes."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

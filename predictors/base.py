@@ -23,6 +23,7 @@ class Answer:
 
     @property
     def ok(self) -> bool:
+        """True when the answer holds an accuracy: no error and not NaN."""
         return self.error is None and self.accuracy == self.accuracy  # not NaN
 
 

@@ -14,6 +14,8 @@ DEFAULT_MEMBERS = ("xgb", "xgb", "xgb", "mlp")
 
 
 class EnsemblePredictor(Predictor):
+    """``ensemble``: several weak predictors of different kinds and seeds; their mean and spread."""
+
     name = "ensemble"
     gives_spread = True
 
@@ -32,6 +34,7 @@ class EnsemblePredictor(Predictor):
         ]
 
     def fit(self, X, y) -> "EnsemblePredictor":
+        """Fit every member on ``(N, 46)`` archs and accuracies (fractions 0..1); returns self."""
         for m in self.members:
             m.fit(X, y)
         return self
@@ -50,8 +53,11 @@ class EnsemblePredictor(Predictor):
         return np.stack(out)
 
     def predict(self, X) -> np.ndarray:
+        """The members' mean predicted accuracy (fraction 0..1): float64 ``(N,)``."""
         return self._all(X).mean(axis=0)
 
     def predict_dist(self, X) -> tuple:
+        """``(mean, std)`` of the members' predicted accuracies (fractions): float64 ``(N,)``
+        each."""
         P = self._all(X)
         return P.mean(axis=0), P.std(axis=0)

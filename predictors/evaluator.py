@@ -54,6 +54,8 @@ class OracleTask:
         self.oracle = oracle
 
     def __call__(self, row) -> Answer:
+        """The oracle's Answer for one arch row; any failure but an HwnasError becomes an Answer
+        with ``error``."""
         try:
             return self.oracle.evaluate(np.asarray(row, dtype=np.int64)[None, :])[0]
         except HwnasError:
@@ -83,6 +85,7 @@ class Evaluator:
 
     @property
     def key(self) -> str:
+        """The oracle's key in the store, e.g. ``ofa-mlp@1/w1.2``."""
         return self.oracle.key
 
     def evaluate(self, X) -> np.ndarray:
@@ -139,6 +142,8 @@ class Evaluator:
                 bar.close()
 
     def stats(self) -> dict:
+        """This evaluator's new oracle queries: oracle key, proxy or not, asked, failed, oracle
+        seconds."""
         return {
             "oracle": self.key,
             "is_proxy": bool(getattr(self.oracle, "is_proxy", False)),

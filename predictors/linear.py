@@ -19,6 +19,9 @@ from .features import features
 
 
 class LinearPredictor(Predictor):
+    """``linear``: ridge regression on gene one-hots and depth x resolution terms (see the module
+    docstring)."""
+
     name = "linear"
 
     def __init__(self, seed: int = 0, space=None, alpha: float = 1.0, with_cost: bool = False):
@@ -48,11 +51,14 @@ class LinearPredictor(Predictor):
         return F1, F1.T @ F1 + reg
 
     def fit(self, X, y) -> "LinearPredictor":
+        """Solve the ridge regression on ``(N, 46)`` archs and accuracies (fractions 0..1); returns
+        self."""
         F1, A = self._normal_matrix(X)
         self._w = np.linalg.solve(A, F1.T @ np.asarray(y, dtype=np.float64))
         return self
 
     def predict(self, X) -> np.ndarray:
+        """Predicted accuracy per row (fraction 0..1): float64 ``(N,)``."""
         if self._w is None:
             raise HwnasError("predictor linear is not fitted; call fit(X, y) first")
         F = (self._features(X) - self._mu) / self._sd

@@ -18,6 +18,8 @@ from .features import features
 
 
 class MLPPredictor(Predictor):
+    """``mlp``: a small fully-connected torch regressor (see the module docstring)."""
+
     name = "mlp"
 
     def __init__(
@@ -50,6 +52,7 @@ class MLPPredictor(Predictor):
         return features(X, self.space, with_cost=self.with_cost)
 
     def fit(self, X, y) -> "MLPPredictor":
+        """Train from scratch on ``(N, 46)`` archs and accuracies (fractions 0..1); returns self."""
         import torch
 
         n = torch.get_num_threads()
@@ -100,6 +103,7 @@ class MLPPredictor(Predictor):
         return self
 
     def predict(self, X) -> np.ndarray:
+        """Predicted accuracy per row (fraction 0..1): float64 ``(N,)``."""
         return self.predict_features(self._features(np.asarray(X)))
 
     def predict_features(self, F) -> np.ndarray:

@@ -138,6 +138,7 @@ class OfaMlpOracle(Oracle):
 
     @property
     def model(self) -> InvariantMLP:
+        """OFA's accuracy-predictor MLP, loaded from its file on first use."""
         if self._model is None:
             self._model = InvariantMLP(load_acc_predictor(self.path))
         return self._model
@@ -151,6 +152,8 @@ class OfaMlpOracle(Oracle):
         return out
 
     def evaluate(self, X) -> list:
+        """One Answer per row: OFA's predicted top-1 accuracy (fraction 0..1), and seconds per
+        arch."""
         X = validate(X)
         _ = self.model  # loading the file is not part of the answers' cost
         t0 = time.perf_counter()

@@ -156,6 +156,7 @@ class EvalStore:
         ]
 
     def count(self, oracle_key: str) -> int:
+        """How many answers the store holds for ``oracle_key``."""
         return int(self._q("SELECT COUNT(*) FROM answers WHERE oracle = ?", (oracle_key,))[0][0])
 
     def oracles(self) -> list:
@@ -163,6 +164,7 @@ class EvalStore:
         return [r[0] for r in self._q("SELECT DISTINCT oracle FROM answers ORDER BY oracle")]
 
     def close(self) -> None:
+        """Close the SQLite connection (again: a no-op)."""
         if self._db is not None:
             self._db.close()
             self._db = None

@@ -29,6 +29,9 @@ from .base import Answer, Oracle
 
 
 class SupernetOracle(Oracle):
+    """``supernet``: measured top-1 accuracy of a subnet of an OFA checkpoint (see the module
+    docstring)."""
+
     name = "supernet"
 
     def __init__(
@@ -137,6 +140,8 @@ class SupernetOracle(Oracle):
         return correct / len(ev)
 
     def evaluate_iter(self, X):
+        """Measure each row, grouped by resolution; yield ``(row_index, Answer)``: top-1 (fraction
+        0..1), seconds."""
         X = validate(X)
         # group by resolution: images load once per size
         order = np.argsort(X[:, -1], kind="stable")
@@ -159,6 +164,7 @@ class SupernetOracle(Oracle):
                 )
 
     def evaluate(self, X) -> list:
+        """One Answer per row, in order: measured top-1 accuracy (fraction 0..1) and seconds."""
         out = [None] * len(X)
         for i, a in self.evaluate_iter(X):
             out[i] = a

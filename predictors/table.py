@@ -29,7 +29,7 @@ def read_table(path, width=None) -> dict:
     rows = read_arch_list(path, what="accuracy table", width=width, need_accuracy=True)
     return {
         Arch.from_array(x).id: (float(a), 0.0 if math.isnan(s) else float(s))
-        for x, a, s in zip(rows.X, rows.accuracy, rows.seconds)
+        for x, a, s in zip(rows.X, rows.accuracy, rows.seconds, strict=True)
     }
 
 
@@ -71,6 +71,8 @@ class TableOracle(Oracle):
         return cls(space, settings["table"], **kw)
 
     def evaluate(self, X) -> list:
+        """One Answer per row from the table (accuracy as a fraction 0..1, seconds); an unlisted
+        arch: HwnasError."""
         X = validate(X)
         ids = [Arch.from_array(row).id for row in X]
         missing = [i for i in ids if i not in self.table]

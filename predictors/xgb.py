@@ -46,6 +46,9 @@ ENCODINGS = ("onehot", "genes")
 
 
 class XGBPredictor(Predictor):
+    """``xgb``: XGBoost gradient-boosted trees (see the module docstring for the defaults and
+    ``paper()``)."""
+
     name = "xgb"
 
     # One thread: on a few hundred rows threads gain nothing, and on a busy 2-core machine OpenMP's
@@ -92,6 +95,8 @@ class XGBPredictor(Predictor):
         return features(X, self.space, with_cost=self.with_cost)
 
     def fit(self, X, y) -> "XGBPredictor":
+        """Train the trees from scratch on ``(N, 46)`` archs and accuracies (fractions 0..1);
+        returns self."""
         import xgboost as xgb
 
         y = np.asarray(y, dtype=np.float64)
@@ -120,6 +125,7 @@ class XGBPredictor(Predictor):
         return self
 
     def predict(self, X) -> np.ndarray:
+        """Predicted accuracy per row (fraction 0..1): float64 ``(N,)``."""
         return self.predict_features(self._features(X))
 
     def predict_features(self, F) -> np.ndarray:

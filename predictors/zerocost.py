@@ -65,6 +65,7 @@ class ZeroCostOracle(Oracle):
 
     @property
     def key(self) -> str:
+        """The store key, naming the proxy and its settings: ``zerocost-PROXY@VERSION/wWIDTH``."""
         return f"{self.name}-{self.proxy}@{self.version}/w{self.space.width}"
 
     def __getstate__(self):
@@ -154,6 +155,8 @@ class ZeroCostOracle(Oracle):
         return math.log(total + 1e-300)
 
     def evaluate(self, X) -> list:
+        """One Answer per row: the proxy score squashed into 0..1 (its order only; not an
+        accuracy)."""
         X = validate(X)
         t0 = time.perf_counter()
         if self.proxy in ("flops", "params"):
@@ -163,6 +166,8 @@ class ZeroCostOracle(Oracle):
         return [a for _, a in sorted(self.evaluate_iter(X), key=lambda t: t[0])]
 
     def evaluate_iter(self, X):
+        """Yield ``(row_index, Answer)`` as each score is computed (flops and params: all at
+        once)."""
         if self.proxy in ("flops", "params"):
             yield from enumerate(self.evaluate(X))
             return

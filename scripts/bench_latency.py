@@ -113,7 +113,7 @@ def _write_csv(name, X, table, pred, measured):
     from hwnas.arch import decode
 
     lines = ["arch_id,resolution,table_ms,predicted_ms,measured_ms"]
-    for a, t, p, m in zip(decode(X), table, pred, measured):
+    for a, t, p, m in zip(decode(X), table, pred, measured, strict=True):
         lines.append(f"{a.id},{a.r},{t:.4f},{p:.4f},{m:.4f}")
     (RESULTS / name).write_text("\n".join(lines) + "\n")
 

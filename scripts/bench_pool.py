@@ -46,7 +46,7 @@ def make_pool_file(work: Path, size: int, flops: float) -> Path:
     acc = [a.accuracy for a in make_oracle("ofa-mlp", space).evaluate(X)]
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w") as f:
-        for row, a in zip(X, acc):
+        for row, a in zip(X, acc, strict=True):
             f.write(json.dumps({**Arch.from_array(row).to_dict(), "accuracy": float(a)}) + "\n")
     tmp.replace(path)
     return path

@@ -17,6 +17,7 @@ import json
 import platform
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -125,10 +126,10 @@ def speed(oracle, space, variants, repeats=3):
     for label in variants:
         name, kw = VARIANTS[label]
         p = make_predictor(name, seed=0, space=space, **kw)
-        fit_s = best(lambda: p.fit(Xtr, ytr))
+        fit_s = best(partial(p.fit, Xtr, ytr))
         res["predictors"][label] = {
             "fit_s_n1000": fit_s,
-            "predict_archs_per_s": len(Xbig) / best(lambda: p.predict(Xbig)),
+            "predict_archs_per_s": len(Xbig) / best(partial(p.predict, Xbig)),
         }
         print(label, res["predictors"][label], flush=True)
     # WeakNAS refits from scratch each round: 10 refits of the default xgb on 100..1000 points

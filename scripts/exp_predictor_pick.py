@@ -44,7 +44,7 @@ for seed in (0, 1):
     print("seed", seed, "best measured", d["y"].max(), flush=True)
 for name, kw in variants.items():
     out = []
-    for seed, (X, y) in enumerate(data):
+    for X, y in data:
         kw2 = dict(kw)
         pname = kw2.pop("_pred", "gp")
         t = time.time()

@@ -242,7 +242,7 @@ def main():
         "(1, 1)",
         "hv": build_hv(rows, fa, fc),
         "budgets": [{k: v for k, v in r.items() if not k.startswith("front")} for r in rows],
-        "front": [{"accuracy": float(a), "mflops": float(c)} for a, c in zip(fa, fc)],
+        "front": [{"accuracy": float(a), "mflops": float(c)} for a, c in zip(fa, fc, strict=True)],
     }
     text = re.sub(
         r"\[\s+([-\d.,\s]+?)\s+\]",

@@ -86,7 +86,7 @@ class SleepOracle(Oracle):
         X = np.asarray(X, dtype=np.int64).reshape(-1, 46)
         acc = arch_accuracy(X)
         out = []
-        for row, a in zip(X, acc):
+        for row, a in zip(X, acc, strict=True):
             key = row_key(row)
             self._log("start", key)
             if key in self.die_keys:

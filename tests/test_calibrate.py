@@ -115,18 +115,16 @@ def test_calibrate_resumes_from_the_cache(tiny, tmp_path, monkeypatch):
     latency.calibrate_device(
         str(tiny), tmp_path / "a", samples=4, width=1.0, rounds=1, progress=False
     )
-    import latency.measure as measure
-
-    monkeypatch.setattr(measure, "measure_archs", lambda *a, **k: pytest.fail("re-measured"))
+    monkeypatch.setattr(
+        "latency.validate.measure_archs", lambda *a, **k: pytest.fail("re-measured")
+    )
     latency.calibrate_device(
         str(tiny), tmp_path / "a", samples=4, width=1.0, rounds=1, progress=False
     )
 
 
 def test_calibrate_refuses_bad_out_before_measuring(tiny, tmp_path, monkeypatch):
-    import latency.measure as measure
-
-    monkeypatch.setattr(measure, "measure_archs", lambda *a, **k: pytest.fail("measured"))
+    monkeypatch.setattr("latency.validate.measure_archs", lambda *a, **k: pytest.fail("measured"))
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")

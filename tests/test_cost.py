@@ -47,7 +47,7 @@ def test_macs_and_params_equal_ofa_on_random_archs(width, ofa_flops):
     X = A.sample(150, rng, RESOLUTIONS)
     X[:2] = A.encode([Arch.largest(224), Arch.smallest(128)])
     macs, params = macs_params(space, X)
-    for arch, m, p in zip(A.decode(X), macs, params):
+    for arch, m, p in zip(A.decode(X), macs, params, strict=True):
         subnet = build_subnet(space, arch, supernet, preserve_weight=False)
         assert ofa_flops(subnet, arch.r) == m, arch
         assert sum(t.numel() for t in subnet.parameters()) == p, arch

@@ -156,10 +156,8 @@ def test_validate_latency_never_stores_a_non_physical_fit(tmp_path, monkeypatch)
         ms = [100.0 - float(dev.table_ms(a.to_array())[0]) for a in archs]
         return [Timing(median=m, std=0.0, iqr=0.0, min=m, max=m, count=3, inner=1) for m in ms]
 
-    monkeypatch.setattr("latency.measure.measure_archs", measured_backwards)
-    monkeypatch.setattr(
-        "latency.profilers.profiler_from_settings", lambda meta, **kw: _NoProfiler()
-    )
+    monkeypatch.setattr("latency.validate.measure_archs", measured_backwards)
+    monkeypatch.setattr("latency.validate.profiler_from_settings", lambda meta, **kw: _NoProfiler())
     monkeypatch.setenv("HWNAS_CACHE", str(tmp_path / "cache"))
     copy = tmp_path / "copy"
     with pytest.raises(HwnasError, match="slope .* is not positive.*nothing written"):

@@ -15,6 +15,8 @@ from hwnas.export import (
     PARITY_TOL,
     export_onnx,
     export_profiler,
+    opset_probe,
+    ort_can_run_opset,
     read_metadata,
     resolve_source,
     torch_threads,
@@ -208,7 +210,7 @@ def test_simplify_rechecks_parity_and_keeps_metadata(tmp_path):
 # ---- SOURCE forms --------------------------------------------------------------------------------
 
 
-def _make_run(folder, width=1.0, archs=(Arch.smallest(160), A600)):
+def _make_run(folder, width=1.0, archs=(NETS["smallest"], A600)):
     space = get_space(width)
     folder.mkdir()
     (folder / "run.yaml").write_text(
@@ -341,8 +343,6 @@ def test_bad_options(kwargs, needle, tmp_path):
 
 def test_opset_probe_carries_the_opsets_own_ir_version():
     """Not the installed onnx's newest IR, which an older onnxruntime refuses for every opset."""
-    from hwnas.export import opset_probe, ort_can_run_opset
-
     assert opset_probe(17).ir_version == 8 and opset_probe(13).ir_version == 7
     assert ort_can_run_opset(17) == (True, "")
 

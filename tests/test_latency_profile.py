@@ -263,9 +263,9 @@ def test_measure_and_validate(built, monkeypatch, tmp_path):
     rows = json.loads((folder / "validation.json").read_text())["rows"]
     assert len(rows) == 4
     # rerun: all four are already measured, nothing is measured again
-    import latency.measure as measure
-
-    monkeypatch.setattr(measure, "measure_archs", lambda *a, **k: pytest.fail("re-measured"))
+    monkeypatch.setattr(
+        "latency.validate.measure_archs", lambda *a, **k: pytest.fail("re-measured")
+    )
     again = latency.validate_device(
         str(folder), samples=4, seed=3, width=1.0, rounds=2, progress=False
     )

@@ -1,8 +1,8 @@
 """The linter, run by the test command: ruff with the rule set in pyproject.toml ([tool.ruff]).
 
-One test per rule family, so each family can be made clean (and its mark removed) on its own.
-The families that fail today are marked ``xfail(strict=True)``; issue 11 phase 2 removes the marks.
-``python tests/test_lint.py`` prints today's counts per rule and per file.
+One test per rule family. Every file but those in ``PENDING`` is clean under every rule; the
+families that fail only because of ``PENDING`` files are marked ``xfail(strict=True)`` until those
+files are clean. ``python tests/test_lint.py`` prints today's counts per rule and per file.
 """
 
 from __future__ import annotations
@@ -17,40 +17,25 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PHASE2 = "issue 11 phase 2"
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("ruff") is None,
     reason="ruff is not installed (pip install 'hwnas[dev]')",
 )
 
-# Files already clean under every rule; they must stay clean.
-CLEAN = (
-    "hwnas/registry.py",
-    "tests/test_registry.py",
-    "tests/test_layers.py",
-    "tests/test_lint.py",
-    "predictors/__init__.py",
-    "predictors/registry.py",
-    "predictors/linear_bayes.py",
-    "predictors/surrogate.py",
-    "latency/profilers/__init__.py",
-    "latency/profilers/registry.py",
-    "latency/profilers/torchscript.py",
-    "tests/test_docs_tables.py",
-    "hwnas/search/algorithm.py",
-    "hwnas/search/algorithms.py",
-    "tests/test_algorithm.py",
-    "hwnas/search/local_search.py",
-)
+# Files being rewritten for issue 12 when issue 11 made the rest clean: their only violations are
+# 7 missing docstrings (D1): weaknas.py WeakNAS, WeakNAS.steps, WeakNASPool, WeakNASPool.steps;
+# inner.py InnerOptimiser.run; gp.py GPPredictor.fit, GPPredictor.predict. Empty it with that fix.
+PENDING = ("hwnas/search/weaknas.py", "hwnas/search/inner.py", "predictors/gp.py")
+PENDING_REASON = "missing docstrings in PENDING files (issue 12 rewrites them)"
 
 # family -> (rule-code prefixes, failing today)
 FAMILIES = {
     "pycodestyle (E, W; lines <= 100 columns)": (("E", "W"), False),
     "pyflakes (F)": (("F",), False),
     "import order (I)": (("I",), False),
-    "bugbear (B)": (("B",), True),
-    "public docstrings (D1)": (("D1",), True),
+    "bugbear (B)": (("B",), False),
+    "public docstrings (D1)": (("D1",), True),  # only in PENDING files
 }
 
 
@@ -79,7 +64,7 @@ def all_violations() -> list[dict]:
 
 def _family_params():
     for name, (prefixes, failing) in FAMILIES.items():
-        marks = [pytest.mark.xfail(strict=True, reason=PHASE2)] if failing else []
+        marks = [pytest.mark.xfail(strict=True, reason=PENDING_REASON)] if failing else []
         yield pytest.param(prefixes, id=name.split(" (")[0], marks=marks)
 
 
@@ -89,9 +74,9 @@ def test_rule_family_is_clean(prefixes):
     assert not found, f"{len(found)} violations:\n" + "\n".join(found)
 
 
-def test_clean_files_stay_clean():
-    found = [where(v) for v in ruff(*CLEAN)]
-    assert not found, "\n".join(found)
+def test_every_file_but_the_pending_is_clean():
+    found = [where(v) for v in all_violations() if where(v).split(":")[0] not in PENDING]
+    assert not found, f"{len(found)} violations:\n" + "\n".join(found)
 
 
 def test_config_is_the_projects(tmp_path):

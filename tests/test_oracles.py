@@ -98,7 +98,7 @@ def test_ofa_encoding_matches_ofa_reference():
 
     X = sample(50, np.random.default_rng(0), range(128, 225))
     mine = ofa_encode(X)
-    for row, enc in zip(X, mine):
+    for row, enc in zip(X, mine, strict=True):
         a = Arch.from_array(row)
         ref = AccuracyPredictor.spec2feats(list(a.ks), list(a.e), list(a.d), a.r).numpy()
         np.testing.assert_array_equal(enc, ref)

@@ -279,7 +279,7 @@ def test_cli_search_with_executor_ray(cluster, local_search, tmp_path):
     with open(table, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["arch", "accuracy"])
-        for a, y in zip(archs, acc):
+        for a, y in zip(archs, acc, strict=True):
             w.writerow([a.to_json(), repr(float(y))])
     r = run_cli(
         "search",

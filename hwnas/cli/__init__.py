@@ -1,43 +1,63 @@
 """The ``hwnas`` command: a thin layer over the Python API.
 
-Each subcommand lives in its own module with ``add_parser(subparsers)`` and ``run(args) -> dict``.
+Each subcommand lives in its own module with ``add_arguments(parser)`` and ``run(args) -> dict``.
 ``run`` returns the result object; with ``--json`` it is printed as exactly one JSON object on
-stdout, otherwise the module's ``human(result)`` text is printed. Modules import heavy libraries
-inside ``run`` so that ``hwnas --help`` stays fast.
+stdout, otherwise the module's ``human(result)`` text is printed. Only the module of the subcommand
+that runs is imported (``COMMANDS``), so ``hwnas --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import re
 import sys
 
+from .. import __version__
 from ..errors import HwnasError
 from ..notices import held
+from ..registry import Registry
 
-# name -> module implementing it. Order is the order of ``hwnas --help``.
-COMMANDS = {
-    "search": "hwnas.cli.search",
-    "flops": "hwnas.cli.flops",
-    "profile": "hwnas.cli.profile",
-    "latency": "hwnas.cli.latency",
-    "validate-latency": "hwnas.cli.validate_latency",
-    "calibrate": "hwnas.cli.calibrate",
-    "export": "hwnas.cli.export",
-    "assets": "hwnas.cli.assets",
-}
-
-
-def _available():
-    for name, modname in COMMANDS.items():
-        try:
-            yield name, importlib.import_module(modname)
-        except ModuleNotFoundError as exc:
-            if exc.name != modname:  # a real missing dependency inside an existing module
-                raise
+# One line per subcommand; its module (``add_arguments(p)``, ``run``, ``human``) is imported only
+# when that subcommand runs, so ``hwnas --help`` imports none of them. Order is ``--help``'s order.
+COMMANDS = Registry(
+    "command",
+    [
+        (
+            "search",
+            "hwnas.cli.search:add_arguments",
+            "search the OFA space under FLOPs/latency/params budgets",
+        ),
+        ("flops", "hwnas.cli.flops:add_arguments", "MACs (OFA 'FLOPs') and parameters of a subnet"),
+        (
+            "profile",
+            "hwnas.cli.profile:add_arguments",
+            "build a device's latency lookup tables (resumable)",
+        ),
+        (
+            "latency",
+            "hwnas.cli.latency:add_arguments",
+            "predicted latency (ms) of a subnet on a device",
+        ),
+        (
+            "validate-latency",
+            "hwnas.cli.validate_latency:add_arguments",
+            "check a device's tables against end-to-end measurements",
+        ),
+        (
+            "calibrate",
+            "hwnas.cli.calibrate:add_arguments",
+            "fit a table built elsewhere to this machine (few end-to-end runs)",
+        ),
+        ("export", "hwnas.cli.export:add_arguments", "export a subnet to a verified ONNX file"),
+        (
+            "assets",
+            "hwnas.cli.assets:add_arguments",
+            "find or download OFA's accuracy predictor and note10 latency tables",
+        ),
+    ],
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,25 +77,35 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
-
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``hwnas`` parser. Every subcommand is listed with its summary; only ``command``'s module
+    is imported and adds its arguments (``None``: none, enough for ``hwnas --help``)."""
     parser = _Parser(prog="hwnas", description="Hardware-aware NAS over the OFA MobileNetV3 space.")
     parser.add_argument("--version", action="version", version=f"hwnas {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name, module in _available():
-        p = module.add_parser(sub)
-        p.add_argument(
-            "--json", action="store_true", help="print exactly one JSON object on stdout"
-        )
-        p.set_defaults(_module=module)
+    for entry in COMMANDS:
+        p = sub.add_parser(entry.name, help=entry.summary)
+        if entry.name == command:
+            add_arguments = COMMANDS.load(entry.name)
+            add_arguments(p)
+            p.add_argument(
+                "--json", action="store_true", help="print exactly one JSON object on stdout"
+            )
+            p.set_defaults(_module=sys.modules[add_arguments.__module__])
     return parser
 
 
+def _command(argv: list[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option (the top level has no
+    option taking a value), if that is a command."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in COMMANDS else None
+
+
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(_command(argv)).parse_args(argv)
     # With --json, stdout carries exactly one JSON object: anything else printed while the command
     # runs
     # (libraries' notices, e.g. Ray's worker messages) goes to stderr instead.

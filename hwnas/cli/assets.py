@@ -8,15 +8,17 @@ says where each one is found (``$HWNAS_ASSETS`` first, then the cache dir).
 
 from __future__ import annotations
 
+from predictors import assets
 
-def add_parser(sub):
-    p = sub.add_parser(
-        "assets",
-        help="find or download OFA's accuracy predictor and note10 latency tables",
-        description="Find (list) or download (fetch) OFA's published assets. fetch "
+from ..errors import HwnasError
+
+
+def add_arguments(p) -> None:
+    p.description = (
+        "Find (list) or download (fetch) OFA's published assets. fetch "
         "verifies sha256 "
         "and writes atomically into the cache dir ($HWNAS_CACHE or "
-        "~/.cache/hwnas).",
+        "~/.cache/hwnas)."
     )
     p.add_argument(
         "action",
@@ -38,12 +40,9 @@ def add_parser(sub):
     p.add_argument(
         "--force", action="store_true", help="download even files already present and valid"
     )
-    return p
 
 
 def run(args) -> dict:
-    from predictors import assets
-
     if args.action == "list":
         idle = [
             flag
@@ -55,8 +54,6 @@ def run(args) -> dict:
             if v
         ]
         if idle:
-            from ..errors import HwnasError
-
             raise HwnasError(f"{idle[0]} applies to `hwnas assets fetch`, not to list")
     names = list(assets.MANIFEST)
     if args.only == "acc-predictor":

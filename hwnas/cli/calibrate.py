@@ -3,17 +3,16 @@ measurements."""
 
 from __future__ import annotations
 
+from latency.calibrate import calibrate_device
 from latency.profilers.registry import BACKENDS
 
 from .profile import add_target_args, target_kwargs
 from .validate_latency import accuracy_line
 
 
-def add_parser(sub):
-    p = sub.add_parser(
-        "calibrate",
-        help="fit a table built elsewhere to this machine (few end-to-end runs)",
-        description="Measure a few random subnets end to end here, fit the device's "
+def add_arguments(p) -> None:
+    p.description = (
+        "Measure a few random subnets end to end here, fit the device's "
         "linear "
         "correction (table sum -> measured) on them and write a "
         "calibrated copy of the "
@@ -23,7 +22,7 @@ def add_parser(sub):
         "calibration.json with "
         "the samples. The source device is never written. Resumable: "
         "measurements are "
-        "kept in the per-user cache as they arrive.",
+        "kept in the per-user cache as they arrive."
     )
     p.add_argument(
         "--device", required=True, metavar="NAME", help="shipped device name or device folder"
@@ -58,12 +57,9 @@ def add_parser(sub):
     p.add_argument("--rounds", type=int, default=11, help="timed rounds per subnet (default 11)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_target_args(p)
-    return p
 
 
 def run(args) -> dict:
-    from latency.calibrate import calibrate_device
-
     return calibrate_device(
         args.device,
         args.out,

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import sys
 
+from ..errors import HwnasError
+from ..export import export_onnx, resolve_source
 
-def add_parser(sub):
-    p = sub.add_parser(
-        "export",
-        help="export a subnet to a verified ONNX file",
-        description="Export a subnet (an arch JSON, a best.json, or a search run folder) to ONNX, "
+
+def add_arguments(p) -> None:
+    p.description = (
+        "Export a subnet (an arch JSON, a best.json, or a search run folder) to ONNX, "
         "with its arch JSON "
         "and OFA net.config beside it and hwnas metadata inside; check it with "
         "onnx.checker, compare "
@@ -18,7 +19,7 @@ def add_parser(sub):
         "in ONNX Runtime "
         "the way device tables time subnets. "
         "Without --weights the subnet has random weights: fine for latency work, not "
-        "for accuracy.",
+        "for accuracy."
     )
     p.add_argument(
         "source", metavar="SOURCE", help="arch JSON file, best.json, or a search run folder"
@@ -95,14 +96,9 @@ def add_parser(sub):
         "--device's "
         "threads for an ONNX Runtime CPU device, else 1)",
     )
-    return p
 
 
 def run(args) -> dict:
-    # kept lazy: at module level it costs every `hwnas` command ~130 ms (measured with --help)
-    from ..errors import HwnasError
-    from ..export import export_onnx, resolve_source
-
     if args.calib_images is not None and args.calib_data is None:
         raise HwnasError(
             f"--calib-images {args.calib_images} applies to BN recalibration; "

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from ..arch import Arch, load_json
+from ..cost import macs_params
+from ..errors import HwnasError
+from ..ofa_interop import arch_from_net_config
+from ..space import NET_RESOLUTIONS_TEXT, get_space
 
-def add_parser(sub):
-    p = sub.add_parser(
-        "flops",
-        help="MACs (OFA 'FLOPs') and parameters of a subnet",
-        description="Exact multiply-accumulates (OFA's 'FLOPs': convs incl. SE, and "
+
+def add_arguments(p) -> None:
+    p.description = (
+        "Exact multiply-accumulates (OFA's 'FLOPs': convs incl. SE, and "
         "the classifier) "
-        "and parameter count of one subnet.",
+        "and parameter count of one subnet."
     )
     p.add_argument(
         "arch", nargs="?", help='arch JSON file ({"ks":[20],"e":[20],"d":[5],"r":224}) or best.json'
@@ -26,16 +30,9 @@ def add_parser(sub):
     p.add_argument(
         "--width", type=float, default=None, help="width multiplier 1.2 (default) or 1.0"
     )
-    return p
 
 
 def run(args) -> dict:
-    from ..arch import Arch, load_json
-    from ..cost import macs_params
-    from ..errors import HwnasError
-    from ..ofa_interop import arch_from_net_config
-    from ..space import NET_RESOLUTIONS_TEXT, get_space
-
     if (args.arch is None) == (args.net_config is None):
         raise HwnasError("give exactly one of ARCH (an arch JSON file) or --net-config FILE")
     if args.net_config is not None:

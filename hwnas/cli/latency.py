@@ -3,16 +3,19 @@ ms."""
 
 from __future__ import annotations
 
+from hwnas.arch import Arch
+from hwnas.errors import HwnasError
+from latency import load_device, measure_arch_ms
+from latency.profilers.base import check_timing
 
-def add_parser(sub):
-    p = sub.add_parser(
-        "latency",
-        help="predicted latency (ms) of a subnet on a device",
-        description="Latency of one subnet from a device's lookup tables (table sum "
+
+def add_arguments(p) -> None:
+    p.description = (
+        "Latency of one subnet from a device's lookup tables (table sum "
         "with the "
         "device's linear correction), and with --measure also measured "
         "end to end on "
-        "the device's backend.",
+        "the device's backend."
     )
     p.add_argument(
         "arch", help='arch JSON file ({"ks":[20],"e":[20],"d":[5],"r":224}) or best.json'
@@ -27,20 +30,13 @@ def add_parser(sub):
     p.add_argument(
         "--rounds", type=int, default=None, help="timed rounds with --measure (default 21)"
     )
-    return p
 
 
 def run(args) -> dict:
-    from hwnas.arch import Arch
-    from hwnas.errors import HwnasError
-    from latency import load_device
-
     if args.rounds is not None and not args.measure:
         raise HwnasError(f"--rounds {args.rounds} applies only with --measure")
     rounds = 21 if args.rounds is None else args.rounds
     if args.measure:
-        from latency.profilers.base import check_timing
-
         check_timing(rounds, warmup=0)
     arch = Arch.load(args.arch)
     dev = load_device(args.device, width=args.width)
@@ -55,8 +51,6 @@ def run(args) -> dict:
         "correction": dev.correction,
     }
     if args.measure:
-        from latency import measure_arch_ms
-
         out["measured_ms"] = float(measure_arch_ms(arch, device=dev, rounds=rounds))
     return out
 

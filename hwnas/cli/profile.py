@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from latency.build import DEFAULTS, TARGET_WITH_EXECUTOR, profile_device
 from latency.profilers.registry import BACKENDS
 
+from ..errors import HwnasError
 from ..executor import EXECUTORS, make_executor
 from ..space import DEFAULT_RESOLUTIONS
 
 
-def add_parser(sub):
-    p = sub.add_parser(
-        "profile",
-        help="build a device's latency lookup tables (resumable)",
-        description="Measure every block the space can use (per resolution: each "
+def add_arguments(p) -> None:
+    p.description = (
+        "Measure every block the space can use (per resolution: each "
         "stage's first and "
         "repeated blocks x kernel x expand, plus stem, first block, "
         "head and classifier: "
@@ -20,7 +20,7 @@ def add_parser(sub):
         "{r}_lookup_table.yaml "
         "files in OFA's format (ms) plus device.yaml. Saves after every "
         "entry; rerunning "
-        "the same command resumes where it stopped.",
+        "the same command resumes where it stopped."
     )
     p.add_argument(
         "--device",
@@ -89,7 +89,6 @@ def add_parser(sub):
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_target_args(p)
-    return p
 
 
 def add_target_args(p) -> None:
@@ -119,8 +118,6 @@ def add_target_args(p) -> None:
 
 def target_kwargs(args) -> dict:
     """The remote-target keyword arguments of the Python API, from ``add_target_args``' flags."""
-    from ..errors import HwnasError
-
     if args.target is None:
         flags = (("--target-python", args.target_python), ("--ssh-option", args.ssh_option))
         for flag, value in flags:
@@ -135,10 +132,6 @@ def target_kwargs(args) -> dict:
 
 
 def run(args) -> dict:
-    from latency.build import DEFAULTS, TARGET_WITH_EXECUTOR, profile_device
-
-    from ..errors import HwnasError
-
     if args.ray_address is not None and args.executor != "ray":
         raise HwnasError(f"--ray-address {args.ray_address!r} applies only with --executor ray")
     remote = target_kwargs(args)  # flag errors before anything starts

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from predictors.registry import ORACLES, PREDICTORS
 
+from ..errors import HwnasError
 from ..executor import EXECUTORS
+from ..search import SearchConfig, resume_config, run_search
 from ..search.algorithms import ALGORITHMS
 from ..space import DEFAULT_RESOLUTIONS
 
@@ -21,15 +23,13 @@ _DEFAULTS = {
 }
 
 
-def add_parser(sub):
-    p = sub.add_parser(
-        "search",
-        help="search the OFA space under FLOPs/latency/params budgets",
-        description="WeakNAS (or a baseline) over the OFA MobileNetV3 space. FLOPs "
+def add_arguments(p) -> None:
+    p.description = (
+        "WeakNAS (or a baseline) over the OFA MobileNetV3 space. FLOPs "
         "are multiply-"
         "accumulates (OFA's convention). Writes run.yaml, evals.sqlite, "
         "history.csv, "
-        "pareto.csv, pareto.png and best.json to --out.",
+        "pareto.csv, pareto.png and best.json to --out."
     )
     p.add_argument("--flops", help="MACs budget, e.g. 600M or 0.6G")
     p.add_argument("--latency", help="latency budget on --device, e.g. 25ms")
@@ -96,7 +96,6 @@ def add_parser(sub):
         "--export-onnx", metavar="OUT.onnx", help="export the best subnet to ONNX at the end"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p
 
 
 def _int_list(text: str) -> list:
@@ -120,8 +119,6 @@ def _key_value(text: str) -> tuple:
 
 
 def config_from_args(args):
-    from ..search import SearchConfig, resume_config
-
     flags = {
         "flops": args.flops,
         "latency_ms": args.latency,
@@ -150,8 +147,6 @@ def config_from_args(args):
     if args.option:
         given["options"] = dict(args.option)
     if args.resume:
-        from ..errors import HwnasError
-
         if args.out is None:
             raise HwnasError("--resume needs --out FOLDER (the run to continue)")
         if args.config is not None:
@@ -170,8 +165,6 @@ def config_from_args(args):
 
 def run(args) -> dict:
     import sys
-
-    from ..search import run_search
 
     config = config_from_args(args)
     # the bar goes to stderr; --json keeps the console quiet

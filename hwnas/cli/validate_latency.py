@@ -3,14 +3,14 @@ correction."""
 
 from __future__ import annotations
 
+from latency.validate import validate_device
+
 from .profile import add_target_args, target_kwargs
 
 
-def add_parser(sub):
-    p = sub.add_parser(
-        "validate-latency",
-        help="check a device's tables against end-to-end measurements",
-        description="Measure random subnets end to end on the device's backend and "
+def add_arguments(p) -> None:
+    p.description = (
+        "Measure random subnets end to end on the device's backend and "
         "settings, compare "
         "with the table sums (% within +-10%, RMSE %, Spearman) and fit "
         "the linear "
@@ -21,7 +21,7 @@ def add_parser(sub):
         "correction, validation.json). Measurements are kept in the "
         "per-user cache "
         "($XDG_CACHE_HOME/hwnas or ~/.cache/hwnas), so an interrupted "
-        "run resumes.",
+        "run resumes."
     )
     p.add_argument(
         "--device", required=True, metavar="NAME", help="shipped device name or device folder"
@@ -47,12 +47,9 @@ def add_parser(sub):
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_target_args(p)
-    return p
 
 
 def run(args) -> dict:
-    from latency.validate import validate_device
-
     return validate_device(
         args.device,
         samples=args.samples,

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arch import Arch, mutate
+from ..arch import Arch, canonicalize, mutate
+from ..ofa_compat import ofa_evolution_finder_class
 from ..space import DEPTHS, EXPAND_RATIOS, KERNEL_SIZES, N_BLOCKS, N_STAGES
 from .algorithm import Loop, Options, StepAlgorithm
 from .queries import BudgetExhausted
@@ -28,13 +29,19 @@ from .queries import BudgetExhausted
 
 @dataclass(frozen=True)
 class RandomOptions(Options):
+    """Options of ``random``: ``chunk`` archs are proposed per ask."""
+
     chunk: int = 100  # archs per ask
 
 
 class RandomSearch(StepAlgorithm):
+    """``random``: uniform random feasible subnets, drawn once for the budget and asked in
+    chunks."""
+
     Options = RandomOptions
 
     def steps(self):
+        """Yield the budget's worth of random feasible archs, ``chunk`` at a time."""
         X = self.problem.sample_feasible(self.archive.budget, self.rng, tilt=False)
         for start in range(0, len(X), self.options.chunk):
             yield X[start : start + self.options.chunk]
@@ -101,8 +108,8 @@ class OFAEvolution(Loop):
     Options = EvolutionOptions
 
     def run(self, measure):
-        from ..ofa_compat import ofa_evolution_finder_class
-
+        """Run OFA's EvolutionFinder under our budgets (its seed from ours); each accuracy through
+        ``measure``."""
         o, problem = self.options, self.problem
         finder_cls = ofa_evolution_finder_class()
         # The finder checks its constraint against a fixed range and asks on stdin if outside it; it
@@ -146,6 +153,9 @@ def _has_budget(problem):
 
 @dataclass(frozen=True)
 class RegularizedOptions(Options):
+    """Options of ``regularized``: population, tournament size, per-gene mutation probability,
+    mutants drawn per round."""
+
     population: int = 50
     tournament: int = 10
     mutate_prob: float = 0.1
@@ -154,9 +164,13 @@ class RegularizedOptions(Options):
 
 
 class RegularizedEvolution(StepAlgorithm):
+    """``regularized``: aging evolution (Real et al. 2019); a tournament picks the parent, the
+    oldest member dies."""
+
     Options = RegularizedOptions
 
     def steps(self):
+        """Yield the first population, then one new feasible mutant per round."""
         q, rng, problem, o = self.archive, self.rng, self.problem, self.options
         pop = problem.sample_feasible(min(o.population, q.budget), rng, tilt=False)
         pop_acc = list((yield pop))
@@ -187,14 +201,20 @@ class RegularizedEvolution(StepAlgorithm):
 
 @dataclass(frozen=True)
 class NSGA2Options(Options):
+    """Options of ``nsga2``: ``pop_size``, the population of each generation."""
+
     pop_size: int = 50
     stall: int | None = 200  # a converged population may only re-propose measured archs
 
 
 class NSGA2(StepAlgorithm):
+    """``nsga2``: pymoo's NSGA-II directly on the oracle (accuracy, and the cost when there are two
+    objectives)."""
+
     Options = NSGA2Options
 
     def steps(self):
+        """Yield each NSGA-II generation's archs; each yield returns their accuracies."""
         return _nsga2_steps(self.problem, self.rng, self.options.pop_size)
 
 
@@ -230,7 +250,6 @@ def _nsga2_steps(problem, rng, pop_size):
         eliminate_duplicates=True,
     )
     algorithm.setup(pp, termination=NoTermination(), seed=int(rng.integers(2**31)), verbose=False)
-    from ..arch import canonicalize
 
     while True:
         pop = algorithm.ask()

@@ -141,10 +141,13 @@ class SearchConfig:
                 )
 
     def to_dict(self) -> dict:
+        """Every setting as a plain dict (what run.yaml stores)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "SearchConfig":
+        """A SearchConfig from a mapping of settings (run.yaml); an unknown setting: a one-line
+        HwnasError."""
         if not isinstance(d, dict):
             raise HwnasError("a search config must be a mapping of settings")
         names = {f.name for f in fields(cls)}

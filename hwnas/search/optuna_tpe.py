@@ -82,7 +82,9 @@ def _violation(problem, row) -> float:
 
 @dataclass(frozen=True)
 class OptunaTPEOptions(Options):
-    # trials in a row that measure nothing new (a tiny pool fully measured)
+    """Options of ``optuna-tpe``: ``stall``, trials in a row that measure nothing new before it
+    stops (a tiny pool fully measured)."""
+
     stall: int | None = 5000
 
 
@@ -93,9 +95,12 @@ class OptunaTPE(StepAlgorithm):
 
     @classmethod
     def require(cls) -> None:
+        """Raise HwnasError if optuna is not installed (``pip install hwnas[optuna]``)."""
         require_optuna()
 
     def steps(self):
+        """Ask Optuna's TPE sampler one trial at a time: yield its arch, tell it the accuracy (and
+        the cost)."""
         optuna = require_optuna()
         problem = self.problem
         optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -66,6 +66,7 @@ class Pool:
         return len(self.members)
 
     def contains(self, X) -> np.ndarray:
+        """Boolean mask ``(N,)``: which rows of ``X`` are pool members."""
         rows = np.asarray(X, dtype=np.int64)
         return np.fromiter((bytes(r) in self._index for r in rows), dtype=bool, count=len(rows))
 

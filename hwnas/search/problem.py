@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..arch import Arch, canonicalize, mutate, unique_rows
+from ..arch import Arch, active_mask, canonicalize, mutate, unique_rows
 from ..cost import macs_params
 from ..errors import HwnasError
 from ..space import (
@@ -105,6 +105,7 @@ class Problem:
 
     @property
     def multi_objective(self) -> bool:
+        """True when there are two objectives (accuracy and a cost)."""
         return len(self.objectives) == 2
 
     @property
@@ -124,6 +125,7 @@ class Problem:
         return out
 
     def feasible(self, X, costs=None) -> np.ndarray:
+        """Boolean mask ``(N,)``: rows within every budget (MACs, params, latency in ms)."""
         costs = self.costs(X) if costs is None else costs
         ok = np.ones(len(X), dtype=bool)
         if self.flops is not None:
@@ -242,7 +244,6 @@ class Problem:
             if len(bad) == 0:
                 return X
             B = X[bad]
-            from ..arch import active_mask
 
             act = active_mask(B)
             genes = np.concatenate([B[:, KS_COLS], B[:, E_COLS]], axis=1)
@@ -272,6 +273,7 @@ class Problem:
         return X[self.feasible(X)]
 
     def describe(self) -> str:
+        """The budgets in words, e.g. ``MACs <= 600M, latency <= 25 ms on cpu-ort``."""
         parts = []
         if self.flops is not None:
             parts.append(f"MACs <= {format_count(self.flops)}")

@@ -21,6 +21,8 @@ class BudgetExhausted(Exception):
 
 
 class Queries:
+    """A run's oracle queries (see the module docstring): :meth:`measure` spends the budget."""
+
     def __init__(self, evaluator, problem, budget: int, progress: bool = False):
         self.evaluator, self.problem, self.budget = evaluator, problem, int(budget)
         self.index = {}  # row bytes -> position in the log
@@ -35,23 +37,29 @@ class Queries:
     # -- state -------------------------------------------------------------------------------------
     @property
     def n(self) -> int:
+        """Queries made so far."""
         return len(self.rows)
 
     @property
     def remaining(self) -> int:
+        """Queries left in the budget."""
         return self.budget - self.n
 
     @property
     def exhausted(self) -> bool:
+        """True once the budget is spent."""
         return self.n >= self.budget
 
     def X(self) -> np.ndarray:
+        """Every measured arch in query order: int64 ``(n, 46)``."""
         return np.array(self.rows, dtype=np.int64).reshape(-1, 46)
 
     def y(self) -> np.ndarray:
+        """Their accuracies (fractions 0..1, NaN for a failed query): float64 ``(n,)``."""
         return np.array(self.acc, dtype=np.float64)
 
     def measured_mask(self, X) -> np.ndarray:
+        """Boolean mask ``(N,)``: which rows of ``X`` this run has measured."""
         return np.fromiter(
             (bytes(r) in self.index for r in np.asarray(X, dtype=np.int64)),
             dtype=bool,
@@ -76,13 +84,13 @@ class Queries:
         X = self.problem.snap(X)
         keys = [bytes(row) for row in X]
         new, seen = [], set()
-        for key, row in zip(keys, X):
+        for key, row in zip(keys, X, strict=True):
             if key not in self.index and key not in seen and len(new) < self.remaining:
                 seen.add(key)
                 new.append(row)
         if new:
             acc = self.evaluator.evaluate(np.stack(new))
-            for row, a in zip(new, acc):
+            for row, a in zip(new, acc, strict=True):
                 self.index[bytes(row)] = len(self.rows)
                 self.rows.append(row.copy())
                 self.acc.append(float(a))
@@ -93,6 +101,7 @@ class Queries:
         return np.array([self.acc[self.index[k]] if k in self.index else np.nan for k in keys])
 
     def close(self):
+        """Close the progress bar, if there is one."""
         if self._bar is not None:
             self._bar.close()
             self._bar = None

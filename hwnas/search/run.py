@@ -17,9 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
+from latency import load_device
+from predictors import make_oracle, make_predictor
+from predictors.evaluator import Evaluator
+from predictors.store import EvalStore
+
 from .. import __version__
 from ..arch import Arch
+from ..archfile import read_arch_list
 from ..errors import HwnasError
+from ..executor import make_executor
+from ..export import export_onnx
 from ..ofa_interop import net_config
 from ..paths import WEIGHTS_FIX, check_checkpoint
 from ..space import Space
@@ -45,17 +53,15 @@ def _versions() -> dict:
 
 
 def build_problem(config: SearchConfig) -> Problem:
+    """The :class:`Problem` a config describes: space, budgets, objectives, device (for latency),
+    pool."""
     space = Space(width=float(config.width), resolutions=tuple(config.resolutions))
     device = None
     if config.device is not None:
-        from latency import load_device
-
         device = load_device(config.device, width=space.width)
     objectives = tuple(config.objectives.split(","))
     pool = None
     if config.pool is not None:
-        from ..archfile import read_arch_list
-
         pool = read_arch_list(config.pool, what="--pool", width=space.width).X
     return Problem(
         space,
@@ -114,9 +120,6 @@ def run_search(
 
     ``oracle`` overrides ``config.oracle`` with an Oracle object (tests, custom oracles).
     """
-    from predictors import make_oracle
-
-    from ..executor import make_executor
 
     t0 = time.perf_counter()
     # everything is checked before the run folder is touched: a bad setting leaves no folder behind
@@ -150,10 +153,6 @@ def run_search(
 
 
 def _run(config, problem, oracle, folder, store, executor, progress, t0) -> dict:
-    from predictors import make_predictor
-    from predictors.evaluator import Evaluator
-    from predictors.store import EvalStore
-
     out = folder.path if folder is not None else None
     if out is not None:  # a resumed run records a raised --queries here too
         _write_yaml(
@@ -202,8 +201,6 @@ def _run(config, problem, oracle, folder, store, executor, progress, t0) -> dict
         if own_store:
             store.close()
     if config.export_onnx:
-        from ..export import export_onnx
-
         arch = Arch.from_dict(result["best"]["arch"])
         result["export"] = export_onnx(
             arch, problem.space, config.export_onnx, weights=config.weights, device=config.device
@@ -261,7 +258,7 @@ def _front(problem, history) -> dict:
     acc = np.array([h["accuracy"] for h in history], dtype=float)
     cost = np.array([h[key] for h in history], dtype=float)
     mask = pareto_mask(acc, cost)
-    rows = sorted((h for h, m in zip(history, mask) if m), key=lambda h: h["mflops"])
+    rows = sorted((h for h, m in zip(history, mask, strict=True) if m), key=lambda h: h["mflops"])
     ref = _cost_ref(problem, key)
     return {"rows": rows, "hv": hypervolume(acc, cost, ref), "acc": acc, "cost": cost, "ref": ref}
 

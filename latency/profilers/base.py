@@ -60,12 +60,15 @@ def resolve_timer(timer: str, provider: str, threads: int) -> str:
 
 
 class Runner(ABC):
+    """A module prepared for one input shape: :meth:`run` times back-to-back inferences."""
+
     @abstractmethod
     def run(self, n: int) -> float:
         """Run ``n`` times back to back; return elapsed seconds."""
 
-    def close(self) -> None:
-        pass
+    # an optional hook, not abstract: a runner that holds nothing need not define it
+    def close(self) -> None:  # noqa: B027
+        """Release what the runner holds once its timings are taken; a no-op here."""
 
 
 class Profiler(ABC):
@@ -90,9 +93,11 @@ class Profiler(ABC):
         """Export/compile ``module`` for a fixed NCHW ``input_shape`` and return a runner."""
 
     def versions(self) -> dict:
+        """Versions of the backend's libraries, recorded in device.yaml (none here)."""
         return {}
 
-    def close(self) -> None:
+    # an optional hook, not abstract: a local profiler holds nothing to release
+    def close(self) -> None:  # noqa: B027
         """Release what the profiler holds (a remote target's connection); a no-op locally."""
 
     def on_gpu(self) -> bool:

@@ -23,6 +23,7 @@ OPT_LEVELS = agent.OPT_LEVELS
 
 
 def import_ort():
+    """The ``onnxruntime`` module, or a one-line HwnasError saying how to install it."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -56,6 +57,8 @@ class _OrtRunner(agent.OrtRunner, Runner):
 
 
 class OrtProfiler(Profiler):
+    """``ort``: times modules exported to ONNX in ONNX Runtime (CPU, CUDA or TensorRT provider)."""
+
     backend = "ort"
     packages = ("onnxruntime", "onnxruntime-gpu")
     providers_by_ep = {
@@ -144,6 +147,8 @@ class OrtProfiler(Profiler):
         self.timer = resolve_timer(timer, provider, self.threads)
 
     def settings(self) -> dict:
+        """The measuring settings device.yaml records: backend, provider, precision, threads, batch,
+        timer, ORT options."""
         return {
             "backend": "ort",
             "execution_provider": self.ep,

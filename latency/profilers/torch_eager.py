@@ -102,6 +102,8 @@ def cuda_runner(module, x, cuda_graph: bool) -> Runner:
 
 
 class TorchProfiler(Profiler):
+    """``torch``: times modules in PyTorch eager mode (CPU threads, or CUDA with CUDA events)."""
+
     backend = "torch"
     packages = ("torch",)
     providers_by_ep = {"torch-eager-cpu": "cpu", "torch-eager-cuda": "cuda"}
@@ -146,6 +148,8 @@ class TorchProfiler(Profiler):
         return {"cuda_graph": True} if meta.get("cuda_graph") else {}
 
     def settings(self) -> dict:
+        """The measuring settings device.yaml records: backend, provider, precision, threads, batch,
+        timer."""
         return {
             "backend": "torch",
             "execution_provider": f"torch-eager-{self.provider}",
@@ -158,14 +162,18 @@ class TorchProfiler(Profiler):
         }
 
     def versions(self) -> dict:
+        """``{"torch": version}``; on CUDA also the ``cuda`` and ``cudnn`` versions torch was built
+        with."""
         # str(): torch's version is a str subclass, which yaml.safe_dump refuses
         out = {"torch": str(self.torch.__version__)}
-        if self.provider == "cuda":  # the CUDA runtime and cuDNN this torch was built with
+        if self.provider == "cuda":
             out["cuda"] = str(self.torch.version.cuda)
             out["cudnn"] = str(self.torch.backends.cudnn.version())
         return out
 
     def prepare(self, module, input_shape) -> Runner:
+        """A Runner for ``module`` in eval mode (on CUDA in the chosen precision) with a random
+        input batch."""
         torch = self.torch
         shape = (self.batch_size,) + tuple(input_shape[1:])
         module = module.eval()
