@@ -71,18 +71,30 @@ def max_torchscript_opset() -> int:
         return 17
 
 
-def ort_can_run_opset(opset: int) -> tuple:
-    """``(ok, reason)``: whether this ONNX Runtime loads a model of this default-domain opset
-    (probed)."""
-    import onnx
-    import onnxruntime as ort
+def opset_probe(opset: int):
+    """An Identity model of this default-domain opset, at the lowest IR version the opset allows.
+
+    Why the lowest: ``make_model`` stamps the installed onnx's newest IR (14 for onnx 1.23), which
+    an older onnxruntime refuses whatever the opset (1.30 reads IR <= 13: seen on the GPU machine),
+    while hwnas' exports carry the opset's own IR (8 for opset 17).
+    """
     from onnx import TensorProto, helper
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "opset_probe", [x], [y])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", int(opset))])
-    model.ir_version = min(model.ir_version, onnx.IR_VERSION)
+    opsets = [helper.make_opsetid("", int(opset))]
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = helper.find_min_ir_version_for(opsets, ignore_unknown=True)
+    return model
+
+
+def ort_can_run_opset(opset: int) -> tuple:
+    """``(ok, reason)``: whether this ONNX Runtime loads a model of this default-domain opset
+    (probed)."""
+    import onnxruntime as ort
+
+    model = opset_probe(opset)
     try:
         ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     except Exception as exc:

@@ -43,6 +43,7 @@ SETTING_KEYS = (
     "timer",
     "width",
     "target",
+    "cuda_graph",
 )
 TARGET_WITH_EXECUTOR = (
     "--target times on one remote machine over SSH; it cannot be combined with "
@@ -400,6 +401,7 @@ def _profile(
         "folder": str(folder),
         "backend": settings["backend"],
         "execution_provider": settings["execution_provider"],
+        "cuda_graph": bool(settings.get("cuda_graph")),
         "threads": settings["threads"],
         "width": width,
         "target": settings.get("target"),

@@ -1,10 +1,11 @@
 """Machine fingerprint: which machine and library a table was measured on, and whether this is it.
 
 ``device.yaml`` records ``fingerprint: {cpu, cores, os, backend, backend_version, threads,
-load_average}``. Loading a device measured on another machine (another CPU model, core count, OS
-or backend version) prints one notice on stderr, once per device and process, naming
-``hwnas calibrate``. Devices without a backend (OFA's tables, measured on a phone) and devices that
-record a remote ``target`` are meant to be used elsewhere and get no notice.
+load_average}``, and ``gpu`` (the GPU's name) for tables measured on a GPU. Loading a device
+measured on another machine (another CPU model, core count, OS, backend version or GPU) prints one
+notice on stderr, once per device and process, naming ``hwnas calibrate``. Devices without a
+backend (OFA's tables, measured on a phone) and devices that record a remote ``target`` are meant to
+be used elsewhere and get no notice.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import importlib.metadata as md
 import os
 import platform
+import subprocess
 from pathlib import Path
 
 from hwnas.notices import notice
@@ -20,7 +22,8 @@ from hwnas.notices import notice
 from .agent import cpu_model, load_average, machine_info  # noqa: F401
 from .profilers.registry import BACKENDS
 
-COMPARED = ("cpu", "cores", "os", "backend_version")  # what must match for a table to hold here
+# what must match for a table to hold here
+COMPARED = ("cpu", "cores", "os", "backend_version", "gpu")
 
 
 def backend_packages(backend) -> tuple:
@@ -50,9 +53,27 @@ def backend_version(backend):
     return None
 
 
-def fingerprint(backend, threads) -> dict:
-    """This machine's fingerprint for tables measured with ``backend`` and ``threads``."""
-    return {
+def gpu_info():
+    """The GPU CUDA uses first, as ``nvidia-smi`` reports it: ``{name, driver, memory_mib}``; None
+    where there is no NVIDIA GPU (or no ``nvidia-smi``)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
+    query = ["nvidia-smi", "--query-gpu=name,driver_version,memory.total"]
+    query += ["--format=csv,noheader,nounits"] + (["-i", visible] if visible else [])
+    try:
+        out = subprocess.run(query, capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    fields = [f.strip() for f in (out.strip().splitlines() or [""])[0].split(",")]
+    if len(fields) != 3:
+        return None
+    name, driver, memory = fields
+    return {"name": name, "driver": driver, "memory_mib": int(memory) if memory.isdigit() else None}
+
+
+def fingerprint(backend, threads, gpu: bool = False) -> dict:
+    """This machine's fingerprint for tables measured with ``backend`` and ``threads``; with
+    ``gpu``, also the name of the GPU they run on (None where there is none)."""
+    out = {
         "cpu": cpu_model(),
         "cores": usable_cores(),
         "os": f"{platform.system()} {platform.machine()}",
@@ -60,6 +81,9 @@ def fingerprint(backend, threads) -> dict:
         "backend_version": backend_version(backend),
         "threads": threads,
     }
+    if gpu:
+        out["gpu"] = (gpu_info() or {}).get("name")
+    return out
 
 
 def recorded_fingerprint(meta: dict) -> dict:
@@ -93,7 +117,7 @@ def foreign_notice(name, meta: dict):
     if not meta.get("backend") or meta.get("target"):
         return None
     recorded = recorded_fingerprint(meta)
-    here = fingerprint(meta.get("backend"), meta.get("threads"))
+    here = fingerprint(meta.get("backend"), meta.get("threads"), gpu="gpu" in recorded)
     diff = mismatches(recorded, here)
     if not diff:
         return None

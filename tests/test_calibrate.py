@@ -248,6 +248,18 @@ def test_fingerprint_notice_only_for_another_machine(tiny, tmp_path):
     )
 
 
+def test_fingerprint_notice_names_another_gpu(tiny, tmp_path, monkeypatch):
+    def notice(name, **change):
+        folder = _with_fingerprint(tiny, tmp_path / name, **change)
+        return fp.foreign_notice(name, yaml.safe_load((folder / "device.yaml").read_text()))
+
+    line = notice("other-gpu", gpu="No Such GPU 9000")
+    assert "gpu 'No Such GPU 9000' there" in line and "hwnas calibrate" in line
+    assert notice("same-gpu", gpu=fp.fingerprint("ort", 1, gpu=True)["gpu"]) is None
+    monkeypatch.setenv("PATH", str(tmp_path))  # no nvidia-smi: no GPU, not an error
+    assert fp.gpu_info() is None and fp.fingerprint("torch", 1, gpu=True)["gpu"] is None
+
+
 def test_profile_writes_only_where_named(tiny, tmp_path, capsys, monkeypatch):
     before = _snapshot(tiny)
     mtimes = {p.name: p.stat().st_mtime_ns for p in tiny.iterdir()}

@@ -15,6 +15,8 @@ from hwnas.export import (
     PARITY_TOL,
     export_onnx,
     export_profiler,
+    opset_probe,
+    ort_can_run_opset,
     read_metadata,
     resolve_source,
     torch_threads,
@@ -337,6 +339,12 @@ def test_bad_options(kwargs, needle, tmp_path):
     with pytest.raises(HwnasError, match=needle):
         export_onnx(Arch.smallest(), get_space(1.2), tmp_path / "x.onnx", **kwargs)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_opset_probe_carries_the_opsets_own_ir_version():
+    """Not the installed onnx's newest IR, which an older onnxruntime refuses for every opset."""
+    assert opset_probe(17).ir_version == 8 and opset_probe(13).ir_version == 7
+    assert ort_can_run_opset(17) == (True, "")
 
 
 def test_output_in_a_missing_folder(tmp_path):

@@ -27,6 +27,7 @@ from latency.profilers.base import time_interleaved
 from latency.profilers.registry import BACKENDS
 from latency.table import load_table, table_path
 
+GRAPH = {"cuda_graph": True}
 FAST = dict(
     resolutions=(128,), width=1.0, rounds=1, warmup=1, group_size=8, sample_ms=0.2, progress=False
 )
@@ -151,11 +152,14 @@ def test_backend_not_installed_names_package():
             make_profiler("tensorrt")
     else:  # pragma: no cover - only where TensorRT exists
         pytest.skip("TensorRT is installed here; its missing-package error cannot be shown")
-    with pytest.raises(
-        HwnasError,
-        match="CUDAExecutionProvider is not in the installed onnxruntime.*onnxruntime-gpu",
-    ):
-        make_profiler("ort", provider="cuda")
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():  # CPU onnxruntime
+        with pytest.raises(
+            HwnasError,
+            match="CUDAExecutionProvider is not in the installed onnxruntime.*onnxruntime-gpu",
+        ):
+            make_profiler("ort", provider="cuda")
     with pytest.raises(
         HwnasError, match="backend 'tvm' is unknown; allowed: " + ", ".join(BACKENDS.names())
     ):
@@ -164,6 +168,20 @@ def test_backend_not_installed_names_package():
         make_profiler("ort", threads=2, timer="thread_cpu")
     with pytest.raises(HwnasError, match="option 'opt_level' does not apply to backend torch"):
         make_profiler("torch", opt_level="all")
+
+
+def test_ort_cuda_provider_that_cannot_run_is_an_error():
+    """onnxruntime-gpu lists CUDAExecutionProvider even where it cannot load CUDA; a session would
+    then fall back to the CPU and time the wrong thing. hwnas refuses in one line instead."""
+    import onnxruntime as ort
+    import torch
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("this onnxruntime has no CUDA provider (onnxruntime-gpu is not installed)")
+    if torch.cuda.is_available():
+        pytest.skip("CUDA works here; test_cuda_profilers_time_real_modules times it")
+    with pytest.raises(HwnasError, match="lists its CUDA provider but cannot use CUDA here"):
+        make_profiler("ort", provider="cuda")
 
 
 def test_tensorrt_engine_timing():
@@ -181,8 +199,8 @@ def test_tensorrt_engine_timing():
 
 
 def test_cuda_profilers_time_real_modules():
-    """PyTorch CUDA (fp32, fp16; batch 1 and 64) and ONNX Runtime's CUDA provider where
-    installed."""
+    """PyTorch eager CUDA (fp32, fp16; batch 1 and 64), TorchScript CUDA, and ONNX Runtime's CUDA
+    provider where installed; device.yaml's record of the GPU."""
     import torch
 
     if not torch.cuda.is_available():
@@ -192,20 +210,35 @@ def test_cuda_profilers_time_real_modules():
         )
     specs = {(s.kernel, s.expand): s for s in table_specs(get_space(1.2), 160) if s.block == 0}
     small, big = specs[(3, 3)], specs[(7, 6)]
-    cases = [("torch", p, b) for p in ("fp32", "fp16") for b in (1, 64)]
+    cases = [("torch", p, b, g) for p in ("fp32", "fp16") for b in (1, 64) for g in ({}, GRAPH)]
+    cases += [("torchscript", "fp16", 64, {}), ("torchscript", "fp16", 1, GRAPH)]
     import onnxruntime as ort
 
     if "CUDAExecutionProvider" in ort.get_available_providers():
-        cases.append(("ort", "fp32", 1))
-    for backend, precision, batch in cases:
-        prof = make_profiler(backend, provider="cuda", precision=precision, batch_size=batch)
+        cases.append(("ort", "fp32", 1, {}))
+    for backend, precision, batch, options in cases:
+        case = (backend, precision, batch, options)
+        prof = make_profiler(
+            backend, provider="cuda", precision=precision, batch_size=batch, **options
+        )
+        assert prof.machine()["gpu"]["name"] == torch.cuda.get_device_name(0)
+        assert prof.fingerprint()["gpu"] == torch.cuda.get_device_name(0)
+        settings = prof.settings()
+        assert profiler_from_settings({"name": "x", **settings}).settings() == settings, case
         t = prof.time_modules(
             [(build_layer(s), s.input_shape) for s in (small, big)], rounds=5, warmup=2
         )
-        assert all(x.count == 5 and x.median > 0 for x in t), (backend, precision, batch)
-        # at batch 1 a GPU is launch-bound: small and big blocks may take the same time
-        if batch == 64:
-            assert t[1].median > t[0].median, (backend, precision, batch)
+        assert all(x.count == 5 and x.median > 0 for x in t), case
+        # at batch 1 eager PyTorch is launch-bound: small and big blocks may take the same time
+        if batch == 64 or options:
+            assert t[1].median > t[0].median, case
+
+
+def test_cuda_graph_needs_cuda():
+    with pytest.raises(HwnasError, match="--cuda-graph needs --provider cuda"):
+        make_profiler("torch", **GRAPH)
+    with pytest.raises(HwnasError, match="option 'cuda_graph' does not apply to backend ort"):
+        make_profiler("ort", **GRAPH)
 
 
 def test_measure_and_validate(built, monkeypatch, tmp_path):

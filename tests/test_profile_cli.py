@@ -44,6 +44,8 @@ def _bad_cases(tmp, arch):
         (prof[:-2] + ("--resolutions", "0"), "resolution 0 is out of range; allowed: integers"),
         (prof + ("--width", "0"), "width 0.0 is not supported; allowed: 1.0, 1.2"),
         (prof + ("--ray-address", "auto"), "--ray-address 'auto' applies only with --executor ray"),
+        (prof + ("--cuda-graph",), "option 'cuda_graph' does not apply to backend ort"),
+        (prof + ("--cuda-graph", "--backend", "torch"), "--cuda-graph needs --provider cuda"),
         (lat + ("--rounds", "5"), "--rounds 5 applies only with --measure"),
         (lat + ("--measure", "--rounds", "0"), f"rounds 0 {at_least_1}"),
         (val + ("--rounds", "0"), f"rounds 0 {at_least_1}"),
@@ -63,8 +65,21 @@ def test_unusable_measurement_settings_are_one_line_errors(tmp_path, capsys):
     assert not (tmp_path / "dev").exists()  # refused before anything was written
 
 
-@pytest.mark.parametrize("backend", ["ort", "torch"])
-def test_profile_then_validate_through_the_cli(backend, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "backend, provider, flags",
+    [
+        ("ort", "cpu", ()),
+        ("torch", "cpu", ()),
+        ("torch", "cuda", ("--precision", "fp16")),
+        ("torch", "cuda", ("--cuda-graph",)),
+    ],
+)
+def test_profile_then_validate_through_the_cli(backend, provider, flags, tmp_path, capsys):
+    if provider == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip(f"no CUDA GPU visible to this torch ({torch.__version__})")
     dev = tmp_path / "dev"
     code, out, err = _cli(
         capsys,
@@ -73,6 +88,9 @@ def test_profile_then_validate_through_the_cli(backend, tmp_path, capsys):
         f"tiny-{backend}",
         "--backend",
         backend,
+        "--provider",
+        provider,
+        *flags,
         "--out",
         dev,
         "--resolutions",
@@ -91,6 +109,12 @@ def test_profile_then_validate_through_the_cli(backend, tmp_path, capsys):
     assert meta["backend"] == backend
     assert meta["method"]["rounds"] == 3 and meta["method"]["group_size"] == 96
     assert all(type(v) is str for v in meta["versions"].values()), meta["versions"]
+    if provider == "cuda":  # the GPU is recorded, and validation rebuilds the CUDA profiler
+        assert meta["timer"] == "cuda_events"
+        assert meta["precision"] == ("fp16" if "fp16" in flags else "fp32")
+        assert meta.get("cuda_graph", False) == ("--cuda-graph" in flags)
+        assert meta["machine"]["gpu"]["name"] == meta["fingerprint"]["gpu"]
+        assert meta["versions"]["cuda"] and meta["machine"]["gpu"]["driver"]
     before = {p.name: p.read_bytes() for p in dev.iterdir()}
 
     code, out, err = _cli(

@@ -49,6 +49,11 @@ def add_arguments(p) -> None:
         help="auto: thread CPU time for 1-thread CPU inference, else wall clock / CUDA events",
     )
     p.add_argument(
+        "--cuda-graph",
+        action="store_true",
+        help="torch/torchscript on cuda: time CUDA graph replays, not eager launches",
+    )
+    p.add_argument(
         "--resolutions",
         type=int,
         nargs="+",
@@ -138,6 +143,8 @@ def run(args) -> dict:
     options = {}
     if args.timer != "auto":
         options["timer"] = args.timer
+    if args.cuda_graph:
+        options["cuda_graph"] = True
     try:
         return profile_device(
             args.device,
@@ -164,7 +171,8 @@ def run(args) -> dict:
 def human(result: dict) -> str:
     on = f" on {result['target']}" if result.get("target") else ""
     lines = [
-        f"device {result['device']}{on} ({result['backend']}, {result['execution_provider']}, "
+        f"device {result['device']}{on} ({result['backend']}, {result['execution_provider']}"
+        f"{' (CUDA graphs)' if result.get('cuda_graph') else ''}, "
         f"{result['threads']} thread(s), w{result['width']}): {result['measured']} entries "
         f"measured, "
         f"{result['skipped']} already there, in {result['seconds']:.1f} s -> "

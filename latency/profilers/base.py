@@ -100,15 +100,22 @@ class Profiler(ABC):
     def close(self) -> None:  # noqa: B027
         """Release what the profiler holds (a remote target's connection); a no-op locally."""
 
+    def on_gpu(self) -> bool:
+        """Whether it measures on a GPU (any provider but the CPU)."""
+        return getattr(self, "provider", self.default_provider) != "cpu"
+
     # The machine it measures on (here; a remote profiler reports its target's), for device.yaml.
     def machine(self) -> dict:
-        """``device.yaml``'s ``machine``: CPU, cores, platform, Python."""
-        return _fingerprint.machine_info()
+        """``device.yaml``'s ``machine``: CPU, cores, platform, Python; on a GPU also ``gpu``
+        (name, driver, memory_mib: ``latency.fingerprint.gpu_info``)."""
+        info = _fingerprint.machine_info()
+        gpu = _fingerprint.gpu_info() if self.on_gpu() else None
+        return {**info, "gpu": gpu} if gpu else info
 
     def fingerprint(self) -> dict:
         """The machine fingerprint for these settings (``latency.fingerprint``)."""
         s = self.settings()
-        return _fingerprint.fingerprint(s["backend"], s["threads"])
+        return _fingerprint.fingerprint(s["backend"], s["threads"], gpu=self.on_gpu())
 
     def load_average(self):
         """The 1-minute load average of the machine it measures on."""

@@ -35,6 +35,23 @@ def import_ort():
     return ort
 
 
+def check_cuda_usable(ort) -> None:
+    """A one-line HwnasError when this onnxruntime lists its CUDA provider but cannot use it (no
+    GPU, or not the CUDA/cuDNN it was built for): a session would silently fall back to the CPU."""
+    import numpy as np
+
+    try:
+        ort.OrtValue.ortvalue_from_numpy(np.zeros(1, np.float32), "cuda", 0)
+    except Exception as exc:  # onnxruntime raises plain RuntimeErrors
+        # "/onnxruntime_src/...cc:2465 onnxruntime::...GetProviderInfo_CUDA() CUDA Provider ..."
+        reason = " ".join(str(exc).split()).rsplit("() ", 1)[-1][:200]
+        raise HwnasError(
+            f"onnxruntime {ort.__version__} lists its CUDA provider but cannot use CUDA here "
+            f"({reason}); it needs an NVIDIA GPU and the CUDA and cuDNN versions that "
+            f"onnxruntime-gpu was built for"
+        ) from None
+
+
 class _OrtRunner(agent.OrtRunner, Runner):
     pass
 
@@ -81,6 +98,8 @@ class OrtProfiler(Profiler):
             spinning,
             timer,
         )
+        if provider != "cpu":
+            check_cuda_usable(self.ort)
 
     def _configure(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import warnings
 
 from .base import Runner
-from .torch_eager import TorchProfiler, _CpuRunner, _CudaRunner, clock
+from .torch_eager import TorchProfiler, _CpuRunner, clock, cuda_runner
 
 
 class TorchScriptProfiler(TorchProfiler):
@@ -44,5 +44,5 @@ class TorchScriptProfiler(TorchProfiler):
             warnings.simplefilter("ignore", DeprecationWarning)
             frozen = torch.jit.freeze(torch.jit.trace(module, x))
         if cuda:
-            return _CudaRunner(frozen, x)
+            return cuda_runner(frozen, x, self.cuda_graph)
         return _CpuRunner(frozen, x, clock(self.timer), self.threads)
