@@ -98,18 +98,15 @@ def reference_optimum(
 
 
 def run_one(space, flops, algorithm, seed, queries, objectives="acc"):
-    """One search; ``algorithm`` may name a weak predictor too, e.g. ``weaknas+xgb``."""
+    """One search; ``algorithm`` is ``NAME[+PREDICTOR][{KEY=VALUE,...}]`` (bench_pool's spec), e.g.
+    ``weaknas+xgb`` or ``weaknas{trust_region=true}``."""
+    from bench_pool import parse_spec
+
     from hwnas.search import SearchConfig, run_search
     from predictors.store import EvalStore
 
-    name, _, predictor = algorithm.partition("+")
     cfg = SearchConfig(
-        flops=flops,
-        queries=queries,
-        algorithm=name,
-        seed=seed,
-        objectives=objectives,
-        **({"predictor": predictor} if predictor else {}),
+        flops=flops, queries=queries, seed=seed, objectives=objectives, **parse_spec(algorithm)
     )
     oracle, _ = oracle_fn(space)
     t, cpu = time.perf_counter(), time.process_time()
@@ -165,6 +162,8 @@ def main():
         "--summary-only", action="store_true", help="only summarise the rows already there"
     )
     args = ap.parse_args()
+    from bench_pool import split_algorithms
+
     from hwnas import get_space
     from hwnas.units import parse_count
 
@@ -231,7 +230,7 @@ def main():
             )
         tasks = [
             (a, seed, max(budgets), "acc")
-            for a in args.algorithms.split(",")
+            for a in split_algorithms(args.algorithms)
             for seed in range(args.seeds)
         ]
         tasks += [("evolution", seed, 10**6, "acc") for seed in range(args.ofa_default_seeds)]

@@ -26,7 +26,7 @@ class Measured:
 
 
 def test_trust_region_grows_on_success_shrinks_on_failure_and_restarts():
-    o = WeakNASOptions(tr_init=8, tr_min=2, tr_max=20, tr_succ=2, tr_fail=3)
+    o = WeakNASOptions(tr_init=8, tr_min=2, tr_max=20, tr_succ=2, tr_fail=3, tr_restart=9)
     tr = TrustRegion(o)
     assert tr.radius == 8
     tr.update(True)
@@ -42,8 +42,8 @@ def test_trust_region_grows_on_success_shrinks_on_failure_and_restarts():
     assert tr.radius == 10  # a success breaks the failure streak
     for _ in range(3 * 3):
         tr.update(False)
-    assert tr.radius == 8  # 10 -> 5 -> 2 -> 1 < tr_min: starts again at tr_init
-    assert tr.widen() and tr.radius == 16
+    assert tr.radius == 9  # 10 -> 5 -> 2 -> 1 < tr_min: starts again at tr_restart
+    assert tr.widen() and tr.radius == 18
     assert tr.widen() and tr.radius == 20
     assert not tr.widen() and tr.radius == 20  # an empty region at tr_max: nothing left to try
 
@@ -61,7 +61,7 @@ def test_trust_region_widens_instead_of_stopping_in_a_small_pool(tmp_path):
         seed=0,
         pool=str(path),
         out=str(tmp_path / "run"),
-        options={"tr_init": 2, "tr_min": 2},
+        options={"trust_region": True, "tr_init": 2, "tr_min": 2},
     )
     r = run_search(cfg, oracle=SyntheticOracle(SPACE))
     assert r["queries"] == 50

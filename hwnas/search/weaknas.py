@@ -210,12 +210,13 @@ class WeakNASOptions(Options):
     batch_share: float = 0.05
     bucb: bool = True
     batch_pool: int = 2000
-    trust_region: bool = True  # single objective only
+    trust_region: bool = False  # single objective only; docs/search.md says why it is off
     tr_init: int = 12  # radius, in genes that differ from the best measured arch
     tr_min: int = 2
     tr_max: int = 46
     tr_succ: int = 3
     tr_fail: int = 4
+    tr_restart: int = 12  # radius after it fell below tr_min
     mo_kappa: float = 1.0  # multi-objective upper confidence bound: mean + mo_kappa x sd
     front_gain: bool = True
 
@@ -320,4 +321,4 @@ class TrustRegion:
         elif self.fail >= o.tr_fail:
             self.radius, self.fail = self.radius // 2, 0
             if self.radius < o.tr_min:
-                self.radius = o.tr_init
+                self.radius = o.tr_restart
