@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwnas.arch import active_mask
+from hwnas.errors import HwnasError
 from hwnas.space import R_COL, get_space
 
 from .base import Predictor
-from .features import features
+from .features import _E_IDX, _KS_IDX, features, one_hot
 
 # squared length scale, in squared one-hot distance (one gene change: about 2)
 LENGTH2_GRID = (8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
@@ -57,10 +59,6 @@ class GPPredictor(Predictor):
         span = max(max(res) - min(res), 1)
         F[:, -1] = 2.0 * (X[:, R_COL] - min(res)) / span
         if self.pairs:  # one slot per block and (kernel, expand) pair: the two genes' interaction
-            from hwnas.arch import active_mask
-
-            from .features import _E_IDX, _KS_IDX, one_hot
-
             idx = _KS_IDX[X[:, :20]] * 3 + _E_IDX[X[:, 20:40]]
             F = np.concatenate([F, one_hot(idx, 9, active_mask(X)).astype(np.float64)], axis=1)
         return F
@@ -82,6 +80,7 @@ class GPPredictor(Predictor):
         return np.sort(np.concatenate([order[:half], spread]))
 
     def fit(self, X, y) -> "GPPredictor":
+        """Fit on archs ``X`` ``(N, 46)`` and their top-1 ``y`` (fractions); returns ``self``."""
         from scipy.linalg import cho_factor, cho_solve
 
         X, y = np.asarray(X), np.asarray(y, dtype=np.float64)
@@ -117,8 +116,6 @@ class GPPredictor(Predictor):
         from scipy.linalg import solve_triangular
 
         if self._L is None:
-            from hwnas.errors import HwnasError
-
             raise HwnasError("predictor gp is not fitted; call fit(X, y) first")
         Fq = self._features(X)
         K = self._kernel(Fq, self._F)
@@ -133,6 +130,7 @@ class GPPredictor(Predictor):
         return mean, np.sqrt(var)
 
     def predict(self, X) -> np.ndarray:
+        """Posterior mean top-1 (fraction) of each row of ``X``."""
         return self.predict_dist(X)[0]
 
     def select_batch(self, X, kappa: float, b: int) -> np.ndarray:

@@ -11,8 +11,14 @@ Rows go to scripts/results/pool_runs.jsonl as they finish (the script resumes: r
 are not run again); the summary is scripts/results/pool.json. The pool file itself is written to
 ``--work`` (default: a folder under the system temp dir), never into the repository.
 
+An algorithm in ``--algorithms`` is ``NAME[+PREDICTOR][{KEY=VALUE,...}]``: ``weaknas+linear`` is
+weaknas with that predictor, ``weaknas{trust_region=true}`` weaknas with that ``--option``. The spec
+as given is the row's ``algorithm``; each new row also records the ``commit`` of the code it
+measured.
+
 Usage: HWNAS_ASSETS=../shared/assets python scripts/bench_pool.py [--seeds 10] [--pool-size 5000]
        HWNAS_REAL_TABLE=measured.csv python scripts/bench_pool.py --real
+       ... --algorithms 'weaknas,weaknas{trust_region=true}'
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -80,16 +88,56 @@ def finder_oracle(space, table_path, best_id, near):
     return _Finder(space, table_path)
 
 
+SPEC = re.compile(r"([\w-]+)(?:\+([\w-]+))?(?:\{([^{}]*)\})?")
+
+
+def split_algorithms(text: str) -> list:
+    """``--algorithms`` split at the commas outside braces."""
+    return re.findall(r"[^,{]+(?:\{[^}]*\})?", text)
+
+
+def parse_spec(spec: str) -> dict:
+    """SearchConfig settings of ``NAME[+PREDICTOR][{KEY=VALUE,...}]``, e.g.
+    ``weaknas{trust_region=true}`` -> algorithm weaknas, options {"trust_region": "true"}."""
+    match = SPEC.fullmatch(spec.strip())
+    if not match:
+        raise SystemExit(
+            f"bench_pool: algorithm {spec!r} is not NAME[+PREDICTOR][{{KEY=VALUE,...}}]"
+        )
+    name, predictor, options = match.groups()
+    out = {"algorithm": name}
+    if predictor:
+        out["predictor"] = predictor
+    if options:
+        pairs = [kv.partition("=") for kv in options.split(",") if kv.strip()]
+        if any(not sep for _, sep, _ in pairs):
+            raise SystemExit(f"bench_pool: options of {spec!r} must be KEY=VALUE")
+        out["options"] = {k.strip(): v.strip() for k, _, v in pairs}
+    return out
+
+
+def measured_commit() -> str:
+    """The last commit that changed the measured code (``hwnas/``, ``predictors/``), ``+dirty``
+    when the checkout's code differs from it."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args):
+        run = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        return run.stdout.strip() if run.returncode == 0 else ""
+
+    head = git("log", "-1", "--format=%h", "--abbrev=12", "--", "hwnas", "predictors") or "unknown"
+    dirty = git("status", "--porcelain", "--", "hwnas", "predictors")
+    return head + ("+dirty" if dirty else "")
+
+
 def run_one(space, table_path, best_id, near, algorithm, seed, queries, flops):
     from hwnas.search import SearchConfig, run_search
     from predictors.store import EvalStore
 
-    name, _, predictor = algorithm.partition("+")  # "weaknas+linear": weaknas with that predictor
-    extra = {"predictor": predictor} if predictor else {}
+    extra = parse_spec(algorithm)
     cfg = SearchConfig(
         flops=flops,
         queries=queries,
-        algorithm=name,
         seed=seed,
         pool=str(table_path),
         oracle="table",
@@ -123,7 +171,12 @@ def main():
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--pool-size", type=int, default=5000)
     ap.add_argument("--queries", type=int, default=1000, help="cap on queries per run")
-    ap.add_argument("--flops", default="600M", help="MACs budget or none (--real: none)")
+    ap.add_argument(
+        "--flops",
+        default="600M",
+        help="MACs budget or none (--real: none unless given; a budget's summary is "
+        "pool_real_<budget>M.json)",
+    )
     ap.add_argument(
         "--near",
         type=float,
@@ -182,13 +235,15 @@ def main():
         for d in done
         if all(d.get(k) == v for k, v in key.items())
     }
-    for algorithm in args.algorithms.split(","):
+    commit = measured_commit()
+    for algorithm in split_algorithms(args.algorithms):
         for seed in range(args.seeds):
             if (algorithm, seed, args.queries) in have:
                 continue
             row = {
                 **key,
                 **run_one(space, table, best_id, near, algorithm, seed, args.queries, flops),
+                "commit": commit,
             }
             done.append(row)
             with open(log, "a") as fh:
@@ -227,7 +282,10 @@ def summarise(done, key, best_acc, cap, near, n_near):
             out["algorithms"][algo]["median_queries_to_near"] = (
                 None if np.isinf(np.median(arr)) else float(np.median(arr))
             )
-    path = RESULTS / ("pool.json" if key["pool"] == "ofa-mlp" else f"pool_{key['pool']}.json")
+    name = "pool" if key["pool"] == "ofa-mlp" else f"pool_{key['pool']}"
+    if key["pool"] != "ofa-mlp" and key["flops"] is not None:  # a budget on the measured table
+        name += f"_{key['flops'] / 1e6:g}M"
+    path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out["algorithms"], indent=1))
 

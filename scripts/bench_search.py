@@ -98,18 +98,15 @@ def reference_optimum(
 
 
 def run_one(space, flops, algorithm, seed, queries, objectives="acc"):
-    """One search; ``algorithm`` may name a weak predictor too, e.g. ``weaknas+xgb``."""
+    """One search; ``algorithm`` is ``NAME[+PREDICTOR][{KEY=VALUE,...}]`` (bench_pool's spec), e.g.
+    ``weaknas+xgb`` or ``weaknas{trust_region=true}``."""
+    from bench_pool import parse_spec
+
     from hwnas.search import SearchConfig, run_search
     from predictors.store import EvalStore
 
-    name, _, predictor = algorithm.partition("+")
     cfg = SearchConfig(
-        flops=flops,
-        queries=queries,
-        algorithm=name,
-        seed=seed,
-        objectives=objectives,
-        **({"predictor": predictor} if predictor else {}),
+        flops=flops, queries=queries, seed=seed, objectives=objectives, **parse_spec(algorithm)
     )
     oracle, _ = oracle_fn(space)
     t, cpu = time.perf_counter(), time.process_time()
@@ -165,6 +162,8 @@ def main():
         "--summary-only", action="store_true", help="only summarise the rows already there"
     )
     args = ap.parse_args()
+    from bench_pool import split_algorithms
+
     from hwnas import get_space
     from hwnas.units import parse_count
 
@@ -231,7 +230,7 @@ def main():
             )
         tasks = [
             (a, seed, max(budgets), "acc")
-            for a in args.algorithms.split(",")
+            for a in split_algorithms(args.algorithms)
             for seed in range(args.seeds)
         ]
         tasks += [("evolution", seed, 10**6, "acc") for seed in range(args.ofa_default_seeds)]
@@ -358,38 +357,36 @@ def summarise(done, budgets):
                 )
             lines[-1] += "."
         mo = [r for r in runs if r["flops"] == flops and r["objectives"] == "acc,flops"]
+        front = RESULTS / "reference_front.json"
+        hv_ref = json.loads(front.read_text()).get("hv", {}).get(tag) if front.exists() else None
         if mo:
             lines += [
                 "",
-                "| multi-objective (acc, MACs), 1000 queries | mean hypervolume |",
-                "|---|---|",
+                "Multi-objective (acc, MACs), 1000 queries: hypervolume of (1 - accuracy, MACs / "
+                "budget), reference point (1, 1); the best possible lies in [lower, upper] of "
+                "scripts/reference_front.py"
+                + (f" ([{hv_ref['lower']:.4f}, {hv_ref['upper']:.4f}])" if hv_ref else "")
+                + ", so a run's share of it lies in [hv / upper, hv / lower].",
+                "",
+                "| algorithm | seeds | mean hypervolume | share of the best possible | each seed's "
+                "share (hv / lower) |",
+                "|---|---|---|---|---|",
             ]
             for algo in sorted({r["algorithm"] for r in mo}):
-                hv = [r["hv"] for r in mo if r["algorithm"] == algo]
-                summary[f"{tag}/mo/{algo}/hv"] = float(np.mean(hv))
-                share = (
-                    f", {np.mean(hv) / ref['ref_hv']:.1%} of the reference"
-                    if "ref_hv" in ref
-                    else ""
+                hv = np.array(
+                    [r["hv"] for r in sorted(mo, key=lambda r: r["seed"]) if r["algorithm"] == algo]
                 )
-                if "ref_hv" in ref:
-                    summary[f"{tag}/mo/{algo}/hv_share"] = float(np.mean(hv) / ref["ref_hv"])
-                lines.append(f"| {algo} | {np.mean(hv):.4f} ({len(hv)} seeds{share}) |")
-            if "ref_hv" in ref:
+                summary[f"{tag}/mo/{algo}/hv"] = float(hv.mean())
+                if hv_ref is None:
+                    lines.append(f"| {algo} | {len(hv)} | {hv.mean():.4f} | | |")
+                    continue
+                lo, hi = hv.mean() / hv_ref["upper"], hv.mean() / hv_ref["lower"]
+                summary[f"{tag}/mo/{algo}/hv_share_reference_front"] = float(hi)
+                summary[f"{tag}/mo/{algo}/hv_share_reference_front_min"] = float(lo)
+                each = ", ".join(f"{h / hv_ref['lower']:.1%}" for h in hv)
                 lines.append(
-                    f"| reference front (every arch the reference search measured) | "
-                    f"{ref['ref_hv']:.4f} |"
+                    f"| {algo} | {len(hv)} | {hv.mean():.4f} | {lo:.1%} - {hi:.1%} | {each} |"
                 )
-            front = RESULTS / "reference_front.json"
-            if front.exists() and tag in json.loads(front.read_text()).get("hv", {}):
-                lo = json.loads(front.read_text())["hv"][tag]["lower"]
-                lines.append(
-                    f"| reference front of scripts/reference_front.py (lower bound) | {lo:.4f} |"
-                )
-                for algo in sorted({r["algorithm"] for r in mo}):
-                    share = np.mean([r["hv"] for r in mo if r["algorithm"] == algo]) / lo
-                    summary[f"{tag}/mo/{algo}/hv_share_reference_front"] = float(share)
-                    lines.append(f"| {algo}: share of that front's hypervolume | {share:.1%} |")
         lines.append("")
         fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
         top = max(budgets)

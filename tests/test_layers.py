@@ -11,9 +11,7 @@ imported) and checks four rules:
     exists only to dodge a cycle. Heavy third-party libraries may be imported inside functions;
 (d) no private name (``_x``) imported or used across packages.
 
-``python tests/test_layers.py`` prints every violation. Rule (c) still fails in the ``PENDING``
-modules only: its test is marked ``xfail(strict=True)`` until they are clean, and every other
-module is held to it now.
+``python tests/test_layers.py`` prints every violation.
 """
 
 from __future__ import annotations
@@ -22,8 +20,6 @@ import ast
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("hwnas", "latency", "predictors")
@@ -304,10 +300,6 @@ def private_violations(graph: Graph) -> list[str]:
 
 
 GRAPH = build_graph()
-# Modules being rewritten for issue 12 when issue 11 moved every other function-level import of a
-# light module to module level; their 4 are listed by `python tests/test_layers.py`. Empty it with
-# that fix.
-PENDING = ("hwnas.search.inner", "predictors.gp")
 
 
 def _check(violations: list[str], what: str):
@@ -339,14 +331,8 @@ def test_no_upward_import():
     _check(upward_violations(GRAPH), "upward imports")
 
 
-@pytest.mark.xfail(strict=True, reason="function-level imports in PENDING (issue 12 rewrites them)")
 def test_no_function_level_import_of_light_internal_modules():
     _check(function_import_violations(GRAPH), "function-level imports of light internal modules")
-
-
-def test_no_function_level_import_of_light_internal_modules_but_in_pending():
-    found = [v for v in function_import_violations(GRAPH) if v.split(":")[0] not in PENDING]
-    _check(found, "function-level imports of light internal modules")
 
 
 def test_no_private_name_across_packages():

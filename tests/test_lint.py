@@ -1,8 +1,7 @@
 """The linter, run by the test command: ruff with the rule set in pyproject.toml ([tool.ruff]).
 
-One test per rule family. Every file but those in ``PENDING`` is clean under every rule; the
-families that fail only because of ``PENDING`` files are marked ``xfail(strict=True)`` until those
-files are clean. ``python tests/test_lint.py`` prints today's counts per rule and per file.
+One test per rule family; every file is clean under every rule. ``python tests/test_lint.py``
+prints the counts per rule and per file.
 """
 
 from __future__ import annotations
@@ -23,19 +22,13 @@ pytestmark = pytest.mark.skipif(
     reason="ruff is not installed (pip install 'hwnas[dev]')",
 )
 
-# Files being rewritten for issue 12 when issue 11 made the rest clean: their only violations are
-# 7 missing docstrings (D1): weaknas.py WeakNAS, WeakNAS.steps, WeakNASPool, WeakNASPool.steps;
-# inner.py InnerOptimiser.run; gp.py GPPredictor.fit, GPPredictor.predict. Empty it with that fix.
-PENDING = ("hwnas/search/weaknas.py", "hwnas/search/inner.py", "predictors/gp.py")
-PENDING_REASON = "missing docstrings in PENDING files (issue 12 rewrites them)"
-
-# family -> (rule-code prefixes, failing today)
+# family -> rule-code prefixes
 FAMILIES = {
-    "pycodestyle (E, W; lines <= 100 columns)": (("E", "W"), False),
-    "pyflakes (F)": (("F",), False),
-    "import order (I)": (("I",), False),
-    "bugbear (B)": (("B",), False),
-    "public docstrings (D1)": (("D1",), True),  # only in PENDING files
+    "pycodestyle (E, W; lines <= 100 columns)": ("E", "W"),
+    "pyflakes (F)": ("F",),
+    "import order (I)": ("I",),
+    "bugbear (B)": ("B",),
+    "public docstrings (D1)": ("D1",),
 }
 
 
@@ -62,20 +55,11 @@ def all_violations() -> list[dict]:
     return _ALL
 
 
-def _family_params():
-    for name, (prefixes, failing) in FAMILIES.items():
-        marks = [pytest.mark.xfail(strict=True, reason=PENDING_REASON)] if failing else []
-        yield pytest.param(prefixes, id=name.split(" (")[0], marks=marks)
-
-
-@pytest.mark.parametrize("prefixes", list(_family_params()))
+@pytest.mark.parametrize(
+    "prefixes", [pytest.param(p, id=name.split(" (")[0]) for name, p in FAMILIES.items()]
+)
 def test_rule_family_is_clean(prefixes):
     found = [where(v) for v in all_violations() if v["code"].startswith(prefixes)]
-    assert not found, f"{len(found)} violations:\n" + "\n".join(found)
-
-
-def test_every_file_but_the_pending_is_clean():
-    found = [where(v) for v in all_violations() if where(v).split(":")[0] not in PENDING]
     assert not found, f"{len(found)} violations:\n" + "\n".join(found)
 
 

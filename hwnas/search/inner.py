@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..arch import canonicalize, crossover, mutate, unique_rows
+from ..arch import canonicalize, crossover, mutate, row_keys, unique_rows
 from ..space import D_COLS, DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, R_COL
 
 
@@ -87,6 +87,8 @@ class InnerOptimiser:
         return U[top], us[top]
 
     def run(self, parents):
+        """Evolve from ``parents`` then polish; every feasible arch scored, best first, and its
+        score."""
         problem, rng = self.problem, self.rng
         P = unique_rows(parents)
         ps = self._add(P)
@@ -108,8 +110,6 @@ class InnerOptimiser:
 
 
 def _first_occurrences(X) -> np.ndarray:
-    from ..arch import row_keys
-
     k1, k2 = row_keys(X)
     _, idx = np.unique(np.stack([k1, k2], axis=1), axis=0, return_index=True)
     return np.sort(idx)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..arch import Arch, unique_rows
 from .algorithm import Options, StepAlgorithm
 from .inner import InnerOptimiser
 
@@ -46,9 +47,12 @@ class WeakNASPoolOptions(Options):
 
 
 class WeakNASPool(StepAlgorithm):
+    """The WeakNAS paper's search: XGBoost top-N of a fixed random pool, M drawn from it."""
+
     Options = WeakNASPoolOptions
 
     def steps(self):
+        """Yield the initial random draw, then M of the predicted top N per iteration."""
         q, rng, o = self.archive, self.rng, self.options
         pool = self.problem.sample_feasible(o.pool_size, rng, tilt=False)
         first = rng.choice(len(pool), size=min(o.n_init, len(pool)), replace=False)
@@ -121,6 +125,42 @@ def _spread_pick(problem, X, order, m):
     return np.array(picked + rest[: m - len(picked)], dtype=np.int64)
 
 
+def _best(y) -> float:
+    """The highest accuracy in ``y``, failed queries (NaN) ignored; -inf if there is none."""
+    return float(np.nan_to_num(np.asarray(y, dtype=float), nan=-np.inf).max(initial=-np.inf))
+
+
+def cheapest(problem) -> np.ndarray:
+    """``(1, 46)``: the smallest subnet at the smallest searched resolution, snapped to the pool."""
+    row = Arch.smallest(min(problem.space.resolutions)).to_array()[None, :]
+    return problem.snap(row)
+
+
+def _gain_pick(problem, q, cand, acq, m):
+    """Multi-objective: ``m`` candidates spread over the cost axis (from the cheapest measured or
+    candidate to the dearest), in each cost bin the one whose acquisition most exceeds the measured
+    front at its cost (the accuracy the front already has there), so each query aims to move the
+    front where it lags most."""
+    key = problem.cost_key
+    c = problem.costs(cand)[key]
+    X, y = q.X(), q.y()
+    ok = ~np.isnan(y)
+    mc, my = problem.costs(X[ok])[key], y[ok]
+    order = np.argsort(mc, kind="stable")
+    stair = np.maximum.accumulate(my[order])
+    pos = np.searchsorted(mc[order], c, side="right") - 1
+    have = np.where(pos >= 0, stair[np.maximum(pos, 0)], -np.inf)
+    gain = acq - have
+    lo, hi = min(c.min(), mc.min()), c.max() + 1e-9
+    which = np.minimum(((c - lo) / (hi - lo) * m).astype(np.int64), m - 1)
+    best = np.lexsort((-gain, which))
+    first = best[np.r_[True, which[best][1:] != which[best][:-1]]]
+    first = first[np.argsort(-gain[first], kind="stable")][:m]
+    rest = np.setdiff1d(np.argsort(-gain, kind="stable"), first, assume_unique=True)
+    rest = rest[np.argsort(-gain[rest], kind="stable")]
+    return np.concatenate([first, rest[: m - len(first)]]).astype(np.int64)
+
+
 def batch_size(n_measured: int, smallest: int = 5, share: float = 0.05) -> int:
     """Queries per iteration after ``n_measured``: ``share`` of what is measured, at least
     ``smallest``. It depends only on what was measured so far, never on the query budget, so the
@@ -128,7 +168,7 @@ def batch_size(n_measured: int, smallest: int = 5, share: float = 0.05) -> int:
     return max(smallest, int(math.ceil(share * n_measured)))
 
 
-def _candidates(problem, rng, o, score, order, parents):
+def _inner_candidates(problem, rng, o, score, order, parents):
     """Unmeasured-or-not candidates, best-scored first, from the inner optimiser."""
     inner = InnerOptimiser(
         problem,
@@ -141,13 +181,15 @@ def _candidates(problem, rng, o, score, order, parents):
         mutate_prob=o.mutate_prob,
         polish_rounds=o.polish_rounds,
     )
-    return inner.run(parents)[0]
+    X, s = inner.run(parents)
+    return X[np.isfinite(s)]
 
 
 def _pool_candidates(pool, score, order, chunk=20_000):
     """With ``--pool``: every pool member, best-scored first (the pool is scored whole)."""
     s = np.concatenate([score(pool[i : i + chunk]) for i in range(0, len(pool), chunk)])
-    return pool[order(pool, s, None)]
+    best = order(pool, s, None)
+    return pool[best[np.isfinite(s[best])]]
 
 
 @dataclass(frozen=True)
@@ -168,42 +210,115 @@ class WeakNASOptions(Options):
     batch_share: float = 0.05
     bucb: bool = True
     batch_pool: int = 2000
+    trust_region: bool = False  # single objective only; docs/search.md says why it is off
+    tr_init: int = 12  # radius, in genes that differ from the best measured arch
+    tr_min: int = 2
+    tr_max: int = 46
+    tr_succ: int = 3
+    tr_fail: int = 4
+    tr_restart: int = 12  # radius after it fell below tr_min
+    mo_kappa: float = 1.0  # multi-objective upper confidence bound: mean + mo_kappa x sd
+    front_gain: bool = True
 
 
 class WeakNAS(StepAlgorithm):
+    """hwnas's default search: a GP refit on what was measured, optimised hard, batches by
+    GP-BUCB, inside a trust region (docs/search.md)."""
+
     Options = WeakNASOptions
 
+    def _candidates(self, score, order) -> np.ndarray:
+        """Unmeasured archs, best-scored first: the inner optimiser's (or the pool's)."""
+        q, rng, problem, o = self.archive, self.rng, self.problem, self.options
+        y = q.y()
+        measured = q.X()[np.argsort(-np.nan_to_num(y, nan=-1.0), kind="stable")]
+        fresh = problem.sample_feasible(o.fresh, rng, tilt=True)
+        parents = np.concatenate(
+            [measured[: o.top_measured], fresh[order(fresh, score(fresh), 32)[:32]]]
+        )
+        if problem.pool is None:
+            cand = _inner_candidates(problem, rng, o, score, order, parents)
+        else:
+            cand = _pool_candidates(problem.pool, score, order)
+        return cand[~q.measured_mask(cand)]
+
     def steps(self):
+        """Yield the initial design, then one batch per iteration (see the class)."""
         q, rng, problem, o = self.archive, self.rng, self.problem, self.options
         order = _ranker(problem)
-        yield problem.sample_feasible(o.n_init, rng, tilt=False)
+        first = problem.sample_feasible(o.n_init, rng, tilt=False)
+        if problem.multi_objective:  # the cheapest subnet is on every front: its left end
+            first = unique_rows(np.concatenate([cheapest(problem), first]))
+        yield first
         self._phase = "iter"
+        tr = TrustRegion(o) if o.trust_region and not problem.multi_objective else None
         while not q.exhausted:
             model = _fit(self, max_points=o.gp_points)
+            kappa = o.mo_kappa if problem.multi_objective else o.kappa
 
-            def score(X, model=model):
+            def score(X, model=model, kappa=kappa):
                 mean, sd = model.predict_dist(X)
-                return mean + o.kappa * sd
+                return mean + kappa * sd
 
-            y = q.y()
-            measured = q.X()[np.argsort(-np.nan_to_num(y, nan=-1.0), kind="stable")]
-            fresh = problem.sample_feasible(o.fresh, rng, tilt=True)
-            parents = np.concatenate(
-                [measured[: o.top_measured], fresh[order(fresh, score(fresh), 32)[:32]]]
-            )
-            if problem.pool is None:
-                cand = _candidates(problem, rng, o, score, order, parents)
-            else:
-                cand = _pool_candidates(problem.pool, score, order)
-            cand = cand[~q.measured_mask(cand)]
+            while True:  # an empty trust region widens until it holds an unmeasured candidate
+                acquisition = score if tr is None else tr.wrap(score, q)
+                cand = self._candidates(acquisition, order)
+                if len(cand) or tr is None or not tr.widen():
+                    break
             if len(cand) == 0:
                 return
             take = min(batch_size(q.n, o.batch_min, o.batch_share), q.remaining)
-            if problem.multi_objective:
+            if problem.multi_objective and o.front_gain:
+                pick = _gain_pick(problem, q, cand, score(cand), take)
+            elif problem.multi_objective:
                 top = cand[: 10 * take]
                 pick = _spread_pick(problem, top, np.arange(len(top)), take)
             elif hasattr(model, "select_batch") and o.bucb:
-                pick = model.select_batch(cand[: o.batch_pool], o.kappa, take)
+                pick = model.select_batch(cand[: o.batch_pool], kappa, take)
             else:
                 pick = np.arange(min(take, len(cand)))
-            yield cand[pick]
+            best_before = _best(q.y())
+            y_new = yield cand[pick]
+            if tr is not None:
+                tr.update(_best(y_new) > best_before)
+
+
+class TrustRegion:
+    """A Hamming ball around the best measured arch (TuRBO / CASMOPOLITAN style): candidates outside
+    it score -inf; the radius doubles after ``tr_succ`` improving batches in a row and halves after
+    ``tr_fail`` batches in a row without improvement; below ``tr_min`` it starts again at
+    ``tr_init``."""
+
+    def __init__(self, o):
+        self.o, self.radius, self.succ, self.fail = o, o.tr_init, 0, 0
+
+    def wrap(self, score, q):
+        """``score`` with every arch farther than the radius from the best measured at -inf."""
+        y = np.nan_to_num(np.asarray(q.y(), dtype=float), nan=-np.inf)
+        centre = q.X()[int(np.argmax(y))]
+        radius = self.radius
+
+        def inside(X):
+            s = score(X)
+            far = (np.asarray(X) != centre[None, :]).sum(1) > radius
+            return np.where(far, -np.inf, s)
+
+        return inside
+
+    def widen(self) -> bool:
+        """Double the radius (at most ``tr_max``); False if it already was ``tr_max``."""
+        if self.radius >= self.o.tr_max:
+            return False
+        self.radius = min(2 * self.radius, self.o.tr_max)
+        return True
+
+    def update(self, improved: bool) -> None:
+        """Count one batch that did (or did not) improve the best measured; resize the region."""
+        o = self.o
+        self.succ, self.fail = (self.succ + 1, 0) if improved else (0, self.fail + 1)
+        if self.succ >= o.tr_succ:
+            self.radius, self.succ = min(2 * self.radius, o.tr_max), 0
+        elif self.fail >= o.tr_fail:
+            self.radius, self.fail = self.radius // 2, 0
+            if self.radius < o.tr_min:
+                self.radius = o.tr_restart
