@@ -10,8 +10,11 @@ of the pool, M = 100 drawn uniformly from its unmeasured members.
 every iteration on what this run measured, an inner optimiser that spends ~30,000 predictions per
 iteration on its upper confidence bound (:mod:`.inner`), and batches picked by GP-BUCB. Batch sizes
 grow with the queries made so far, never with the budget: the run is anytime. In multi-objective
-mode candidates are ranked by non-dominated sorting of (acquisition, cost) and each batch is spread
-along the cost axis of the front. With ``--pool`` the whole pool is scored instead of evolved.
+mode the first design includes the cheapest subnet, candidates are ranked by non-dominated sorting
+of (acquisition, cost), and each batch is spread along the cost axis, in each cost bin the candidate
+that most exceeds the measured front. With ``--pool`` the whole pool is scored instead of evolved.
+``--option trust_region=true`` scores only a Hamming ball around the best measured arch
+(:class:`TrustRegion`).
 """
 
 from __future__ import annotations
@@ -156,8 +159,8 @@ def _gain_pick(problem, q, cand, acq, m):
     best = np.lexsort((-gain, which))
     first = best[np.r_[True, which[best][1:] != which[best][:-1]]]
     first = first[np.argsort(-gain[first], kind="stable")][:m]
-    rest = np.setdiff1d(np.argsort(-gain, kind="stable"), first, assume_unique=True)
-    rest = rest[np.argsort(-gain[rest], kind="stable")]
+    ranked = np.argsort(-gain, kind="stable")
+    rest = ranked[~np.isin(ranked, first)]
     return np.concatenate([first, rest[: m - len(first)]]).astype(np.int64)
 
 
@@ -223,7 +226,7 @@ class WeakNASOptions(Options):
 
 class WeakNAS(StepAlgorithm):
     """hwnas's default search: a GP refit on what was measured, optimised hard, batches by
-    GP-BUCB, inside a trust region (docs/search.md)."""
+    GP-BUCB; optionally inside a trust region (docs/search.md)."""
 
     Options = WeakNASOptions
 
@@ -287,7 +290,7 @@ class TrustRegion:
     """A Hamming ball around the best measured arch (TuRBO / CASMOPOLITAN style): candidates outside
     it score -inf; the radius doubles after ``tr_succ`` improving batches in a row and halves after
     ``tr_fail`` batches in a row without improvement; below ``tr_min`` it starts again at
-    ``tr_init``."""
+    ``tr_restart``."""
 
     def __init__(self, o):
         self.o, self.radius, self.succ, self.fail = o, o.tr_init, 0, 0
