@@ -172,7 +172,8 @@ def batch_size(n_measured: int, smallest: int = 5, share: float = 0.05) -> int:
 
 
 def _inner_candidates(problem, rng, o, score, order, parents):
-    """Unmeasured-or-not candidates, best-scored first, from the inner optimiser."""
+    """``(archs, scores)``: every candidate the inner optimiser scored (measured or not), best
+    first; archs outside a trust region are left out."""
     inner = InnerOptimiser(
         problem,
         rng,
@@ -185,14 +186,17 @@ def _inner_candidates(problem, rng, o, score, order, parents):
         polish_rounds=o.polish_rounds,
     )
     X, s = inner.run(parents)
-    return X[np.isfinite(s)]
+    ok = np.isfinite(s)
+    return X[ok], s[ok]
 
 
 def _pool_candidates(pool, score, order, chunk=20_000):
-    """With ``--pool``: every pool member, best-scored first (the pool is scored whole)."""
+    """With ``--pool``: ``(members, scores)``, every pool member best-scored first (the pool is
+    scored whole)."""
     s = np.concatenate([score(pool[i : i + chunk]) for i in range(0, len(pool), chunk)])
     best = order(pool, s, None)
-    return pool[best[np.isfinite(s[best])]]
+    best = best[np.isfinite(s[best])]
+    return pool[best], s[best]
 
 
 @dataclass(frozen=True)
@@ -230,8 +234,9 @@ class WeakNAS(StepAlgorithm):
 
     Options = WeakNASOptions
 
-    def _candidates(self, score, order) -> np.ndarray:
-        """Unmeasured archs, best-scored first: the inner optimiser's (or the pool's)."""
+    def _candidates(self, score, order) -> tuple:
+        """``(archs, scores)``: unmeasured archs, best-scored first, the inner optimiser's (or the
+        pool's), and their acquisition."""
         q, rng, problem, o = self.archive, self.rng, self.problem, self.options
         y = q.y()
         measured = q.X()[np.argsort(-np.nan_to_num(y, nan=-1.0), kind="stable")]
@@ -240,10 +245,11 @@ class WeakNAS(StepAlgorithm):
             [measured[: o.top_measured], fresh[order(fresh, score(fresh), 32)[:32]]]
         )
         if problem.pool is None:
-            cand = _inner_candidates(problem, rng, o, score, order, parents)
+            cand, acq = _inner_candidates(problem, rng, o, score, order, parents)
         else:
-            cand = _pool_candidates(problem.pool, score, order)
-        return cand[~q.measured_mask(cand)]
+            cand, acq = _pool_candidates(problem.pool, score, order)
+        new = ~q.measured_mask(cand)
+        return cand[new], acq[new]
 
     def steps(self):
         """Yield the initial design, then one batch per iteration (see the class)."""
@@ -265,14 +271,14 @@ class WeakNAS(StepAlgorithm):
 
             while True:  # an empty trust region widens until it holds an unmeasured candidate
                 acquisition = score if tr is None else tr.wrap(score, q)
-                cand = self._candidates(acquisition, order)
+                cand, acq = self._candidates(acquisition, order)
                 if len(cand) or tr is None or not tr.widen():
                     break
             if len(cand) == 0:
                 return
             take = min(batch_size(q.n, o.batch_min, o.batch_share), q.remaining)
             if problem.multi_objective and o.front_gain:
-                pick = _gain_pick(problem, q, cand, score(cand), take)
+                pick = _gain_pick(problem, q, cand, acq, take)  # scores the optimiser made
             elif problem.multi_objective:
                 top = cand[: 10 * take]
                 pick = _spread_pick(problem, top, np.arange(len(top)), take)
