@@ -29,22 +29,12 @@ from . import keys as K
 from .device import DEVICE_FILE, _named_devices, check_writable_folder, read_device_meta
 from .modules import build_layer
 from .profilers import make_profiler
-from .profilers.base import check_timing
+from .profilers.base import MEASURE_KEYS, check_timing
 from .remote import remote_kwargs
 from .table import atomic_write_yaml, load_table, save_table, table_path, table_resolutions
 
 # Settings that must be equal for two tables to belong to one device.
-SETTING_KEYS = (
-    "backend",
-    "execution_provider",
-    "precision",
-    "threads",
-    "batch_size",
-    "timer",
-    "width",
-    "target",
-    "cuda_graph",
-)
+SETTING_KEYS = MEASURE_KEYS + ("width", "target")
 TARGET_WITH_EXECUTOR = (
     "--target times on one remote machine over SSH; it cannot be combined with "
     "--executor ray (use --executor local)"

@@ -20,6 +20,7 @@ from hwnas.errors import HwnasError
 
 from .device import load_device
 from .profilers import make_profiler, profiler_from_settings
+from .profilers.base import MEASURE_KEYS
 from .remote import remote_kwargs
 from .validate import (
     _rows_json,
@@ -36,16 +37,7 @@ from .validate import (
 CALIBRATION_FILE = "calibration.json"
 # Settings that describe how a table was measured; the calibrated copy states the ones measured
 # here.
-SETTING_KEYS = (
-    "backend",
-    "execution_provider",
-    "precision",
-    "threads",
-    "batch_size",
-    "timer",
-    "ort",
-    "torch",
-)
+SETTING_KEYS = MEASURE_KEYS + ("ort", "torch")
 
 
 def measuring_profiler(dev, backend=None, provider=None, threads=None, timer=None, **remote):

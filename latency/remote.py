@@ -14,6 +14,7 @@ torch and leaves sessions and timing to the agent on the target.
 from __future__ import annotations
 
 import collections
+import inspect
 import json
 import re
 import shlex
@@ -28,6 +29,13 @@ from .fingerprint import load_warning
 from .modules import export_onnx
 from .profilers.base import Timing
 from .profilers.ort import OrtProfiler
+
+# OrtProfiler's settings and their defaults: one signature for the local and the remote profiler
+ORT_DEFAULTS = {
+    name: p.default
+    for name, p in inspect.signature(OrtProfiler.__init__).parameters.items()
+    if name != "self"
+}
 
 TARGET_FORM = "ssh://[USER@]HOST[:PORT]"
 # user and host never start with "-": they are passed to ssh, which would read them as options
@@ -270,21 +278,16 @@ class AgentSession:
 
 
 class RemoteOrtProfiler(OrtProfiler):
-    """``backend ort`` on a target: ONNX exported here, sessions and timing by the agent there."""
+    """``backend ort`` on a target: ONNX exported here, sessions and timing by the agent there.
 
-    def __init__(
-        self,
-        target: str,
-        target_python: str = "python3",
-        ssh_options=(),
-        provider: str = "cpu",
-        threads: int = 1,
-        precision: str = "fp32",
-        batch_size: int = 1,
-        opt_level: str = "all",
-        spinning: bool = True,
-        timer: str = "auto",
-    ):
+    ``settings`` are :class:`OrtProfiler`'s (``provider``, ``threads``, ``precision``,
+    ``batch_size``, ``opt_level``, ``spinning``, ``timer``), with its defaults.
+    """
+
+    def __init__(self, target: str, target_python: str = "python3", ssh_options=(), **settings):
+        unknown = sorted(set(settings) - set(ORT_DEFAULTS))
+        if unknown:
+            raise TypeError(f"RemoteOrtProfiler got unexpected settings: {', '.join(unknown)}")
         self.ort = None
         self.session = AgentSession(target, target_python, ssh_options)
         hello = self.session.hello
@@ -293,13 +296,7 @@ class RemoteOrtProfiler(OrtProfiler):
                 hello["versions"]["onnxruntime"],
                 hello["providers"],
                 f"the onnxruntime on {self.session.url}",
-                provider,
-                threads,
-                precision,
-                batch_size,
-                opt_level,
-                spinning,
-                timer,
+                **{**ORT_DEFAULTS, **settings},
             )
         except HwnasError:
             self.session.close()

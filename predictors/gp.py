@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwnas.arch import active_mask
 from hwnas.errors import HwnasError
 from hwnas.space import R_COL, get_space
 
 from .base import Predictor
-from .features import _E_IDX, _KS_IDX, features, one_hot
+from .features import features
 
 # squared length scale, in squared one-hot distance (one gene change: about 2)
 LENGTH2_GRID = (8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
@@ -44,9 +43,7 @@ class GPPredictor(Predictor):
         max_points: int = 400,
         with_cost: bool = False,
         linear_grid=LINEAR_GRID,
-        pairs: bool = False,
     ):
-        self.pairs = pairs
         self.space = get_space(1.2 if space is None else space)
         self.linear_grid = tuple(linear_grid)
         self.max_points, self.with_cost = int(max_points), with_cost
@@ -58,9 +55,6 @@ class GPPredictor(Predictor):
         res = self.space.resolutions
         span = max(max(res) - min(res), 1)
         F[:, -1] = 2.0 * (X[:, R_COL] - min(res)) / span
-        if self.pairs:  # one slot per block and (kernel, expand) pair: the two genes' interaction
-            idx = _KS_IDX[X[:, :20]] * 3 + _E_IDX[X[:, 20:40]]
-            F = np.concatenate([F, one_hot(idx, 9, active_mask(X)).astype(np.float64)], axis=1)
         return F
 
     @staticmethod

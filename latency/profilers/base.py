@@ -29,6 +29,18 @@ __all__ = [
     "Profiler",
 ]
 
+# The keys of device.yaml that say how its tables were measured (what ``Profiler.settings``
+# writes besides backend-specific sections): a calibration replaces them, a folder never mixes them.
+MEASURE_KEYS = (
+    "backend",
+    "execution_provider",
+    "precision",
+    "threads",
+    "batch_size",
+    "timer",
+    "cuda_graph",
+)
+
 
 def check_timing(rounds, warmup, sample_ms=0.0) -> None:
     """One-line HwnasErrors for timing settings no measurement can use (checked before any work)."""
