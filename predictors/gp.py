@@ -24,7 +24,8 @@ LENGTH2_GRID = (8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
 NOISE_GRID = (1e-4, 1e-3, 1e-2, 1e-1)  # nugget, as a share of the signal variance
 LINEAR_GRID = (0.0, 0.3, 0.7)  # share of a linear kernel (a Bayesian ridge: additive gene effects)
 ADDITIVE_GRID = ()  # share of a stage-additive kernel (one SE per stage, averaged)
-STAGE_SCALE = 0.25  # a stage's squared length scale, as a share of the global one
+STAGE_SCALE = 0.25
+WARP = False  # fit on normal scores of the accuracy ranks (a copula transform)  # a stage's squared length scale, as a share of the global one
 
 
 def _sqdist(A, B) -> np.ndarray:
@@ -100,6 +101,10 @@ class GPPredictor(Predictor):
         from scipy.linalg import cho_factor, cho_solve
 
         X, y = np.asarray(X), np.asarray(y, dtype=np.float64)
+        if WARP:
+            from scipy.stats import norm, rankdata
+
+            y = norm.ppf((rankdata(y) - 0.5) / len(y))
         if len(y) > self.max_points:
             keep = self._subset(y)
             X, y = X[keep], y[keep]
