@@ -23,9 +23,6 @@ from .features import features
 LENGTH2_GRID = (8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
 NOISE_GRID = (1e-4, 1e-3, 1e-2, 1e-1)  # nugget, as a share of the signal variance
 LINEAR_GRID = (0.0, 0.3, 0.7)  # share of a linear kernel (a Bayesian ridge: additive gene effects)
-ADDITIVE_GRID = ()  # share of a stage-additive kernel (one SE per stage, averaged)
-STAGE_SCALE = 0.25
-WARP = False  # fit on normal scores of the accuracy ranks (a copula transform)  # a stage's squared length scale, as a share of the global one
 
 
 def _sqdist(A, B) -> np.ndarray:
@@ -46,11 +43,9 @@ class GPPredictor(Predictor):
         max_points: int = 400,
         with_cost: bool = False,
         linear_grid=LINEAR_GRID,
-        additive_grid=None,
     ):
         self.space = get_space(1.2 if space is None else space)
         self.linear_grid = tuple(linear_grid)
-        self.additive_grid = tuple(ADDITIVE_GRID if additive_grid is None else additive_grid)
         self.max_points, self.with_cost = int(max_points), with_cost
         self._L = None
 
@@ -61,24 +56,6 @@ class GPPredictor(Predictor):
         span = max(max(res) - min(res), 1)
         F[:, -1] = 2.0 * (X[:, R_COL] - min(res)) / span
         return F
-
-    @staticmethod
-    def _stage_cols():
-        """Feature columns of each stage: its 4 blocks' kernel and expand one-hots, its depth."""
-        out = []
-        for st in range(5):
-            blocks = np.arange(4 * st, 4 * st + 4)
-            ks = (3 * blocks[:, None] + np.arange(3)).ravel()
-            out.append(np.concatenate([ks, 60 + ks, 120 + 3 * st + np.arange(3)]))
-        return out
-
-    def _stage_d2(self, A, B) -> list:
-        return [_sqdist(A[:, c], B[:, c]) for c in self._stage_cols()]
-
-    @staticmethod
-    def _add(D2s, l2) -> np.ndarray:
-        """Stage-additive kernel: the mean over stages of an SE on each stage's features."""
-        return sum(np.exp(-d / (2.0 * STAGE_SCALE * l2)) for d in D2s) / len(D2s)
 
     @staticmethod
     def _lin(A, B) -> np.ndarray:
@@ -101,44 +78,32 @@ class GPPredictor(Predictor):
         from scipy.linalg import cho_factor, cho_solve
 
         X, y = np.asarray(X), np.asarray(y, dtype=np.float64)
-        if WARP:
-            from scipy.stats import norm, rankdata
-
-            y = norm.ppf((rankdata(y) - 0.5) / len(y))
         if len(y) > self.max_points:
             keep = self._subset(y)
             X, y = X[keep], y[keep]
         self._prior = float(y.mean())
         F = self._features(X)
         D2, G = _sqdist(F, F), self._lin(F, F)
-        S2 = self._stage_d2(F, F) if self.additive_grid else None
         r = y - self._prior
         n, best = len(y), None
-        mixes = [(w, 0.0) for w in self.linear_grid] + [(0.0, a) for a in self.additive_grid if a]
-        for l2, (w, ad) in ((l2, m) for l2 in LENGTH2_GRID for m in mixes):
-            R = (1.0 - w - ad) * np.exp(-D2 / (2.0 * l2)) + w * G
-            if ad:
-                R = R + ad * self._add(S2, l2)
+        for l2, w in ((l2, w) for l2 in LENGTH2_GRID for w in self.linear_grid):
+            R = (1.0 - w) * np.exp(-D2 / (2.0 * l2)) + w * G
             for g in NOISE_GRID:
                 try:
                     c = cho_factor(R + g * np.eye(n), lower=True)
                 except np.linalg.LinAlgError:
                     continue
-                alpha = cho_solve(c, r)
-                s2 = max(float(r @ alpha) / n, 1e-12)
+                a = cho_solve(c, r)
+                s2 = max(float(r @ a) / n, 1e-12)
                 lml = -0.5 * n * np.log(s2) - np.log(np.diag(c[0])).sum()
                 if best is None or lml > best[0]:
-                    best = (lml, l2, w, ad, g, c, alpha, s2)
-        _, self.l2, self.w, self.a, self.noise, c, self._alpha, self.s2 = best
+                    best = (lml, l2, w, g, c, a, s2)
+        _, self.l2, self.w, self.noise, c, self._alpha, self.s2 = best
         self._L, self._F = c[0], F
         return self
 
     def _kernel(self, A, B) -> np.ndarray:
-        K = (1.0 - self.w - self.a) * np.exp(-_sqdist(A, B) / (2.0 * self.l2))
-        K = K + self.w * self._lin(A, B)
-        if self.a:
-            K = K + self.a * self._add(self._stage_d2(A, B), self.l2)
-        return K
+        return (1.0 - self.w) * np.exp(-_sqdist(A, B) / (2.0 * self.l2)) + self.w * self._lin(A, B)
 
     def _posterior(self, X):
         """Features, cross-kernel to the data, mean, ``V = L^-1 K^T`` and variance of ``X``."""
@@ -149,7 +114,7 @@ class GPPredictor(Predictor):
         Fq = self._features(X)
         K = self._kernel(Fq, self._F)
         V = solve_triangular(self._L, K.T, lower=True, check_finite=False)
-        prior = (1.0 - self.w) + self.w * (Fq * Fq).sum(1) / 46.0  # k(x, x); SE terms are 1
+        prior = (1.0 - self.w) + self.w * (Fq * Fq).sum(1) / 46.0
         var = self.s2 * np.maximum(prior - (V * V).sum(0), 0.0)
         return Fq, self._prior + K @ self._alpha, V, var
 

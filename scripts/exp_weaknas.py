@@ -32,7 +32,6 @@ def main():
         "--latency", default=None, help="a latency budget instead of --flops (needs --device)"
     )
     ap.add_argument("--device", default=None)
-    ap.add_argument("--gp", default="{}", help="JSON {NAME: value}: predictors.gp module constants")
     ap.add_argument("--read", default="100,200,300,500,1000")
     args = ap.parse_args()
     from hwnas import get_space
@@ -41,10 +40,6 @@ def main():
     from predictors import make_oracle
     from predictors.store import EvalStore
 
-    import predictors.gp as gp
-
-    for k, v in json.loads(args.gp).items():
-        setattr(gp, k, tuple(v) if isinstance(v, list) else v)
     refs = {**REF, **{float(k): v for k, v in json.loads(args.ref).items()}}
     oracle = make_oracle("ofa-mlp", get_space(1.2))
     if args.cheat:

@@ -20,7 +20,7 @@ that most exceeds the measured front. With ``--pool`` the whole pool is scored i
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -224,9 +224,6 @@ class WeakNASOptions(Options):
     tr_succ: int = 3
     tr_fail: int = 4
     tr_restart: int = 12  # radius after it fell below tr_min
-    tr_regions: int = 1  # trust regions: the first follows the best measured, the rest explore
-    far_share: float = 0.0  # share of each batch spent away from the best measured arch
-    far_radius: int = 12  # genes that differ from the best measured, for a far pick
     mo_kappa: float = 1.0  # multi-objective upper confidence bound: mean + mo_kappa x sd
     front_gain: bool = True
 
@@ -237,7 +234,7 @@ class WeakNAS(StepAlgorithm):
 
     Options = WeakNASOptions
 
-    def _candidates(self, score, order, inner=None) -> tuple:
+    def _candidates(self, score, order) -> tuple:
         """``(archs, scores)``: unmeasured archs, best-scored first, the inner optimiser's (or the
         pool's), and their acquisition."""
         q, rng, problem, o = self.archive, self.rng, self.problem, self.options
@@ -248,7 +245,7 @@ class WeakNAS(StepAlgorithm):
             [measured[: o.top_measured], fresh[order(fresh, score(fresh), 32)[:32]]]
         )
         if problem.pool is None:
-            cand, acq = _inner_candidates(problem, rng, inner or o, score, order, parents)
+            cand, acq = _inner_candidates(problem, rng, o, score, order, parents)
         else:
             cand, acq = _pool_candidates(problem.pool, score, order)
         new = ~q.measured_mask(cand)
@@ -264,9 +261,6 @@ class WeakNAS(StepAlgorithm):
         yield first
         self._phase = "iter"
         tr = TrustRegion(o) if o.trust_region and not problem.multi_objective else None
-        if tr is not None and o.tr_regions > 1:
-            yield from self._regions(order)
-            return
         while not q.exhausted:
             model = _fit(self, max_points=o.gp_points)
             kappa = o.mo_kappa if problem.multi_objective else o.kappa
@@ -289,85 +283,13 @@ class WeakNAS(StepAlgorithm):
                 top = cand[: 10 * take]
                 pick = _spread_pick(problem, top, np.arange(len(top)), take)
             elif hasattr(model, "select_batch") and o.bucb:
-                n_far = int(round(o.far_share * take))
-                far = np.flatnonzero(_far(q, cand, o.far_radius))[: o.batch_pool]
-                n_far = min(n_far, len(far))
-                pick = model.select_batch(cand[: o.batch_pool], kappa, take - n_far)
-                if n_far:
-                    extra = far[model.select_batch(cand[far], kappa, n_far)]
-                    pick = np.concatenate([pick, extra[~np.isin(extra, pick)]])
+                pick = model.select_batch(cand[: o.batch_pool], kappa, take)
             else:
                 pick = np.arange(min(take, len(cand)))
             best_before = _best(q.y())
             y_new = yield cand[pick]
             if tr is not None:
                 tr.update(_best(y_new) > best_before)
-
-    def _regions(self, order):
-        """Several trust regions (TuRBO-m): region 0 follows the best measured arch, the others
-        are centred on their own best, far from the rest; each iteration's batch is shared
-        between them in turn, each region's share picked by GP-BUCB inside its ball."""
-        q, o = self.archive, self.options
-        regions = [TrustRegion(o) for _ in range(o.tr_regions)]
-        inner = replace(o, children=max(500, o.children // o.tr_regions))
-        it = 0
-        while not q.exhausted:
-            X, y = q.X(), np.nan_to_num(np.asarray(q.y(), dtype=float), nan=-np.inf)
-            regions[0].centre, regions[0].best = X[int(np.argmax(y))], float(y.max())
-            for r in regions[1:]:
-                if r.centre is None or r.near(regions, o.tr_min):
-                    r.move(X, y, regions, o.tr_init)
-            model = _fit(self, max_points=o.gp_points)
-
-            def score(Z, model=model):
-                mean, sd = model.predict_dist(Z)
-                return mean + o.kappa * sd
-
-            take = min(batch_size(q.n, o.batch_min, o.batch_share), q.remaining)
-            share = np.full(len(regions), take // len(regions))
-            share[(it + np.arange(take % len(regions))) % len(regions)] += 1
-            it += 1
-            picks, owner = [], []
-            for i, (r, k) in enumerate(zip(regions, share, strict=True)):
-                if k == 0 or r.centre is None:
-                    continue
-                while True:
-                    cand, _ = self._candidates(r.wrap(score, q), order, inner)
-                    if picks:
-                        cand = cand[~_rows_in(cand, np.concatenate(picks))]
-                    if len(cand) or not r.widen():
-                        break
-                if len(cand):
-                    sel = cand[model.select_batch(cand[: o.batch_pool], o.kappa, k)]
-                    picks.append(sel)
-                    owner += [i] * len(sel)
-            if not picks:
-                return
-            batch = np.concatenate(picks)
-            y_new = np.asarray((yield batch), dtype=float)
-            owner = np.array(owner)
-            for i, r in enumerate(regions):
-                mine = y_new[owner == i]
-                if len(mine) == 0:
-                    continue
-                improved = _best(mine) > r.best
-                if improved and i:
-                    j = int(np.nanargmax(np.where(owner == i, y_new, np.nan)))
-                    r.centre, r.best = batch[j], float(y_new[j])
-                if r.update(improved) and i:
-                    r.move(q.X(), q.y(), regions, o.tr_init)
-
-
-def _rows_in(X, Y) -> np.ndarray:
-    """Rows of ``X`` that are also rows of ``Y``."""
-    return np.array([(row == Y).all(1).any() for row in X], dtype=bool)
-
-
-def _far(q, X, radius) -> np.ndarray:
-    """Rows of ``X`` more than ``radius`` genes away from the best measured arch."""
-    y = np.nan_to_num(np.asarray(q.y(), dtype=float), nan=-np.inf)
-    centre = q.X()[int(np.argmax(y))]
-    return (np.asarray(X) != centre[None, :]).sum(1) > radius
 
 
 class TrustRegion:
@@ -378,14 +300,11 @@ class TrustRegion:
 
     def __init__(self, o):
         self.o, self.radius, self.succ, self.fail = o, o.tr_init, 0, 0
-        self.centre, self.best = None, -np.inf  # None: the best measured arch
 
     def wrap(self, score, q):
-        """``score`` with every arch farther than the radius from the centre at -inf."""
-        centre = self.centre
-        if centre is None:
-            y = np.nan_to_num(np.asarray(q.y(), dtype=float), nan=-np.inf)
-            centre = q.X()[int(np.argmax(y))]
+        """``score`` with every arch farther than the radius from the best measured at -inf."""
+        y = np.nan_to_num(np.asarray(q.y(), dtype=float), nan=-np.inf)
+        centre = q.X()[int(np.argmax(y))]
         radius = self.radius
 
         def inside(X):
@@ -402,9 +321,8 @@ class TrustRegion:
         self.radius = min(2 * self.radius, self.o.tr_max)
         return True
 
-    def update(self, improved: bool) -> bool:
-        """Count one batch that did (or did not) improve the best measured; resize the region.
-        True if it fell below ``tr_min`` and starts again."""
+    def update(self, improved: bool) -> None:
+        """Count one batch that did (or did not) improve the best measured; resize the region."""
         o = self.o
         self.succ, self.fail = (self.succ + 1, 0) if improved else (0, self.fail + 1)
         if self.succ >= o.tr_succ:
@@ -413,24 +331,3 @@ class TrustRegion:
             self.radius, self.fail = self.radius // 2, 0
             if self.radius < o.tr_min:
                 self.radius = o.tr_restart
-                return True
-        return False
-
-    def near(self, regions, dist) -> bool:
-        """True if another region's centre is within ``dist`` genes of this one's."""
-        return any(
-            r is not self and r.centre is not None and (r.centre != self.centre).sum() <= dist
-            for r in regions
-        )
-
-    def move(self, X, y, regions, dist) -> None:
-        """Centre on the best measured arch more than ``dist`` genes from every other centre."""
-        y = np.nan_to_num(np.asarray(y, dtype=float), nan=-np.inf)
-        ok = np.ones(len(X), dtype=bool)
-        for r in regions:
-            if r is not self and r.centre is not None:
-                ok &= (X != r.centre[None, :]).sum(1) > dist
-        if ok.any():
-            j = int(np.argmax(np.where(ok, y, -np.inf)))
-            self.centre, self.best = X[j], float(y[j])
-            self.radius, self.succ, self.fail = self.o.tr_init, 0, 0
