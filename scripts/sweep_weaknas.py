@@ -37,17 +37,9 @@ def run_job(job) -> dict:
 
     oracle = make_oracle("ofa-mlp", get_space(1.2))
     if job.get("cheat"):
-        import hwnas.search.run as search_run
+        from exp_weaknas import use_oracle_as_predictor
 
-        class Cheat:
-            def fit(self, X, y):
-                return self
-
-            def predict_dist(self, X):
-                m = oracle.predict(X)
-                return m, np.zeros_like(m)
-
-        search_run.make_predictor = lambda *a, **k: Cheat()  # the name run.py looks up
+        use_oracle_as_predictor(oracle)
     extra = {"predictor": job["predictor"]} if job.get("predictor") else {}
     cfg = SearchConfig(
         flops=job["flops"],
