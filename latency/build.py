@@ -121,10 +121,10 @@ def _check_same_settings(folder: Path, meta: dict, settings: dict) -> None:
             )
 
 
-def _profile_resolution(
-    folder, r, width, profiler, rounds, warmup, group_size, sample_ms, bar=None
-) -> dict:
-    """Measure the missing entries of one resolution's table; returns counts."""
+def _profile_resolution(folder, r, width, profiler, timing, bar=None) -> dict:
+    """Measure the missing entries of one resolution's table; returns counts. ``timing``:
+    rounds, warmup, group_size, sample_ms."""
+    group_size = timing["group_size"]
     path = table_path(folder, r)
     table = load_table(path) if path.is_file() else {}
     specs = K.table_specs(get_space(width), r)
@@ -134,9 +134,9 @@ def _profile_resolution(
         group = todo[start : start + group_size]
         timings = profiler.time_modules(
             [(build_layer(s), s.input_shape, s.key) for s in group],
-            rounds=rounds,
-            warmup=warmup,
-            sample_ms=sample_ms,
+            rounds=timing["rounds"],
+            warmup=timing["warmup"],
+            sample_ms=timing["sample_ms"],
             max_dispersion=DEFAULTS["max_dispersion"],
             retries=DEFAULTS["retries"],
         )
@@ -180,10 +180,7 @@ def _resolution_task(item: dict) -> dict:
         item["r"],
         item["width"],
         profiler,
-        item["rounds"],
-        item["warmup"],
-        item["group_size"],
-        item["sample_ms"],
+        item["timing"],
     )
     out["seconds"] = time.perf_counter() - t0
     out["table"] = load_table(path)
@@ -226,6 +223,12 @@ def profile_device(
         raise HwnasError(f"resolutions must not be empty; allowed: {NET_RESOLUTIONS_TEXT}")
     check_timing(rounds, warmup, sample_ms)
     check_int(group_size, "group size")
+    timing = {
+        "rounds": int(rounds),
+        "warmup": int(warmup),
+        "group_size": int(group_size),
+        "sample_ms": float(sample_ms),
+    }
     prof_args = {
         "backend": backend,
         "provider": provider,
@@ -241,48 +244,25 @@ def profile_device(
     profiler = make_profiler(**prof_args, **remote_kwargs(target, target_python, ssh_options))
     try:
         return _profile(
-            profiler,
-            name,
-            folder,
-            prof_args,
-            resolutions,
-            width,
-            rounds,
-            warmup,
-            group_size,
-            sample_ms,
-            executor,
-            progress,
+            profiler, name, folder, prof_args, resolutions, width, timing, executor, progress
         )
     finally:
         profiler.close()
 
 
 def _profile(
-    profiler,
-    name,
-    folder,
-    prof_args,
-    resolutions,
-    width,
-    rounds,
-    warmup,
-    group_size,
-    sample_ms,
-    executor,
-    progress,
+    profiler, name, folder, prof_args, resolutions, width, timing, executor, progress
 ) -> dict:
     settings = {**profiler.settings(), "width": width}
     meta = read_device_meta(folder) if folder.is_dir() else {}
     _check_same_settings(folder, meta, settings)
 
     space = get_space(width)
-    todo = {}
-    for r in resolutions:
-        path = table_path(folder, r)
-        have = load_table(path) if path.is_file() else {}
-        todo[r] = sum(1 for s in K.table_specs(space, r) if s.key not in have)
-    n_new = sum(todo.values())
+    paths = {r: table_path(folder, r) for r in resolutions}
+    have = {r: load_table(p) if p.is_file() else {} for r, p in paths.items()}
+    n_new = sum(
+        sum(1 for s in K.table_specs(space, r) if s.key not in have[r]) for r in resolutions
+    )
 
     new_meta = {
         "name": name,
@@ -292,10 +272,7 @@ def _profile(
         "versions": library_versions(profiler),
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "method": {
-            "rounds": int(rounds),
-            "warmup": int(warmup),
-            "group_size": int(group_size),
-            "sample_ms": float(sample_ms),
+            **timing,
             "statistic": "median over rounds (table 'mean' field), ms",
             "retry": f"IQR/median > {DEFAULTS['max_dispersion']}: timed again up to "
             f"{DEFAULTS['retries']} times, least dispersed kept",
@@ -325,31 +302,24 @@ def _profile(
                 if bar is not None:
                     bar.set_postfix_str(f"r={r}")
                 t1 = time.perf_counter()
-                res = _profile_resolution(
-                    folder, r, width, profiler, rounds, warmup, group_size, sample_ms, bar
-                )
+                res = _profile_resolution(folder, r, width, profiler, timing, bar)
                 res["seconds"] = time.perf_counter() - t1
                 results.append(res)
         finally:
             if bar is not None:
                 bar.close()
     else:
-        items = []
-        for r in resolutions:
-            path = table_path(folder, r)
-            items.append(
-                {
-                    "folder": str(folder.resolve()),
-                    "r": r,
-                    "width": width,
-                    "profiler": prof_args,
-                    "rounds": int(rounds),
-                    "warmup": int(warmup),
-                    "group_size": int(group_size),
-                    "sample_ms": float(sample_ms),
-                    "existing": load_table(path) if path.is_file() else {},
-                }
-            )
+        items = [
+            {
+                "folder": str(folder.resolve()),
+                "r": r,
+                "width": width,
+                "profiler": prof_args,
+                "timing": timing,
+                "existing": have[r],  # read once above
+            }
+            for r in resolutions
+        ]
         bar = None
         if progress:
             from tqdm import tqdm
