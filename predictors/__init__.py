@@ -18,6 +18,7 @@ from .assets import ACC_PREDICTOR, find_asset
 from .base import Answer, Oracle, Predictor
 from .registry import AUTO, ORACLE_CHOICES
 
+SETTING_DEFAULTS = {"device": "cpu"}  # an oracle setting at its default is not "set"
 ORACLES = ORACLE_CHOICES  # names --oracle accepts (``auto`` first); the table: registry.ORACLES
 PREDICTORS = registry.PREDICTORS.names()  # names of the table registry.PREDICTORS
 
@@ -48,14 +49,17 @@ def make_oracle(
     """An oracle by name for ``space`` (a Space, a width, or a space name; default w1.2).
 
     ``acc_predictor``, ``table``, ``weights``, ``data``, ``device`` are the run's oracle settings:
-    each oracle reads those it uses (:meth:`Oracle.from_settings`); ``kw`` go to its constructor.
-    ``auto`` is :func:`resolve_auto` (check ``oracle.is_proxy``).
+    each oracle reads those in its ``reads`` (:meth:`Oracle.from_settings`), and one it does not
+    read, set to anything but its default, is a one-line :class:`HwnasError`; ``kw`` go to its
+    constructor. ``auto`` is :func:`resolve_auto` (check ``oracle.is_proxy``).
     """
     if name not in ORACLE_CHOICES:
         raise HwnasError(f"oracle {name!r} is unknown; allowed: {allowed(ORACLE_CHOICES)}")
     space = get_space(1.2 if space is None else space)
+    label = repr(name)
     if name == AUTO:
         name = resolve_auto(space, acc_predictor)
+        label = f"{AUTO!r} (here {name!r})"
     settings = {
         "acc_predictor": acc_predictor,
         "table": table,
@@ -63,7 +67,15 @@ def make_oracle(
         "data": data,
         "device": device,
     }
-    return registry.ORACLES.load(name).from_settings(space, settings, **kw)
+    given = {k: v for k, v in settings.items() if v is not None and v != SETTING_DEFAULTS.get(k)}
+    cls = registry.ORACLES.load(name)
+    for k, v in given.items():
+        if k not in cls.reads:
+            raise HwnasError(
+                f"oracle {label} does not use {k}={v!r}; it reads: "
+                f"{', '.join(cls.reads) or 'none of the oracle settings'}"
+            )
+    return cls.from_settings(space, {**SETTING_DEFAULTS, **given}, **kw)
 
 
 def make_predictor(name, seed: int = 0, **kw) -> Predictor:

@@ -38,6 +38,9 @@ class Oracle(ABC):
     name: str = "oracle"
     version: str = "1"
     is_proxy: bool = False  # True for training-free proxies: results say a proxy was used
+    # which of the run's oracle settings (see from_settings) this oracle reads; make_oracle
+    # refuses any other one that is set, so a setting is never silently ignored
+    reads: tuple = ()
 
     def __init__(self, space):
         self.space = space
@@ -45,8 +48,8 @@ class Oracle(ABC):
     @classmethod
     def from_settings(cls, space, settings: dict, **kw) -> "Oracle":
         """Make one for ``space`` from the run's oracle ``settings`` (``acc_predictor``, ``table``,
-        ``weights``, ``data``, ``device``: each oracle reads those it uses and says which it misses)
-        and its own constructor keywords ``kw``."""
+        ``weights``, ``data``, ``device``: each oracle reads those named in :attr:`reads` and says
+        which it misses) and its own constructor keywords ``kw``."""
         return cls(space, **kw)
 
     @property

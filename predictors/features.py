@@ -67,9 +67,9 @@ def features(X, space_or_width=1.2, with_cost: bool = False) -> np.ndarray:
     flat[(base + 60 + blocks3 + _E_IDX[X[:, E_COLS]])[active]] = 1.0  # expand one-hot
     # depth one-hot
     flat[(base + 120 + np.arange(5)[None, :] * 3 + _D_IDX[X[:, D_COLS]]).ravel()] = 1.0
-    out[:, 135] = (X[:, R_COL] - MIN_RESOLUTION) / (MAX_RESOLUTION - MIN_RESOLUTION)
+    out[:, N_BASE_FEATURES - 1] = (X[:, R_COL] - MIN_RESOLUTION) / (MAX_RESOLUTION - MIN_RESOLUTION)
     if with_cost:
         macs, params = macs_params(get_space(space_or_width), X)
-        out[:, 136] = np.log10(macs)
-        out[:, 137] = np.log10(params)
+        out[:, N_BASE_FEATURES] = np.log10(macs)
+        out[:, N_BASE_FEATURES + 1] = np.log10(params)
     return out

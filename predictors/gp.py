@@ -5,7 +5,9 @@ resolution scaled so that its full range counts like two gene changes (one gene 
 arch by a squared distance of about 2). The length scale and the noise are picked from a small grid
 by the marginal likelihood, the signal variance in closed form; the prior mean is the mean of the
 accuracies it is fitted on. Above ``max_points`` measured archs (the cost is cubic in the points
-kept) it keeps the best half of them and an even spread of the ranks below.
+kept) it keeps the best half of them and an even spread of the ranks below. ``with_cost=True``
+appends log10 MACs and log10 params, each scaled like the resolution (its range over the space
+counts like two gene changes).
 Deterministic, a few milliseconds to fit on a few hundred points (docs/search.md).
 """
 
@@ -13,11 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwnas.arch import Arch
 from hwnas.errors import HwnasError
 from hwnas.space import R_COL, get_space
 
 from .base import Predictor
-from .features import features
+from .features import N_BASE_FEATURES, features
 
 # squared length scale, in squared one-hot distance (one gene change: about 2)
 LENGTH2_GRID = (8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
@@ -46,15 +49,28 @@ class GPPredictor(Predictor):
     ):
         self.space = get_space(1.2 if space is None else space)
         self.linear_grid = tuple(linear_grid)
-        self.max_points, self.with_cost = int(max_points), with_cost
+        self.max_points, self.with_cost = int(max_points), bool(with_cost)
         self._L = None
+        if self.with_cost:  # the cost columns' range over the space: smallest and largest subnet
+            ends = np.stack(
+                [
+                    Arch.smallest(min(self.space.resolutions)).to_array(),
+                    Arch.largest(max(self.space.resolutions)).to_array(),
+                ]
+            )
+            lo, hi = features(ends, self.space, with_cost=True)[:, N_BASE_FEATURES:]
+            self._cost_lo, self._cost_span = lo, np.maximum(hi - lo, 1e-9)
 
     def _features(self, X) -> np.ndarray:
         X = np.asarray(X, dtype=np.int64)
-        F = features(X, self.space).astype(np.float64)
+        F = features(X, self.space, with_cost=self.with_cost).astype(np.float64)
         res = self.space.resolutions
         span = max(max(res) - min(res), 1)
-        F[:, -1] = 2.0 * (X[:, R_COL] - min(res)) / span
+        F[:, N_BASE_FEATURES - 1] = 2.0 * (X[:, R_COL] - min(res)) / span
+        if self.with_cost:
+            F[:, N_BASE_FEATURES:] = (
+                2.0 * (F[:, N_BASE_FEATURES:] - self._cost_lo) / self._cost_span
+            )
         return F
 
     @staticmethod

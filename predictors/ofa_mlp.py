@@ -100,6 +100,7 @@ class OfaMlpOracle(Oracle):
     """OFA's accuracy predictor. Cheap (microseconds per arch) but only a model of the truth."""
 
     name = "ofa-mlp"
+    reads = ("acc_predictor",)
 
     def __init__(self, space, acc_predictor=None, batch_size: int = 65536):
         super().__init__(space)

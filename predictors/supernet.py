@@ -33,6 +33,7 @@ class SupernetOracle(Oracle):
     docstring)."""
 
     name = "supernet"
+    reads = ("weights", "data", "device")
 
     def __init__(
         self,

@@ -52,6 +52,7 @@ class TableOracle(Oracle):
     """Looks archs up in a CSV of measured accuracies; every arch asked must be in it."""
 
     name = "table"
+    reads = ("table",)
 
     def __init__(self, space, table):
         super().__init__(space)

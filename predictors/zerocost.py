@@ -46,6 +46,7 @@ class ZeroCostOracle(Oracle):
     """A training-free proxy score in 0..1 (order only). ``proxy``: one of ``PROXIES``."""
 
     name = "zerocost"
+    reads = ("device",)
     is_proxy = True
 
     def __init__(

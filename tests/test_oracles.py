@@ -144,6 +144,27 @@ def test_missing_predictor_is_a_clear_error_and_auto_falls_back(no_assets, tmp_p
         predictors.make_oracle("magic", W12)
 
 
+@pytest.mark.parametrize(
+    "name, setting, reads",
+    [
+        ("zerocost", {"table": "acc.csv"}, "device"),
+        ("zerocost", {"weights": "w.pth"}, "device"),
+        ("table", {"device": "cuda", "table": "acc.csv"}, "table"),
+        ("auto", {"data": "imagenet/"}, "device"),  # auto is zerocost without the assets
+    ],
+)
+def test_a_setting_the_oracle_does_not_read_is_an_error(no_assets, name, setting, reads):
+    unused = next(k for k in setting if k != "table" or name != "table")
+    with pytest.raises(HwnasError) as exc:
+        predictors.make_oracle(name, W10, **setting)
+    msg = str(exc.value)
+    assert f"does not use {unused}={setting[unused]!r}; it reads: {reads}" in msg, msg
+    assert "\n" not in msg
+    assert ("(here 'zerocost')" in msg) == (name == "auto")
+    # the setting at its default is not "set": zerocost is made
+    assert predictors.make_oracle("zerocost", W10, device="cpu").name == "zerocost"
+
+
 # ---- table ---------------------------------------------------------------------------------------
 
 
@@ -388,9 +409,8 @@ def test_assets_fetch_rejects_bad_bytes_and_http_errors(http_root, tmp_path, mon
 
 @pytest.mark.parametrize("name", ORACLES.names())
 def test_every_registered_oracle_answers_from_the_run_settings(name, tmp_path):
-    """Each member, made from the settings a run passes every oracle, answers a batch in 0..1, the
-    same way twice, under its own name; one that needs what no test has here says so and is
-    skipped."""
+    """Each member, made from the run settings it reads, answers a batch in 0..1, the same way
+    twice, under its own name; one that needs what no test has here says so and is skipped."""
     from predictors.table import write_table
 
     cls = ORACLES.load(name)
@@ -398,13 +418,8 @@ def test_every_registered_oracle_answers_from_the_run_settings(name, tmp_path):
     assert name in predictors.ORACLES and predictors.ORACLES[0] == "auto"
     X = sample(40, np.random.default_rng(5), W12.resolutions)
     write_table(tmp_path / "acc.csv", X, np.linspace(0.70, 0.80, len(X)))
-    settings = {
-        "acc_predictor": None,
-        "table": tmp_path / "acc.csv",
-        "weights": None,
-        "data": None,
-        "device": "cpu",
-    }
+    every = {"table": tmp_path / "acc.csv", "device": "cpu"}
+    settings = {k: v for k, v in every.items() if k in cls.reads}  # what a run would pass it
     try:
         oracle = predictors.make_oracle(name, W12, **settings)
     except HwnasError as exc:  # supernet: a checkpoint and images (test_supernet_oracle_end_to_end)

@@ -203,3 +203,33 @@ def test_cli_pool_errors_exit_2_and_run_yaml_records_it(tmp_path, pool_file):
     from hwnas.search import resume_config
 
     assert resume_config(tmp_path / "ok").pool == str(path)
+
+
+def test_resume_refuses_an_edited_pool_file_and_another_oracle(tmp_path, pool_file):
+    from hwnas.search import resume_config
+
+    _, X = pool_file
+    path = tmp_path / "pool.jsonl"
+    write_jsonl(path, X)
+    out = tmp_path / "run"
+    run_search(
+        SearchConfig(flops="600M", queries=10, pool=str(path), out=str(out)),
+        oracle=SyntheticOracle(SPACE),
+    )
+    stored = {f: (out / f).read_bytes() for f in ("run.yaml", "evals.sqlite", "history.csv")}
+    write_jsonl(path, X[:-3])  # same path, one member fewer (the last two are dropped anyway)
+    with pytest.raises(HwnasError) as exc:
+        run_search(resume_config(out, {"queries": 20}), oracle=SyntheticOracle(SPACE), resume=True)
+    msg = str(exc.value)
+    assert msg.startswith("--resume: the --pool file's archs changed since the run started")
+    assert "restore it or start a new --out" in msg and "\n" not in msg
+
+    class Other(SyntheticOracle):
+        version = "2"
+
+    write_jsonl(path, X)  # the pool restored: now the oracle differs
+    with pytest.raises(HwnasError, match=r"the oracle changed .*synthetic@2/w1.2 now, synthetic@1"):
+        run_search(resume_config(out, {"queries": 20}), oracle=Other(SPACE), resume=True)
+    assert stored == {f: (out / f).read_bytes() for f in stored}  # nothing touched
+    r = run_search(resume_config(out, {"queries": 20}), oracle=SyntheticOracle(SPACE), resume=True)
+    assert r["queries"] == 20

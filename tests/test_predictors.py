@@ -95,6 +95,18 @@ def test_cost_features_and_space_argument():
     assert pred.shape == (300,) and np.isfinite(pred).all()
 
 
+def test_gp_reads_cost_features_when_asked():
+    X, Xt = _X(60, 4), _X(500, 5)
+    y, yt = (0.6 + 0.05 * np.log(macs_params(SPACE, A)[0] / 1e8) for A in (X, Xt))
+    plain, costed = (predictors.make_predictor("gp", with_cost=c).fit(X, y) for c in (False, True))
+    F = costed._features(Xt)
+    assert F.shape == (500, 138) and plain._features(Xt).shape == (500, 136)
+    assert 0.0 <= F[:, 136:].min() and F[:, 136:].max() <= 2.0  # scaled over the whole space
+    # a target that is MACs alone: the cost columns make it easier, so it ranks better
+    tau = [kendalltau(p.predict(Xt), yt)[0] for p in (plain, costed)]
+    assert tau[1] > tau[0] + 0.02, tau
+
+
 def test_errors():
     with pytest.raises(HwnasError, match="allowed: " + ", ".join(PREDICTORS.names())):
         predictors.make_predictor("forest")

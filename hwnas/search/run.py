@@ -10,6 +10,7 @@ again, so the result equals an uninterrupted run's.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import platform
 import time
@@ -29,7 +30,7 @@ from ..errors import HwnasError
 from ..executor import make_executor
 from ..export import export_onnx
 from ..ofa_interop import net_config
-from ..paths import WEIGHTS_FIX, check_checkpoint
+from ..paths import WEIGHTS_FIX, check_checkpoint, read_yaml
 from ..space import Space
 from .algorithm import Stop, drive
 from .algorithms import ALGORITHMS
@@ -96,6 +97,30 @@ def resume_config(out, overrides: dict | None = None) -> SearchConfig:
     return config
 
 
+def _inputs(problem, oracle) -> dict:
+    """What a run reads besides its settings, as ``run.yaml`` records it: the oracle's key (it
+    names the oracle's files by hash) and, with ``--pool``, the sha256 of the pool's members."""
+    out = {"oracle": oracle.key}
+    if problem.pool is not None:
+        members = np.ascontiguousarray(problem.pool, dtype=np.int64)
+        out["pool_sha256"] = hashlib.sha256(members.tobytes()).hexdigest()
+    return out
+
+
+def _check_resume_inputs(out: Path, mine: dict) -> None:
+    """A resumed run reads the same oracle and pool as it started with: the same flags naming
+    changed files (another predictor file, an edited --table or --pool) are an error."""
+    stored = read_yaml(out / "run.yaml", "--resume: the run's run.yaml")
+    what = {"oracle": "the oracle", "pool_sha256": "the --pool file's archs"}
+    for key, label in what.items():
+        theirs = stored.get(key) if isinstance(stored, dict) else None
+        if theirs is not None and mine.get(key) != theirs:
+            raise HwnasError(
+                f"--resume: {label} changed since the run started ({mine.get(key)} now, "
+                f"{theirs} in run.yaml); restore it or start a new --out"
+            )
+
+
 def _stored_config(out: Path) -> SearchConfig:
     if not out.is_dir():
         raise HwnasError(
@@ -136,7 +161,8 @@ def run_search(
             problem.space,
             acc_predictor=config.acc_predictor,
             table=config.oracle_table,
-            weights=config.weights,
+            # --weights may be for --export-onnx alone; only the supernet oracle reads it
+            weights=config.weights if config.oracle == "supernet" else None,
             data=config.data,
             device=config.oracle_device,
         )
@@ -145,6 +171,8 @@ def run_search(
     folder = None
     try:
         folder = RunFolder(config.out, resume) if config.out is not None else None
+        if resume and folder is not None:  # under the folder's lock, before anything is written
+            _check_resume_inputs(folder.path, _inputs(problem, oracle))
         return _run(config, problem, oracle, folder, store, executor, progress, t0)
     finally:
         executor.close()
@@ -159,7 +187,7 @@ def _run(config, problem, oracle, folder, store, executor, progress, t0) -> dict
             out / "run.yaml",
             {
                 "settings": config.to_dict(),
-                "oracle": oracle.key,
+                **_inputs(problem, oracle),
                 "oracle_is_proxy": bool(oracle.is_proxy),
                 "versions": _versions(),
                 "started": folder.started or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -249,7 +277,7 @@ def _summarise(config, problem, queries, oracle, evaluator, out, seconds) -> dic
     if problem.pool is not None:
         result.update(pool_size=len(problem.pool), pool_dropped=problem.pool_dropped)
     if out is not None:
-        _write_outputs(out, config, problem, history, front, best, result)
+        _write_outputs(out, config, problem, oracle, history, front, best, result)
     return result
 
 
@@ -275,7 +303,7 @@ def _cost_ref(problem, key) -> float:
     return float(problem.costs(biggest)[key][0])
 
 
-def _write_outputs(out: Path, config, problem, history, front, best, result) -> None:
+def _write_outputs(out: Path, config, problem, oracle, history, front, best, result) -> None:
     cols = ["query", "arch_id", "accuracy", "mflops", "params_m", "latency_ms", "phase", "arch"]
     with open(out / "history.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
@@ -307,7 +335,7 @@ def _write_outputs(out: Path, config, problem, history, front, best, result) -> 
     (out / "best.json").write_text(json.dumps(best, indent=2) + "\n")
     doc = {
         "settings": config.to_dict(),
-        "oracle": best["oracle"],
+        **_inputs(problem, oracle),
         "oracle_is_proxy": best["oracle_is_proxy"],
         "versions": _versions(),
         "summary": {k: v for k, v in result.items() if k not in ("best",)},
