@@ -1,7 +1,8 @@
 """Quick in-process experiment: weaknas on the ofa-mlp oracle, a few seeds, read at several N.
 
 Usage: HWNAS_ASSETS=... python scripts/exp_weaknas.py --seeds 3 --queries 300 --flops 600M,400M \\
-           [--opt '{"kappa": 1.0}'] [--predictor gp] [--latency 20 --device cpu-ort]
+           [--opt '{"kappa": 1.0}'] [--predictor gp] [--predictor-kw '{"with_cost": true}']
+           [--latency 20 --device cpu-ort]
 Prints, per budget, mean and worst regret to the reference optimum at each N, and the overhead.
 """
 
@@ -23,6 +24,9 @@ def main():
     ap.add_argument("--flops", default="600M,400M")
     ap.add_argument("--opt", default="{}")
     ap.add_argument("--predictor", default=None)
+    ap.add_argument(
+        "--predictor-kw", default="{}", help='the predictor\'s keywords (JSON): {"with_cost": true}'
+    )
     ap.add_argument("--algorithm", default="weaknas")
     ap.add_argument("--ref", default="{}", help="JSON {flops: reference optimum} for other budgets")
     ap.add_argument(
@@ -44,6 +48,8 @@ def main():
     oracle = make_oracle("ofa-mlp", get_space(1.2))
     if args.cheat:
         use_oracle_as_predictor(oracle)
+    elif json.loads(args.predictor_kw):
+        _predictor_keywords(json.loads(args.predictor_kw))
     reads = [n for n in map(int, args.read.split(",")) if n <= args.queries]
     for ftext in [args.latency] if args.latency else args.flops.split(","):
         flops = None if args.latency else parse_count(ftext)
@@ -101,6 +107,14 @@ def use_oracle_as_predictor(oracle) -> None:
             return m, np.zeros_like(m)
 
     search_run.make_predictor = lambda *a, **k: Cheat()  # the name run.py looks up
+
+
+def _predictor_keywords(kw: dict) -> None:
+    """Every search of this process makes its weak predictor with the extra keywords ``kw``."""
+    import hwnas.search.run as search_run
+
+    make = search_run.make_predictor
+    search_run.make_predictor = lambda *a, **k: make(*a, **{**k, **kw})
 
 
 def _reference(budget):

@@ -1,11 +1,13 @@
 """Many search runs on the ofa-mlp oracle at once, one process per core: for option sweeps.
 
-A job is ``{"tag", "flops", "seed", "queries", "opt": {...}, "predictor", "algorithm", "cheat"}``
-(``cheat``: the oracle itself as the predictor, a diagnostic of the optimiser alone). ``run`` writes
-one JSON line per finished job (the job, its best-so-far curve, overhead and CPU seconds) and skips
-jobs already in the file, so a cut-off sweep resumes; ``summary`` prints mean (worst) regret to
-``exp_weaknas.REF`` per tag and budget. The runs are the benchmark's (same seeds, same code path),
-so a sweep of the default reproduces scripts/results/search_runs_weaknas.jsonl exactly.
+A job is ``{"tag", "flops", "seed", "queries", "opt": {...}, "predictor", "predictor_kw": {...},
+"algorithm", "cheat"}`` (``cheat``: the oracle itself as the predictor, a diagnostic of the
+optimiser alone; ``predictor_kw``: keywords of the weak predictor, e.g. ``{"with_cost": true}``).
+``run`` writes one JSON line per finished job (the job, its best-so-far curve, overhead and CPU
+seconds) and skips jobs already in the file, so a cut-off sweep resumes; ``summary`` prints mean
+(worst) regret to ``exp_weaknas.REF`` per tag and budget. The runs are the benchmark's (same seeds,
+same code path), so a sweep of the default reproduces scripts/results/search_runs_weaknas.jsonl
+exactly.
 
 Usage: HWNAS_ASSETS=... python scripts/sweep_weaknas.py run JOBS.json OUT.jsonl [--procs 16]
        python scripts/sweep_weaknas.py summary OUT.jsonl[,MORE.jsonl.gz] [--at 100,300,1000]
@@ -40,6 +42,10 @@ def run_job(job) -> dict:
         from exp_weaknas import use_oracle_as_predictor
 
         use_oracle_as_predictor(oracle)
+    elif job.get("predictor_kw"):
+        from exp_weaknas import _predictor_keywords
+
+        _predictor_keywords(job["predictor_kw"])
     extra = {"predictor": job["predictor"]} if job.get("predictor") else {}
     cfg = SearchConfig(
         flops=job["flops"],

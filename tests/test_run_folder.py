@@ -183,3 +183,24 @@ def test_raising_queries_on_resume_continues_to_a_fresh_run_of_the_larger_budget
     assert (
         SearchConfig.load(tmp_path / "cont" / "run.yaml").queries == 35
     )  # a later --resume keeps 35
+
+
+def test_resume_refuses_a_recalibrated_device(tmp_path):
+    import shutil
+
+    import yaml
+
+    dev = tmp_path / "dev"
+    shutil.copytree(ROOT / "devices" / "cpu-ort", dev)
+    out = tmp_path / "run"
+    _search(out, queries=8, latency_ms="25ms", device=str(dev))
+    original = (dev / "device.yaml").read_text()
+    doc = yaml.safe_load(original)
+    doc["correction"]["slope"] *= 1.1  # what `hwnas calibrate` would write
+    (dev / "device.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    before = (out / "run.yaml").read_bytes()
+    with pytest.raises(HwnasError, match=r"the --device's latency tables or correction changed"):
+        _search(out, resume=True, queries=12)
+    assert (out / "run.yaml").read_bytes() == before
+    (dev / "device.yaml").write_text(original)  # restored: the run continues
+    assert _search(out, resume=True, queries=12)["queries"] == 12

@@ -99,8 +99,11 @@ def resume_config(out, overrides: dict | None = None) -> SearchConfig:
 
 def _inputs(problem, oracle) -> dict:
     """What a run reads besides its settings, as ``run.yaml`` records it: the oracle's key (it
-    names the oracle's files by hash) and, with ``--pool``, the sha256 of the pool's members."""
+    names the oracle's files by hash), with ``--pool`` the sha256 of the pool's members, with a
+    latency device the digest of its tables and correction (:attr:`latency.Device.digest`)."""
     out = {"oracle": oracle.key}
+    if problem.device is not None:
+        out["device_sha256"] = problem.device.digest
     if problem.pool is not None:
         members = np.ascontiguousarray(problem.pool, dtype=np.int64)
         out["pool_sha256"] = hashlib.sha256(members.tobytes()).hexdigest()
@@ -108,10 +111,15 @@ def _inputs(problem, oracle) -> dict:
 
 
 def _check_resume_inputs(out: Path, mine: dict) -> None:
-    """A resumed run reads the same oracle and pool as it started with: the same flags naming
-    changed files (another predictor file, an edited --table or --pool) are an error."""
+    """A resumed run reads the same oracle, pool and latency tables as it started with: the same
+    flags naming changed files (another predictor file, an edited --table or --pool, a re-profiled
+    or recalibrated --device) are an error."""
     stored = read_yaml(out / "run.yaml", "--resume: the run's run.yaml")
-    what = {"oracle": "the oracle", "pool_sha256": "the --pool file's archs"}
+    what = {
+        "oracle": "the oracle",
+        "pool_sha256": "the --pool file's archs",
+        "device_sha256": "the --device's latency tables or correction",
+    }
     for key, label in what.items():
         theirs = stored.get(key) if isinstance(stored, dict) else None
         if theirs is not None and mine.get(key) != theirs:
