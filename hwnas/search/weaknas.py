@@ -226,36 +226,6 @@ class WeakNASOptions(Options):
     tr_restart: int = 12  # radius after it fell below tr_min
     mo_kappa: float = 1.0  # multi-objective upper confidence bound: mean + mo_kappa x sd
     front_gain: bool = True
-    islands: int = 0  # EXPERIMENT: extra inner evolutions from fresh samples only
-    init_spread: int = 0  # EXPERIMENT: this many of the first design spread over per-stage MACs
-
-
-def _stage_macs(space, X) -> np.ndarray:
-    """(N, 5) MACs of each stage's blocks (millions)."""
-    from ..cost import cost_model
-    from ..gather import gather_blocks
-
-    cm = cost_model(space)
-    out = np.zeros((len(X), 5))
-    for r in np.unique(X[:, -1]):
-        rows = X[:, -1] == r
-        per_block = gather_blocks(cm._macs_table(int(r))[0], X[rows])
-        out[rows] = per_block.reshape(rows.sum(), 5, 4).sum(2) / 1e6
-    return out
-
-
-def _spread_design(problem, rng, n) -> np.ndarray:
-    """``n`` feasible archs by farthest-point selection on their per-stage MACs."""
-    P = problem.sample_feasible(4000, rng, tilt=False)
-    Z = _stage_macs(problem.space, P)
-    Z = (Z - Z.mean(0)) / (Z.std(0) + 1e-9)
-    pick = [int(rng.integers(len(P)))]
-    d = ((Z - Z[pick[0]]) ** 2).sum(1)
-    for _ in range(n - 1):
-        j = int(np.argmax(d))
-        pick.append(j)
-        d = np.minimum(d, ((Z - Z[j]) ** 2).sum(1))
-    return P[pick]
 
 
 class WeakNAS(StepAlgorithm):
@@ -276,16 +246,6 @@ class WeakNAS(StepAlgorithm):
         )
         if problem.pool is None:
             cand, acq = _inner_candidates(problem, rng, o, score, order, parents)
-            for _ in range(o.islands):
-                f2 = problem.sample_feasible(o.fresh, rng, tilt=True)
-                c2, a2 = _inner_candidates(
-                    problem, rng, o, score, order, f2[order(f2, score(f2), 64)[:64]]
-                )
-                cand, acq = np.concatenate([cand, c2]), np.concatenate([acq, a2])
-                first = np.sort(np.unique(cand, axis=0, return_index=True)[1])
-                cand, acq = cand[first], acq[first]
-                best = order(cand, acq, None)
-                cand, acq = cand[best], acq[best]
         else:
             cand, acq = _pool_candidates(problem.pool, score, order)
         new = ~q.measured_mask(cand)
@@ -295,11 +255,7 @@ class WeakNAS(StepAlgorithm):
         """Yield the initial design, then one batch per iteration (see the class)."""
         q, rng, problem, o = self.archive, self.rng, self.problem, self.options
         order = _ranker(problem)
-        first = problem.sample_feasible(o.n_init - o.init_spread, rng, tilt=False)
-        if o.init_spread:
-            first = unique_rows(
-                np.concatenate([first, _spread_design(problem, rng, o.init_spread)])
-            )
+        first = problem.sample_feasible(o.n_init, rng, tilt=False)
         if problem.multi_objective:  # the cheapest subnet is on every front: its left end
             first = unique_rows(np.concatenate([cheapest(problem), first]))
         yield first
