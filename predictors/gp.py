@@ -46,9 +46,7 @@ class GPPredictor(Predictor):
         max_points: int = 400,
         with_cost: bool = False,
         linear_grid=LINEAR_GRID,
-        encoding: str = "onehot",
     ):
-        self.encoding = encoding
         self.space = get_space(1.2 if space is None else space)
         self.linear_grid = tuple(linear_grid)
         self.max_points, self.with_cost = int(max_points), bool(with_cost)
@@ -66,24 +64,6 @@ class GPPredictor(Predictor):
     def _features(self, X) -> np.ndarray:
         X = np.asarray(X, dtype=np.int64)
         F = features(X, self.space, with_cost=self.with_cost).astype(np.float64)
-        if self.encoding in ("ordinal", "both"):
-            from hwnas.arch import active_mask
-            from hwnas.space import E_COLS, KS_COLS
-
-            act = active_mask(X)
-            k = np.where(act, (X[:, KS_COLS] - 3) / 4.0, 0.0) * np.sqrt(2.0)
-            e = np.where(act, (X[:, E_COLS] - 3) / 3.0, 0.0) * np.sqrt(2.0)
-            if self.encoding == "ordinal":
-                F = np.concatenate([k, e, F[:, 120:]], axis=1)
-            else:
-                F = np.concatenate(
-                    [F[:, :120] / np.sqrt(2.0), k / np.sqrt(2.0), e / np.sqrt(2.0), F[:, 120:]],
-                    axis=1,
-                )
-            base = F.shape[1] - (2 if self.with_cost else 0)
-            res = self.space.resolutions
-            F[:, base - 1] = 2.0 * (X[:, R_COL] - min(res)) / max(max(res) - min(res), 1)
-            return F
         res = self.space.resolutions
         span = max(max(res) - min(res), 1)
         F[:, N_BASE_FEATURES - 1] = 2.0 * (X[:, R_COL] - min(res)) / span
@@ -114,17 +94,6 @@ class GPPredictor(Predictor):
         from scipy.linalg import cho_factor, cho_solve
 
         X, y = np.asarray(X), np.asarray(y, dtype=np.float64)
-        if self.encoding == "auto":  # EXPERIMENT: the likelihood picks the representation
-            fits = [
-                GPPredictor(
-                    space=self.space, max_points=self.max_points, with_cost=c, encoding=e
-                ).fit(X, y)
-                for e, c in (("onehot", False), ("onehot", True), ("both", False))
-            ]
-            best = max(fits, key=lambda g: g.lml)
-            self.__dict__.update({k: v for k, v in best.__dict__.items()})
-            self.picked = (best.encoding, best.with_cost)
-            return self
         if len(y) > self.max_points:
             keep = self._subset(y)
             X, y = X[keep], y[keep]
@@ -145,7 +114,7 @@ class GPPredictor(Predictor):
                 lml = -0.5 * n * np.log(s2) - np.log(np.diag(c[0])).sum()
                 if best is None or lml > best[0]:
                     best = (lml, l2, w, g, c, a, s2)
-        self.lml, self.l2, self.w, self.noise, c, self._alpha, self.s2 = best
+        _, self.l2, self.w, self.noise, c, self._alpha, self.s2 = best
         self._L, self._F = c[0], F
         return self
 
