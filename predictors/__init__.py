@@ -44,11 +44,12 @@ def resolve_auto(space, acc_predictor=None) -> str:
 
 
 def make_oracle(
-    name, space=None, *, acc_predictor=None, table=None, weights=None, data=None, device="cpu", **kw
+    name, space=None, *, acc_predictor=None, table=None, weights=None, data=None, device=None, **kw
 ) -> Oracle:
     """An oracle by name for ``space`` (a Space, a width, or a space name; default w1.2).
 
-    ``acc_predictor``, ``table``, ``weights``, ``data``, ``device`` are the run's oracle settings:
+    ``acc_predictor``, ``table``, ``weights``, ``data``, ``device`` (default in
+    :data:`SETTING_DEFAULTS`: ``cpu``) are the run's oracle settings:
     each oracle reads those in its ``reads`` (:meth:`Oracle.from_settings`), and one it does not
     read, set to anything but its default, is a one-line :class:`HwnasError`; ``kw`` go to its
     constructor. ``auto`` is :func:`resolve_auto` (check ``oracle.is_proxy``).

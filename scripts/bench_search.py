@@ -256,6 +256,8 @@ def summarise(done, budgets):
     refs = {d["flops"]: d for d in done if d["kind"] == "ref"}
     runs = [d for d in done if d["kind"] == "run"]
     summary, lines = {}, []
+    front = RESULTS / "reference_front.json"
+    hv_refs = json.loads(front.read_text()).get("hv", {}) if front.exists() else {}
     for flops, ref in sorted(refs.items(), reverse=True):
         tag = f"{flops / 1e6:g}M"
         lines += [
@@ -357,8 +359,7 @@ def summarise(done, budgets):
                 )
             lines[-1] += "."
         mo = [r for r in runs if r["flops"] == flops and r["objectives"] == "acc,flops"]
-        front = RESULTS / "reference_front.json"
-        hv_ref = json.loads(front.read_text()).get("hv", {}).get(tag) if front.exists() else None
+        hv_ref = hv_refs.get(tag)
         if mo:
             lines += [
                 "",

@@ -48,8 +48,8 @@ def main():
     oracle = make_oracle("ofa-mlp", get_space(1.2))
     if args.cheat:
         use_oracle_as_predictor(oracle)
-    elif json.loads(args.predictor_kw):
-        _predictor_keywords(json.loads(args.predictor_kw))
+    elif args.predictor_kw != "{}":
+        use_predictor_keywords(json.loads(args.predictor_kw))
     reads = [n for n in map(int, args.read.split(",")) if n <= args.queries]
     for ftext in [args.latency] if args.latency else args.flops.split(","):
         flops = None if args.latency else parse_count(ftext)
@@ -109,7 +109,7 @@ def use_oracle_as_predictor(oracle) -> None:
     search_run.make_predictor = lambda *a, **k: Cheat()  # the name run.py looks up
 
 
-def _predictor_keywords(kw: dict) -> None:
+def use_predictor_keywords(kw: dict) -> None:
     """Every search of this process makes its weak predictor with the extra keywords ``kw``."""
     import hwnas.search.run as search_run
 

@@ -43,9 +43,9 @@ def run_job(job) -> dict:
 
         use_oracle_as_predictor(oracle)
     elif job.get("predictor_kw"):
-        from exp_weaknas import _predictor_keywords
+        from exp_weaknas import use_predictor_keywords
 
-        _predictor_keywords(job["predictor_kw"])
+        use_predictor_keywords(job["predictor_kw"])
     extra = {"predictor": job["predictor"]} if job.get("predictor") else {}
     cfg = SearchConfig(
         flops=job["flops"],

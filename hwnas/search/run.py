@@ -176,26 +176,27 @@ def run_search(
         )
     # an unreachable cluster: now
     executor = make_executor(config.executor, address=config.ray_address)
+    inputs = _inputs(problem, oracle)
     folder = None
     try:
         folder = RunFolder(config.out, resume) if config.out is not None else None
         if resume and folder is not None:  # under the folder's lock, before anything is written
-            _check_resume_inputs(folder.path, _inputs(problem, oracle))
-        return _run(config, problem, oracle, folder, store, executor, progress, t0)
+            _check_resume_inputs(folder.path, inputs)
+        return _run(config, problem, oracle, inputs, folder, store, executor, progress, t0)
     finally:
         executor.close()
         if folder is not None:
             folder.release()
 
 
-def _run(config, problem, oracle, folder, store, executor, progress, t0) -> dict:
+def _run(config, problem, oracle, inputs, folder, store, executor, progress, t0) -> dict:
     out = folder.path if folder is not None else None
     if out is not None:  # a resumed run records a raised --queries here too
         _write_yaml(
             out / "run.yaml",
             {
                 "settings": config.to_dict(),
-                **_inputs(problem, oracle),
+                **inputs,
                 "oracle_is_proxy": bool(oracle.is_proxy),
                 "versions": _versions(),
                 "started": folder.started or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -231,7 +232,7 @@ def _run(config, problem, oracle, folder, store, executor, progress, t0) -> dict
         finally:
             queries.close()
         result = _summarise(
-            config, problem, queries, oracle, evaluator, out, time.perf_counter() - t0
+            config, problem, queries, oracle, inputs, evaluator, out, time.perf_counter() - t0
         )
     finally:
         if own_store:
@@ -244,7 +245,7 @@ def _run(config, problem, oracle, folder, store, executor, progress, t0) -> dict
     return result
 
 
-def _summarise(config, problem, queries, oracle, evaluator, out, seconds) -> dict:
+def _summarise(config, problem, queries, oracle, inputs, evaluator, out, seconds) -> dict:
     history = queries.history()
     row, acc = queries.best()
     if row is None:
@@ -285,7 +286,7 @@ def _summarise(config, problem, queries, oracle, evaluator, out, seconds) -> dic
     if problem.pool is not None:
         result.update(pool_size=len(problem.pool), pool_dropped=problem.pool_dropped)
     if out is not None:
-        _write_outputs(out, config, problem, oracle, history, front, best, result)
+        _write_outputs(out, config, problem, inputs, history, front, best, result)
     return result
 
 
@@ -311,7 +312,7 @@ def _cost_ref(problem, key) -> float:
     return float(problem.costs(biggest)[key][0])
 
 
-def _write_outputs(out: Path, config, problem, oracle, history, front, best, result) -> None:
+def _write_outputs(out: Path, config, problem, inputs, history, front, best, result) -> None:
     cols = ["query", "arch_id", "accuracy", "mflops", "params_m", "latency_ms", "phase", "arch"]
     with open(out / "history.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
@@ -343,7 +344,7 @@ def _write_outputs(out: Path, config, problem, oracle, history, front, best, res
     (out / "best.json").write_text(json.dumps(best, indent=2) + "\n")
     doc = {
         "settings": config.to_dict(),
-        **_inputs(problem, oracle),
+        **inputs,
         "oracle_is_proxy": best["oracle_is_proxy"],
         "versions": _versions(),
         "summary": {k: v for k, v in result.items() if k not in ("best",)},
