@@ -44,15 +44,25 @@ def resolve_auto(space, acc_predictor=None) -> str:
 
 
 def make_oracle(
-    name, space=None, *, acc_predictor=None, table=None, weights=None, data=None, device=None, **kw
+    name,
+    space=None,
+    *,
+    acc_predictor=None,
+    table=None,
+    weights=None,
+    data=None,
+    device=None,
+    labels=None,
+    **kw,
 ) -> Oracle:
     """An oracle by name for ``space`` (a Space, a width, or a space name; default w1.2).
 
     ``acc_predictor``, ``table``, ``weights``, ``data``, ``device`` (default in
     :data:`SETTING_DEFAULTS`: ``cpu``) are the run's oracle settings:
     each oracle reads those in its ``reads`` (:meth:`Oracle.from_settings`), and one it does not
-    read, set to anything but its default, is a one-line :class:`HwnasError`; ``kw`` go to its
-    constructor. ``auto`` is :func:`resolve_auto` (check ``oracle.is_proxy``).
+    read, set to anything but its default, is a one-line :class:`HwnasError`, which names the
+    setting by ``labels[setting]`` where given (the CLI's flags); ``kw`` go to its constructor.
+    ``auto`` is :func:`resolve_auto` (check ``oracle.is_proxy``).
     """
     if name not in ORACLE_CHOICES:
         raise HwnasError(f"oracle {name!r} is unknown; allowed: {allowed(ORACLE_CHOICES)}")
@@ -70,11 +80,14 @@ def make_oracle(
     }
     given = {k: v for k, v in settings.items() if v is not None and v != SETTING_DEFAULTS.get(k)}
     cls = registry.ORACLES.load(name)
+    labels = labels or {}
     for k, v in given.items():
         if k not in cls.reads:
+            shown = f"{labels[k]} {v!r}" if k in labels else f"{k}={v!r}"
+            reads = ", ".join(labels.get(r, r) for r in cls.reads)
             raise HwnasError(
-                f"oracle {label} does not use {k}={v!r}; it reads: "
-                f"{', '.join(cls.reads) or 'none of the oracle settings'}"
+                f"oracle {label} does not use {shown}; it reads: "
+                f"{reads or 'none of the oracle settings'}"
             )
     return cls.from_settings(space, {**SETTING_DEFAULTS, **given}, **kw)
 

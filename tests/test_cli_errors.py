@@ -105,6 +105,10 @@ CASES = {
         "needs --oracle table",
     ),
     "search-unused-data": (_search("--data", "{h}/adir"), "needs --oracle supernet"),
+    "search-unused-oracle-device": (  # named by its flag, not make_oracle's keyword
+        _search("--oracle", "ofa-mlp", "--oracle-device", "cuda"),
+        "oracle 'ofa-mlp' does not use --oracle-device 'cuda'; it reads: --acc-predictor",
+    ),
     "search-unused-weights": (
         _search("--weights", "{h}/corrupt.pth"),
         "--oracle supernet or --export-onnx",

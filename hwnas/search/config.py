@@ -30,6 +30,14 @@ _PATHS = (
 RESUME_FREE = ("out", "executor", "ray_address", "export_onnx")
 # setting -> flag, where not --<name>
 FLAGS = {"latency_ms": "--latency", "oracle_table": "--table"}
+# make_oracle's settings -> the field that holds each
+ORACLE_SETTINGS = {
+    "acc_predictor": "acc_predictor",
+    "table": "oracle_table",
+    "weights": "weights",
+    "data": "data",
+    "device": "oracle_device",
+}
 
 
 @dataclass
@@ -185,6 +193,11 @@ class SearchConfig:
                 f"{_show(name, theirs[name])} (run.yaml){why}; drop {flag} or start a "
                 f"new --out"
             )
+
+
+def oracle_flags() -> dict:
+    """make_oracle's setting -> the flag that sets it (its ``labels``, so errors name the flag)."""
+    return {k: _flag(v) for k, v in ORACLE_SETTINGS.items()}
 
 
 def _flag(name: str) -> str:

@@ -34,7 +34,7 @@ from ..paths import WEIGHTS_FIX, check_checkpoint, read_yaml
 from ..space import Space
 from .algorithm import Stop, drive
 from .algorithms import ALGORITHMS
-from .config import SearchConfig
+from .config import ORACLE_SETTINGS, SearchConfig, oracle_flags
 from .folder import RunFolder, check_export_path
 from .pareto import hypervolume, pareto_mask, plot_front
 from .problem import COST_LABELS, Problem
@@ -164,16 +164,10 @@ def run_search(
     if resume and config.out is not None:
         config.check_resume(_stored_config(Path(config.out)))
     if oracle is None:
-        oracle = make_oracle(
-            config.oracle,
-            problem.space,
-            acc_predictor=config.acc_predictor,
-            table=config.oracle_table,
-            # --weights may be for --export-onnx alone; only the supernet oracle reads it
-            weights=config.weights if config.oracle == "supernet" else None,
-            data=config.data,
-            device=config.oracle_device,
-        )
+        settings = {k: getattr(config, v) for k, v in ORACLE_SETTINGS.items()}
+        if config.oracle != "supernet":  # --weights may be for --export-onnx alone
+            settings["weights"] = None
+        oracle = make_oracle(config.oracle, problem.space, labels=oracle_flags(), **settings)
     # an unreachable cluster: now
     executor = make_executor(config.executor, address=config.ray_address)
     inputs = _inputs(problem, oracle)
