@@ -33,6 +33,12 @@ def main():
         "--cheat", action="store_true", help="diagnostic: the oracle itself as predictor"
     )
     ap.add_argument(
+        "--cheat-noise",
+        type=float,
+        default=0.0,
+        help="with --cheat: add a fixed error of this sd (fraction) to each unmeasured arch",
+    )
+    ap.add_argument(
         "--latency", default=None, help="a latency budget instead of --flops (needs --device)"
     )
     ap.add_argument("--device", default=None)
@@ -47,7 +53,7 @@ def main():
     refs = {**REF, **{float(k): v for k, v in json.loads(args.ref).items()}}
     oracle = make_oracle("ofa-mlp", get_space(1.2))
     if args.cheat:
-        use_oracle_as_predictor(oracle)
+        use_oracle_as_predictor(oracle, args.cheat_noise)
     elif args.predictor_kw != "{}":
         use_predictor_keywords(json.loads(args.predictor_kw))
     reads = [n for n in map(int, args.read.split(",")) if n <= args.queries]
@@ -93,17 +99,36 @@ def main():
         )
 
 
-def use_oracle_as_predictor(oracle) -> None:
-    """Diagnostic, for this process: every search's weak predictor is ``oracle`` itself (exact,
-    zero spread), so a run measures the optimiser alone."""
+def use_oracle_as_predictor(oracle, noise: float = 0.0) -> None:
+    """Diagnostic, for this process: every search's weak predictor is ``oracle`` itself (zero
+    spread), so a run measures the optimiser alone. ``noise`` > 0: each arch not yet measured gets
+    a fixed Gaussian error of that sd (the same arch, the same error), measured ones are exact, so
+    a run shows how accurate a predictor must be."""
     import hwnas.search.run as search_run
+
+    W = np.random.default_rng(12345).integers(1, 2**63, size=(2, 46), dtype=np.uint64)
+
+    def mix(h):  # splitmix64's finaliser: well-spread bits from a linear hash
+        h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return (h ^ (h >> np.uint64(31))) >> np.uint64(11)
+
+    def error(X):  # Box-Muller on two hashes of the genes: the same arch, the same error
+        with np.errstate(over="ignore"):
+            u = [(mix((X.astype(np.uint64) * w).sum(1)) + 0.5) / 2.0**53 for w in W]
+        return noise * np.sqrt(-2.0 * np.log(u[0])) * np.cos(2.0 * np.pi * u[1])
 
     class Cheat:
         def fit(self, X, y):
+            self.known = {x.tobytes() for x in np.asarray(X, dtype=np.int64)}
             return self
 
         def predict_dist(self, X):
             m = oracle.predict(X)
+            if noise:
+                X = np.asarray(X, dtype=np.int64)
+                fresh = np.array([x.tobytes() not in self.known for x in X])
+                m = m + error(X) * fresh
             return m, np.zeros_like(m)
 
     search_run.make_predictor = lambda *a, **k: Cheat()  # the name run.py looks up
