@@ -1,8 +1,8 @@
 """Quick in-process experiment: weaknas on the ofa-mlp oracle, a few seeds, read at several N.
 
-Usage: HWNAS_ASSETS=... python scripts/exp_weaknas.py --seeds 3 --queries 300 --flops 600M,400M \\
+Usage: HWNAS_ASSETS=... python scripts/exp_weaknas.py --seeds 0,1,2 --queries 300 --flops 600M \\
            [--opt '{"kappa": 1.0}'] [--predictor gp] [--predictor-kw '{"with_cost": true}']
-           [--latency 20 --device cpu-ort]
+           [--latency 20ms --device cpu-ort] [--cheat [--cheat-noise 0.002]]
 Prints, per budget, mean and worst regret to the reference optimum at each N, and the overhead.
 """
 
