@@ -5,7 +5,8 @@ predictor on that run's history and scores the archs of the basin the benchmark'
 oracle ends in (``reference_optimum``, every arch it met within ``--top`` of its optimum). Prints,
 per predictor, the mean error of its prediction there, how many have an upper confidence bound (mean
 + 2 sd) above the run's best measured accuracy, Kendall tau among those archs, and its mean and sd
-at the benchmark's reference optimum arch; then the same predictors fitted on as many uniformly
+at the benchmark's reference optimum arch; also the default GP's error on the candidates its inner
+optimiser proposes (near the incumbent); then the same predictors fitted on as many uniformly
 random feasible archs, for comparison.
 
 Usage: HWNAS_ASSETS=... python scripts/exp_other_basin.py --seeds 0,1 --flops 600M
@@ -53,6 +54,38 @@ def _rate(predictor, X, y, TX, Ty, best, ref):
     )
 
 
+def _local_error(space, flops, X, y, seed, f) -> str:
+    """The default GP's error on what its inner optimiser proposes: the 2,000 best-scored
+    unmeasured candidates of one iteration after this history (as the loop would score them)."""
+    from hwnas.search.problem import Problem
+    from hwnas.search.weaknas import WeakNASOptions, _inner_candidates, _ranker
+    from predictors.gp import GPPredictor
+
+    problem, o = Problem(space, flops=flops), WeakNASOptions()
+    gp = GPPredictor(space=space).fit(X, y)
+
+    def score(A):
+        mean, sd = gp.predict_dist(A)
+        return mean + o.kappa * sd
+
+    rng, order = np.random.default_rng(seed), _ranker(problem)
+    fresh = problem.sample_feasible(o.fresh, rng, tilt=True)
+    best_first = X[np.argsort(-y, kind="stable")]
+    parents = np.concatenate(
+        [best_first[: o.top_measured], fresh[order(fresh, score(fresh), 32)[:32]]]
+    )
+    cand, _ = _inner_candidates(problem, rng, o, score, order, parents)
+    seen = {x.tobytes() for x in X}
+    cand = cand[[c.tobytes() not in seen for c in cand]][:2000]
+    mean, sd = gp.predict_dist(cand)
+    true = f(cand)
+    err = mean - true
+    return (
+        f"error mean {err.mean():+.4f} sd {err.std():.4f} (the GP's sd {sd.mean():.4f}); "
+        f"true best of them {true.max():.4f}"
+    )
+
+
 def _stored_reference(flops) -> np.ndarray:
     """The benchmark's reference optimum arch (scripts/results/search_runs.jsonl)."""
     rows = Path(__file__).parent / "results" / "search_runs.jsonl"
@@ -87,6 +120,11 @@ def main():
     TX, Ty = allX[keep], ally[keep]
     print(f"{args.flops}: the long search's optimum {opt:.4f}; {len(Ty)} archs within {args.top}")
     ref = _stored_reference(flops)
+    oracle = make_oracle("ofa-mlp", space)
+
+    def oracle_values(A):
+        return np.array([a.accuracy for a in oracle.evaluate(A)])
+
     fits = _fits(space)
     for seed in map(int, args.seeds.split(",")):
         with tempfile.TemporaryDirectory() as out:
@@ -97,13 +135,14 @@ def main():
             hist = read_arch_list(Path(out) / "history.csv", need_accuracy=True)
         X, y = hist.X, hist.accuracy
         print(f"seed {seed}: best measured {y.max():.4f} after {len(y)} queries")
+        local = _local_error(space, flops, X, y, seed, oracle_values)
+        print(f"  gp on its inner optimiser's 2,000 best unmeasured candidates: {local}")
         for name, make in fits.items():
             print(f"  {name:22s} {_rate(make(), X, y, TX, Ty, y.max(), ref)}", flush=True)
-    oracle = make_oracle("ofa-mlp", space)
     R = Problem(space, flops=flops).sample_feasible(
         args.queries, np.random.default_rng(0), tilt=False
     )
-    ry = np.array([a.accuracy for a in oracle.evaluate(R)])
+    ry = oracle_values(R)
     print(f"{args.queries} uniformly random feasible archs: best {ry.max():.4f}")
     for name, make in fits.items():
         print(f"  {name:22s} {_rate(make(), R, ry, TX, Ty, ry.max(), ref)}", flush=True)
