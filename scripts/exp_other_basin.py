@@ -58,7 +58,12 @@ def _local_error(space, flops, X, y, seed, f) -> str:
     """The default GP's error on what its inner optimiser proposes: the 2,000 best-scored
     unmeasured candidates of one iteration after this history (as the loop would score them)."""
     from hwnas.search.problem import Problem
-    from hwnas.search.weaknas import WeakNASOptions, _inner_candidates, _ranker
+    from hwnas.search.weaknas import (
+        WeakNASOptions,
+        _inner_candidates,
+        _ranker,
+        inner_parents,
+    )
     from predictors.gp import GPPredictor
 
     problem, o = Problem(space, flops=flops), WeakNASOptions()
@@ -69,11 +74,8 @@ def _local_error(space, flops, X, y, seed, f) -> str:
         return mean + o.kappa * sd
 
     rng, order = np.random.default_rng(seed), _ranker(problem)
-    fresh = problem.sample_feasible(o.fresh, rng, tilt=True)
     best_first = X[np.argsort(-y, kind="stable")]
-    parents = np.concatenate(
-        [best_first[: o.top_measured], fresh[order(fresh, score(fresh), 32)[:32]]]
-    )
+    parents = inner_parents(problem, rng, o, score, order, best_first)
     cand, _ = _inner_candidates(problem, rng, o, score, order, parents)
     seen = {x.tobytes() for x in X}
     cand = cand[[c.tobytes() not in seen for c in cand]][:2000]
@@ -88,7 +90,9 @@ def _local_error(space, flops, X, y, seed, f) -> str:
 
 def _stored_reference(flops) -> np.ndarray:
     """The benchmark's reference optimum arch (scripts/results/search_runs.jsonl)."""
-    rows = Path(__file__).parent / "results" / "search_runs.jsonl"
+    from bench_search import RESULTS
+
+    rows = RESULTS / "search_runs.jsonl"
     for line in rows.read_text().splitlines():
         row = json.loads(line)
         if row.get("kind") == "ref" and row["flops"] == flops:
@@ -104,14 +108,13 @@ def main():
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--top", type=float, default=0.003, help="basin: within this of its optimum")
     args = ap.parse_args()
-    from bench_search import reference_optimum
+    from bench_search import oracle_fn, reference_optimum
 
     from hwnas import get_space
     from hwnas.archfile import read_arch_list
     from hwnas.search import SearchConfig, run_search
     from hwnas.search.problem import Problem
     from hwnas.units import parse_count
-    from predictors import make_oracle
 
     space, flops = get_space(1.2), parse_count(args.flops)
     _, opt, _, allX, ally = reference_optimum(space, flops)
@@ -120,11 +123,7 @@ def main():
     TX, Ty = allX[keep], ally[keep]
     print(f"{args.flops}: the long search's optimum {opt:.4f}; {len(Ty)} archs within {args.top}")
     ref = _stored_reference(flops)
-    oracle = make_oracle("ofa-mlp", space)
-
-    def oracle_values(A):
-        return np.array([a.accuracy for a in oracle.evaluate(A)])
-
+    _, oracle_values = oracle_fn(space)
     fits = _fits(space)
     for seed in map(int, args.seeds.split(",")):
         with tempfile.TemporaryDirectory() as out:

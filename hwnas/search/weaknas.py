@@ -171,6 +171,15 @@ def batch_size(n_measured: int, smallest: int = 5, share: float = 0.05) -> int:
     return max(smallest, int(math.ceil(share * n_measured)))
 
 
+def inner_parents(problem, rng, o, score, order, best_first) -> np.ndarray:
+    """The inner optimiser's parents: the ``o.top_measured`` first rows of ``best_first`` (the
+    measured archs, best first) and the 32 best-scored of ``o.fresh`` new feasible samples."""
+    fresh = problem.sample_feasible(o.fresh, rng, tilt=True)
+    return np.concatenate(
+        [best_first[: o.top_measured], fresh[order(fresh, score(fresh), 32)[:32]]]
+    )
+
+
 def _inner_candidates(problem, rng, o, score, order, parents):
     """``(archs, scores)``: every candidate the inner optimiser scored (measured or not), best
     first; archs outside a trust region are left out."""
@@ -240,10 +249,7 @@ class WeakNAS(StepAlgorithm):
         q, rng, problem, o = self.archive, self.rng, self.problem, self.options
         y = q.y()
         measured = q.X()[np.argsort(-np.nan_to_num(y, nan=-1.0), kind="stable")]
-        fresh = problem.sample_feasible(o.fresh, rng, tilt=True)
-        parents = np.concatenate(
-            [measured[: o.top_measured], fresh[order(fresh, score(fresh), 32)[:32]]]
-        )
+        parents = inner_parents(problem, rng, o, score, order, measured)
         if problem.pool is None:
             cand, acq = _inner_candidates(problem, rng, o, score, order, parents)
         else:
