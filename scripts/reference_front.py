@@ -147,6 +147,18 @@ def _known_optima(path, space) -> list:
     return out
 
 
+def _log(results, stem, part, parts) -> tuple:
+    """(this process's log file, {budget: row} from every ``stem*.jsonl``; a later row of a
+    budget replaces an earlier one)."""
+    log = results / (f"{stem}.jsonl" if parts == 1 else f"{stem}.part{part}.jsonl")
+    rows = {
+        r["budget_mflops"]: r
+        for p in sorted(results.glob(f"{stem}*.jsonl"))
+        for r in map(json.loads, p.read_text().splitlines())
+    }
+    return log, rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--budgets", type=int, default=24, help="number of MACs budgets (>= 20)")
@@ -186,14 +198,7 @@ def main():
     least = budgets_mflops(space, 2)[0]
     results.mkdir(parents=True, exist_ok=True)
     part, parts = (int(v) for v in args.part.split("/"))
-    log = results / (
-        "reference_front_runs.jsonl" if parts == 1 else f"reference_front_runs.part{part}.jsonl"
-    )
-    done = {
-        r["budget_mflops"]: r
-        for p in sorted(results.glob("reference_front_runs*.jsonl"))
-        for r in map(json.loads, p.read_text().splitlines())
-    }
+    log, done = _log(results, "reference_front_runs", part, parts)
     for r in _known_optima(args.known, space):
         if r["budget_mflops"] not in done:
             done[r["budget_mflops"]] = r
@@ -242,14 +247,7 @@ def main():
             gens, restarts = (
                 (max(10, gens // 2), restarts) if gens > 10 else (gens, max(1, restarts - 1))
             )
-    loop_log = results / (
-        "reference_front_loop.jsonl" if parts == 1 else f"reference_front_loop.part{part}.jsonl"
-    )
-    loops = {
-        r["budget_mflops"]: r
-        for p in sorted(results.glob("reference_front_loop*.jsonl"))
-        for r in map(json.loads, p.read_text().splitlines())
-    }
+    loop_log, loops = _log(results, "reference_front_loop", part, parts)
     for b in todo if args.loop_queries else []:
         if b in loops or b <= least + 1e-6:
             continue
