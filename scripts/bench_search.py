@@ -102,25 +102,15 @@ def reference_loop(problem, seed=0, queries=300, islands=2):
     spread) and ``islands`` more inner evolutions per iteration that start from fresh samples
     alone (docs/search.md, fourth and sixth rounds: it finds optima the long evolution misses).
     Returns (arch row, accuracy, oracle queries: the loop's own and its inner optimisers')."""
+    from exp_weaknas import OraclePredictor
+
     from hwnas.search.algorithm import Stop, drive
+    from hwnas.search.inner import _first_occurrences
     from hwnas.search.queries import Queries
     from hwnas.search.weaknas import WeakNAS, _inner_candidates
 
-    _, f = oracle_fn(problem.space)
-    calls = 0
-
-    def scored(X):
-        nonlocal calls
-        calls += len(X)
-        return f(X)
-
-    class Oracle:  # the weak predictor's place, held by the oracle
-        def fit(self, X, y):
-            return self
-
-        def predict_dist(self, X):
-            m = scored(X)
-            return m, np.zeros_like(m)
+    oracle, f = oracle_fn(problem.space)
+    predictor = OraclePredictor(oracle)
 
     class Islands(WeakNAS):
         def _candidates(self, score, order):
@@ -132,23 +122,22 @@ def reference_loop(problem, seed=0, queries=300, islands=2):
                 c, a = _inner_candidates(problem, rng, o, score, order, parents)
                 new = ~q.measured_mask(c)
                 cand, acq = np.concatenate([cand, c[new]]), np.concatenate([acq, a[new]])
-                first = np.sort(np.unique(cand, axis=0, return_index=True)[1])
+                first = _first_occurrences(cand)
                 best = order(cand[first], acq[first], None)
                 cand, acq = cand[first][best], acq[first][best]
             return cand, acq
 
     class Evaluator:
-        def evaluate(self, X):
-            return scored(X)
+        evaluate = staticmethod(f)
 
     archive = Queries(Evaluator(), problem, queries)
     alg = Islands()
     alg.setup(
-        problem, np.random.default_rng(seed), alg.Options(), lambda name=None: Oracle(), archive
+        problem, np.random.default_rng(seed), alg.Options(), lambda name=None: predictor, archive
     )
     drive(alg, archive.measure, Stop(queries))
     row, acc = archive.best()
-    return np.asarray(row), acc, calls
+    return np.asarray(row), acc, predictor.calls + archive.n
 
 
 def run_one(space, flops, algorithm, seed, queries, objectives="acc"):

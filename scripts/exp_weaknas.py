@@ -115,39 +115,52 @@ def _ref_key(text: str):
         return text
 
 
+# fixed weights of --cheat-noise's hash of the genes
+_NOISE_W = np.random.default_rng(12345).integers(1, 2**63, size=(2, 46), dtype=np.uint64)
+
+
+def _mix(h):  # splitmix64's finaliser: well-spread bits from a linear hash
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return (h ^ (h >> np.uint64(31))) >> np.uint64(11)
+
+
+def _error(X, sd: float) -> np.ndarray:
+    """Box-Muller on two hashes of the genes: the same arch, the same error (sd ``sd``)."""
+    with np.errstate(over="ignore"):
+        u = [(_mix((X.astype(np.uint64) * w).sum(1)) + 0.5) / 2.0**53 for w in _NOISE_W]
+    return sd * np.sqrt(-2.0 * np.log(u[0])) * np.cos(2.0 * np.pi * u[1])
+
+
+class OraclePredictor:
+    """Diagnostic: ``oracle`` itself in a weak predictor's place (zero spread), so a run measures
+    the optimiser alone. ``noise`` > 0: each arch not yet measured gets a fixed Gaussian error of
+    that sd (the same arch, the same error), measured ones are exact, so a run shows how accurate
+    a predictor must be. ``calls`` counts the archs it was asked about."""
+
+    def __init__(self, oracle, noise: float = 0.0):
+        self.oracle, self.noise, self.calls, self.known = oracle, noise, 0, set()
+
+    def fit(self, X, y):
+        self.known = {x.tobytes() for x in np.asarray(X, dtype=np.int64)}
+        return self
+
+    def predict_dist(self, X):
+        self.calls += len(X)
+        m = self.oracle.predict(X)
+        if self.noise:
+            X = np.asarray(X, dtype=np.int64)
+            fresh = np.array([x.tobytes() not in self.known for x in X])
+            m = m + _error(X, self.noise) * fresh
+        return m, np.zeros_like(m)
+
+
 def use_oracle_as_predictor(oracle, noise: float = 0.0) -> None:
-    """Diagnostic, for this process: every search's weak predictor is ``oracle`` itself (zero
-    spread), so a run measures the optimiser alone. ``noise`` > 0: each arch not yet measured gets
-    a fixed Gaussian error of that sd (the same arch, the same error), measured ones are exact, so
-    a run shows how accurate a predictor must be."""
+    """Diagnostic, for this process: every search's weak predictor is an
+    :class:`OraclePredictor` of ``oracle`` with error sd ``noise``."""
     import hwnas.search.run as search_run
 
-    W = np.random.default_rng(12345).integers(1, 2**63, size=(2, 46), dtype=np.uint64)
-
-    def mix(h):  # splitmix64's finaliser: well-spread bits from a linear hash
-        h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return (h ^ (h >> np.uint64(31))) >> np.uint64(11)
-
-    def error(X):  # Box-Muller on two hashes of the genes: the same arch, the same error
-        with np.errstate(over="ignore"):
-            u = [(mix((X.astype(np.uint64) * w).sum(1)) + 0.5) / 2.0**53 for w in W]
-        return noise * np.sqrt(-2.0 * np.log(u[0])) * np.cos(2.0 * np.pi * u[1])
-
-    class Cheat:
-        def fit(self, X, y):
-            self.known = {x.tobytes() for x in np.asarray(X, dtype=np.int64)}
-            return self
-
-        def predict_dist(self, X):
-            m = oracle.predict(X)
-            if noise:
-                X = np.asarray(X, dtype=np.int64)
-                fresh = np.array([x.tobytes() not in self.known for x in X])
-                m = m + error(X) * fresh
-            return m, np.zeros_like(m)
-
-    search_run.make_predictor = lambda *a, **k: Cheat()  # the name run.py looks up
+    search_run.make_predictor = lambda *a, **k: OraclePredictor(oracle, noise)  # run.py's name
 
 
 def use_predictor_keywords(kw: dict) -> None:
