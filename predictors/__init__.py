@@ -16,9 +16,8 @@ from hwnas.space import get_space
 from . import registry
 from .assets import ACC_PREDICTOR, find_asset
 from .base import Answer, Oracle, Predictor
-from .registry import AUTO, ORACLE_CHOICES
+from .registry import AUTO, AUTO_STANDS_FOR, ORACLE_CHOICES, SETTING_DEFAULTS
 
-SETTING_DEFAULTS = {"device": "cpu"}  # an oracle setting at its default is not "set"
 ORACLES = ORACLE_CHOICES  # names --oracle accepts (``auto`` first); the table: registry.ORACLES
 PREDICTORS = registry.PREDICTORS.names()  # names of the table registry.PREDICTORS
 
@@ -38,9 +37,10 @@ def resolve_auto(space, acc_predictor=None) -> str:
     """The oracle ``auto`` stands for: ``ofa-mlp`` when OFA's predictor file is found
     (``acc_predictor``, ``$HWNAS_ASSETS``, the cache dir) and ``space`` is w1.2, else
     ``zerocost``."""
+    ofa_mlp, proxy = AUTO_STANDS_FOR
     if space.width == 1.2 and find_asset(ACC_PREDICTOR, acc_predictor) is not None:
-        return "ofa-mlp"
-    return "zerocost"
+        return ofa_mlp
+    return proxy
 
 
 def make_oracle(

@@ -82,3 +82,18 @@ ORACLES = Registry(
 
 AUTO = "auto"
 ORACLE_CHOICES = (AUTO, *ORACLES.names())  # what --oracle accepts: `auto` resolves to a member
+AUTO_STANDS_FOR = ("ofa-mlp", "zerocost")  # what `auto` may resolve to: predictors.resolve_auto
+SETTING_DEFAULTS = {"device": "cpu"}  # an oracle setting at its default is not "set"
+
+
+def oracle_reads(name: str) -> frozenset:
+    """The oracle settings (:func:`predictors.make_oracle`'s keywords) that oracle ``name`` reads:
+    its class's ``reads``; for ``auto``, those of every oracle it may stand for. Imports the
+    classes, which import neither torch nor xgboost."""
+    names = AUTO_STANDS_FOR if name == AUTO else (ORACLES.check(name),)
+    return frozenset(s for n in names for s in ORACLES.load(n).reads)
+
+
+def oracles_reading(setting: str) -> tuple[str, ...]:
+    """The oracles (table order, ``auto`` left out) that read the oracle setting ``setting``."""
+    return tuple(n for n in ORACLES.names() if setting in ORACLES.load(n).reads)

@@ -102,12 +102,13 @@ CASES = {
     "search-unused-ray-address": (_search("--ray-address", "1.2.3.4:1"), "needs --executor ray"),
     "search-unused-table": (
         _search("--oracle", "zerocost", "--table", "{h}/noheader.csv"),
-        "needs --oracle table",
+        "needs --oracle table or --oracle surrogate",
     ),
     "search-unused-data": (_search("--data", "{h}/adir"), "needs --oracle supernet"),
-    "search-unused-oracle-device": (  # named by its flag, not make_oracle's keyword
+    "search-unused-oracle-device": (
         _search("--oracle", "ofa-mlp", "--oracle-device", "cuda"),
-        "oracle 'ofa-mlp' does not use --oracle-device 'cuda'; it reads: --acc-predictor",
+        "--oracle-device 'cuda' is not used by this search; it needs --oracle supernet or "
+        "--oracle zerocost (or auto)",
     ),
     "search-unused-weights": (
         _search("--weights", "{h}/corrupt.pth"),
@@ -297,6 +298,17 @@ def test_without_json_the_error_is_the_same_one_line(hostile):
         json_flag=False,
     )
     assert "choose a new or empty folder" in line
+
+
+@pytest.mark.skipif(not HAS_ACC, reason="OFA's acc_predictor.pth not found: set HWNAS_ASSETS")
+def test_a_setting_auto_resolves_away_from_is_named_by_its_flag(hostile):
+    # auto may stand for zerocost, which reads --oracle-device, so only make_oracle can tell
+    _check(
+        hostile,
+        _search("--oracle-device", "cuda"),
+        "oracle 'auto' (here 'ofa-mlp') does not use --oracle-device 'cuda'; "
+        "it reads: --acc-predictor",
+    )
 
 
 @pytest.mark.skipif(not HAS_ACC, reason="OFA's acc_predictor.pth not found: set HWNAS_ASSETS")

@@ -7,7 +7,9 @@ import time
 import numpy as np
 import pytest
 
+import predictors
 from hwnas import get_space
+from hwnas.arch import sample
 from hwnas.errors import HwnasError
 from hwnas.search import SearchConfig, run_search
 from hwnas.search.pareto import pareto_mask
@@ -210,3 +212,48 @@ def test_cli_search_json_and_bad_units(tmp_path, assets):
     assert bad.returncode == 2 and "six hundred" in bad.stderr and "600M" in bad.stderr
     bad = run_cli("search", "--flops", "1M", "--out", tmp_path / "y")
     assert bad.returncode == 2 and "smallest achievable" in bad.stderr
+
+
+# a value for each oracle setting, as SearchConfig fields (none of them is read before the search)
+_ORACLE_VALUES = {"acc_predictor": "a.pth", "table": "t.csv", "weights": "w.pth", "data": "d"}
+
+
+@pytest.mark.parametrize("name", predictors.registry.ORACLES.names())
+def test_config_accepts_exactly_the_settings_its_oracle_reads(name):
+    from hwnas.search.config import ORACLE_SETTINGS
+
+    reads = predictors.registry.ORACLES.load(name).reads
+    for setting, field in ORACLE_SETTINGS.items():
+        kw = {field: _ORACLE_VALUES.get(setting, "cuda")}
+        if setting in reads:
+            assert getattr(SearchConfig(flops=600e6, oracle=name, **kw), field) == kw[field]
+            continue
+        with pytest.raises(HwnasError, match="is not used by this search") as err:
+            SearchConfig(flops=600e6, oracle=name, **kw)
+        readers = predictors.registry.oracles_reading(setting)
+        assert readers and all(f"--oracle {o}" in str(err.value) for o in readers)
+
+
+def test_cli_search_with_the_surrogate_oracle_reads_its_table(tmp_path):
+    from predictors.table import write_table
+
+    X = sample(40, np.random.default_rng(0), get_space(1.2).resolutions)  # a budget or not: all
+    write_table(tmp_path / "acc.csv", X, 0.7 + 0.1 * np.random.default_rng(1).random(len(X)))
+    out = run_cli(
+        "search",
+        "--flops",
+        "600M",
+        "--queries",
+        "8",
+        "--oracle",
+        "surrogate",
+        "--table",
+        tmp_path / "acc.csv",
+        "--out",
+        tmp_path / "run",
+        "--json",
+        "--no-progress",
+    )
+    assert out.returncode == 0, out.stderr
+    obj = json.loads(out.stdout)
+    assert obj["queries"] == 8 and obj["best"]["oracle"].startswith("surrogate@")

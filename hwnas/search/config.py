@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-from predictors.registry import ORACLE_CHOICES, PREDICTORS
+from predictors.registry import (
+    AUTO,
+    ORACLE_CHOICES,
+    PREDICTORS,
+    SETTING_DEFAULTS,
+    oracle_reads,
+    oracles_reading,
+)
 
 from ..errors import HwnasError, allowed
 from ..executor import EXECUTORS
@@ -121,17 +128,18 @@ class SearchConfig:
 
     def _check_unused(self) -> None:
         """A setting that this search would not use is an error, never silently ignored."""
-        oracle = self.oracle
-        unused = [
-            ("ray_address", self.executor != "ray", "--executor ray"),
-            ("oracle_table", oracle != "table", "--oracle table"),
-            ("data", oracle != "supernet", "--oracle supernet"),
-            ("acc_predictor", oracle not in ("auto", "ofa-mlp"), "--oracle ofa-mlp (or auto)"),
-            (
-                "weights",
-                oracle != "supernet" and not self.export_onnx,
-                "--oracle supernet or --export-onnx",
-            ),
+        reads, auto_reads = oracle_reads(self.oracle), oracle_reads(AUTO)
+        unused = [("ray_address", self.executor != "ray", "--executor ray")]
+        for setting, name in ORACLE_SETTINGS.items():  # who reads what: the oracle classes say
+            if getattr(self, name) == SETTING_DEFAULTS.get(setting):
+                continue  # not set, or set to its default
+            needs = " or ".join(f"--oracle {o}" for o in oracles_reading(setting))
+            needs += " (or auto)" if setting in auto_reads else ""
+            idle = setting not in reads
+            if setting == "weights":  # --export-onnx builds the chosen subnet from them too
+                idle, needs = idle and not self.export_onnx, f"{needs} or --export-onnx"
+            unused.append((name, idle, needs))
+        unused += [
             (
                 "device",
                 self.latency_ms is None

@@ -21,6 +21,7 @@ import numpy as np
 from latency import load_device
 from predictors import make_oracle, make_predictor
 from predictors.evaluator import Evaluator
+from predictors.registry import oracle_reads
 from predictors.store import EvalStore
 
 from .. import __version__
@@ -165,7 +166,7 @@ def run_search(
         config.check_resume(_stored_config(Path(config.out)))
     if oracle is None:
         settings = {k: getattr(config, v) for k, v in ORACLE_SETTINGS.items()}
-        if config.oracle != "supernet":  # --weights may be for --export-onnx alone
+        if "weights" not in oracle_reads(config.oracle):  # then they are for --export-onnx
             settings["weights"] = None
         oracle = make_oracle(config.oracle, problem.space, labels=oracle_flags(), **settings)
     # an unreachable cluster: now
