@@ -1,7 +1,8 @@
 """The tables of weak predictors and oracles: name -> lazily imported class and a one-line summary.
 
 Light on purpose (imports only :mod:`hwnas.registry`): the CLI builds its choices and help from
-these tables without importing torch or xgboost, and no member is imported until it is made.
+these tables without importing torch or xgboost, and no member is imported until it is made (or,
+for an oracle, asked which settings it reads: :func:`oracle_reads`; those modules import neither).
 Adding a member is one new module plus one line here.
 """
 

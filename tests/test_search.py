@@ -257,3 +257,17 @@ def test_cli_search_with_the_surrogate_oracle_reads_its_table(tmp_path):
     assert out.returncode == 0, out.stderr
     obj = json.loads(out.stdout)
     assert obj["queries"] == 8 and obj["best"]["oracle"].startswith("surrogate@")
+
+
+def test_checking_the_oracle_settings_loads_neither_torch_nor_xgboost():
+    # SearchConfig asks the oracle classes what they read: their modules must stay light
+    code = (
+        "import sys\n"
+        "from hwnas.search import SearchConfig\n"
+        "from predictors.registry import ORACLE_CHOICES\n"
+        "for o in ORACLE_CHOICES:\n"
+        "    SearchConfig(flops=600e6, oracle=o)\n"
+        "print(sorted(m for m in ('torch', 'xgboost') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr[-800:]
