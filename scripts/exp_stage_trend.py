@@ -1,0 +1,135 @@
+"""Experiment (seventh round, not kept): the GP's constant prior mean replaced by a trend.
+
+The trend is a ridge regression of the accuracy on the MACs of each of the 5 stages (in units of
+100M) and the resolution (/224), plus a constant; ``--squares`` adds the stage MACs squared. The GP
+is fitted on what the trend leaves over; its posterior mean is trend + GP, its variance (and so
+GP-BUCB) unchanged.
+
+Two modes:
+
+- ``basin``: like scripts/exp_other_basin.py, how the trend, and the GP with it, rate the better
+  basin after a default 300-query run (``--flops``, ``--seeds``);
+- ``loop``: scripts/exp_weaknas.py with ``gp`` replaced by the trend version; every argument after
+  ``loop`` goes to exp_weaknas.
+
+Usage: HWNAS_ASSETS=... python scripts/exp_stage_trend.py basin --flops 600M --seeds 0,1
+       HWNAS_ASSETS=... python scripts/exp_stage_trend.py [--squares] loop --seeds 0,1,2
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from hwnas.cost import cost_model
+from hwnas.gather import gather_blocks
+from hwnas.space import R_COL
+from predictors.gp import GPPredictor
+
+N_STAGES = 5
+
+
+def trend_features(space, X, squares: bool = False) -> np.ndarray:
+    """Per-stage MACs (100M), resolution / 224 and 1 (and the stage MACs squared) per arch."""
+    X = np.asarray(X, dtype=np.int64)
+    stages = np.zeros((len(X), N_STAGES))
+    for r in np.unique(X[:, R_COL]):
+        rows = X[:, R_COL] == r
+        per_block = gather_blocks(cost_model(space)._macs_table(int(r))[0], X[rows])
+        stages[rows] = per_block.reshape(len(per_block), N_STAGES, -1).sum(axis=2) / 1e8
+    F = [stages, X[:, R_COL:] / 224.0, np.ones((len(X), 1))]
+    return np.column_stack(F + [stages**2] if squares else F)
+
+
+class Trend:
+    """The ridge trend alone (no spread)."""
+
+    gives_spread = False
+
+    def __init__(self, space, squares=False):
+        self.space, self.squares = space, squares
+
+    def fit(self, X, y):
+        F = trend_features(self.space, X, self.squares)
+        self.w = np.linalg.solve(F.T @ F + 1e-3 * np.eye(F.shape[1]), F.T @ np.asarray(y, float))
+        return self
+
+    def predict(self, X):
+        return trend_features(self.space, X, self.squares) @ self.w
+
+
+def trend_gp(squares: bool):
+    """A GPPredictor subclass whose prior mean is the trend."""
+
+    class TrendGP(GPPredictor):
+        def fit(self, X, y):
+            self.trend = Trend(self.space, squares).fit(X, y)
+            return super().fit(X, np.asarray(y, float) - self.trend.predict(X))
+
+        def _posterior(self, X):
+            Fq, mean, V, var = super()._posterior(X)
+            return Fq, mean + self.trend.predict(X), V, var
+
+    return TrendGP
+
+
+def basin(args, space):
+    import exp_other_basin as eob
+    from bench_search import reference_optimum
+
+    from hwnas.archfile import read_arch_list
+    from hwnas.search import SearchConfig, run_search
+    from hwnas.units import parse_count
+
+    flops = parse_count(args.flops)
+    _, opt, _, allX, ally = reference_optimum(space, flops)
+    _, first = np.unique(allX, axis=0, return_index=True)
+    keep = first[ally[first] >= opt - 0.003]
+    TX, Ty = allX[keep], ally[keep]
+    print(f"{args.flops}: the long search's optimum {opt:.4f}; {len(Ty)} archs within 0.003")
+    ref = eob._stored_reference(flops)
+    fits = {
+        "gp (default)": lambda: GPPredictor(space=space),
+        "trend": lambda: Trend(space),
+        "trend + squares": lambda: Trend(space, squares=True),
+        "gp with the trend": lambda: trend_gp(False)(space=space),
+        "gp with trend + squares": lambda: trend_gp(True)(space=space),
+    }
+    for seed in map(int, args.seeds.split(",")):
+        with tempfile.TemporaryDirectory() as out:
+            cfg = SearchConfig(flops=flops, oracle="ofa-mlp", queries=300, seed=seed, out=out)
+            run_search(cfg)
+            hist = read_arch_list(Path(out) / "history.csv", need_accuracy=True)
+        X, y = hist.X, hist.accuracy
+        print(f"seed {seed}: best measured {y.max():.4f}")
+        for name, make in fits.items():
+            print(f"  {name:24s} {eob._rate(make(), X, y, TX, Ty, y.max(), ref)}", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--squares", action="store_true", help="loop: the trend with squares")
+    ap.add_argument("mode", choices=("basin", "loop"))
+    ap.add_argument("--flops", default="600M")
+    ap.add_argument("--seeds", default="0,1")
+    args, rest = ap.parse_known_args()
+    sys.path.insert(0, str(Path(__file__).parent))
+    if args.mode == "loop":
+        import exp_weaknas
+
+        import predictors.gp
+
+        predictors.gp.GPPredictor = trend_gp(args.squares)  # what make_predictor("gp") loads
+        sys.argv = [sys.argv[0], "--flops", args.flops, "--seeds", args.seeds, *rest]
+        return exp_weaknas.main()
+    from hwnas import get_space
+
+    basin(args, get_space(1.2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
