@@ -97,25 +97,20 @@ def reference_optimum(
     return best, best_y, n, np.concatenate(allX), np.concatenate(ally)
 
 
-def reference_loop(problem, seed=0, queries=300, islands=2):
-    """The reference's second search: weaknas with the oracle itself as its predictor (zero
-    spread) and ``islands`` more inner evolutions per iteration that start from fresh samples
-    alone (docs/search.md, fourth and sixth rounds: it finds optima the long evolution misses).
-    Returns (arch row, accuracy, oracle queries: the loop's own and its inner optimisers')."""
-    from exp_weaknas import OraclePredictor
-
-    from hwnas.search.algorithm import Stop, drive
+def islands_weaknas(islands: int):
+    """WeakNAS whose inner optimiser runs ``islands`` more evolutions per iteration, each from
+    fresh feasible samples alone (the 64 best-scored of ``fresh``), so their lineages are not
+    swamped by the incumbent's children; all candidates are pooled before the batch is picked
+    (docs/search.md, fourth round). Not a product option: experiments and the reference only."""
     from hwnas.search.inner import _first_occurrences
-    from hwnas.search.queries import Queries
     from hwnas.search.weaknas import WeakNAS, _inner_candidates
-
-    oracle, f = oracle_fn(problem.space)
-    predictor = OraclePredictor(oracle)
 
     class Islands(WeakNAS):
         def _candidates(self, score, order):
-            q, rng, o = self.archive, self.rng, self.options
+            q, rng, o, problem = self.archive, self.rng, self.options, self.problem
             cand, acq = super()._candidates(score, order)
+            if problem.pool is not None:  # a pool is scored whole: nothing to evolve
+                return cand, acq
             for _ in range(islands):
                 fresh = problem.sample_feasible(o.fresh, rng, tilt=True)
                 parents = fresh[order(fresh, score(fresh), 64)[:64]]
@@ -127,11 +122,27 @@ def reference_loop(problem, seed=0, queries=300, islands=2):
                 cand, acq = cand[first][best], acq[first][best]
             return cand, acq
 
+    return Islands
+
+
+def reference_loop(problem, seed=0, queries=300, islands=2):
+    """The reference's second search: weaknas with the oracle itself as its predictor (zero
+    spread) and ``islands`` more inner evolutions per iteration that start from fresh samples
+    alone (docs/search.md, fourth and sixth rounds: it finds optima the long evolution misses).
+    Returns (arch row, accuracy, oracle queries: the loop's own and its inner optimisers')."""
+    from exp_weaknas import OraclePredictor
+
+    from hwnas.search.algorithm import Stop, drive
+    from hwnas.search.queries import Queries
+
+    oracle, f = oracle_fn(problem.space)
+    predictor = OraclePredictor(oracle)
+
     class Evaluator:
         evaluate = staticmethod(f)
 
     archive = Queries(Evaluator(), problem, queries)
-    alg = Islands()
+    alg = islands_weaknas(islands)()
     alg.setup(
         problem, np.random.default_rng(seed), alg.Options(), lambda name=None: predictor, archive
     )

@@ -9,11 +9,13 @@ Two modes:
 
 - ``basin``: like scripts/exp_other_basin.py, how the trend, and the GP with it, rate the better
   basin after a default 300-query run (``--flops``, ``--seeds``);
-- ``loop``: scripts/exp_weaknas.py with ``gp`` replaced by the trend version; every argument after
-  ``loop`` goes to exp_weaknas.
+- ``loop``: scripts/exp_weaknas.py with ``gp`` replaced by the trend version (``--mean constant``:
+  the default GP) and, with ``--islands N``, N islands in the inner optimiser
+  (bench_search.islands_weaknas); every other argument goes to exp_weaknas.
 
 Usage: HWNAS_ASSETS=... python scripts/exp_stage_trend.py basin --flops 600M --seeds 0,1
-       HWNAS_ASSETS=... python scripts/exp_stage_trend.py [--squares] loop --seeds 0,1,2
+       HWNAS_ASSETS=... python scripts/exp_stage_trend.py loop --seeds 0,1,2 [--squares]
+           [--islands 2] [--mean constant] [--opt '{"children": 700}']
 """
 
 from __future__ import annotations
@@ -116,14 +118,21 @@ def main():
     ap.add_argument("mode", choices=("basin", "loop"))
     ap.add_argument("--flops", default="600M")
     ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--islands", type=int, default=0, help="loop: islands in the inner optimiser")
+    ap.add_argument("--mean", choices=("trend", "constant"), default="trend", help="loop: GP mean")
     args, rest = ap.parse_known_args()
     sys.path.insert(0, str(Path(__file__).parent))
     if args.mode == "loop":
         import exp_weaknas
+        from bench_search import islands_weaknas
 
+        import hwnas.search.weaknas
         import predictors.gp
 
-        predictors.gp.GPPredictor = trend_gp(args.squares)  # what make_predictor("gp") loads
+        if args.mean == "trend":  # what make_predictor("gp") loads
+            predictors.gp.GPPredictor = trend_gp(args.squares)
+        if args.islands:  # what the algorithm table loads for "weaknas"
+            hwnas.search.weaknas.WeakNAS = islands_weaknas(args.islands)
         sys.argv = [sys.argv[0], "--flops", args.flops, "--seeds", args.seeds, *rest]
         return exp_weaknas.main()
     from hwnas import get_space
