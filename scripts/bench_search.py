@@ -97,19 +97,25 @@ def reference_optimum(
     return best, best_y, n, np.concatenate(allX), np.concatenate(ally)
 
 
-def islands_weaknas(islands: int):
+def islands_weaknas(islands: int, every: int = 1, **island_options):
     """WeakNAS whose inner optimiser runs ``islands`` more evolutions per iteration, each from
     fresh feasible samples alone (the 64 best-scored of ``fresh``), so their lineages are not
     swamped by the incumbent's children; all candidates are pooled before the batch is picked
-    (docs/search.md, fourth round). Not a product option: experiments and the reference only."""
+    (docs/search.md, fourth round); only every ``every``-th iteration with ``every`` > 1.
+    ``island_options`` (e.g. ``children=700``) replace the search's options for the islands only.
+    Not a product option: experiments and the reference."""
+    from dataclasses import replace
+
     from hwnas.search.inner import _first_occurrences
     from hwnas.search.weaknas import WeakNAS, _inner_candidates
 
     class Islands(WeakNAS):
         def _candidates(self, score, order):
-            q, rng, o, problem = self.archive, self.rng, self.options, self.problem
+            q, rng, problem = self.archive, self.rng, self.problem
+            o = replace(self.options, **island_options)
             cand, acq = super()._candidates(score, order)
-            if problem.pool is not None:  # a pool is scored whole: nothing to evolve
+            self.iteration = getattr(self, "iteration", -1) + 1
+            if problem.pool is not None or self.iteration % every:  # a pool is scored whole
                 return cand, acq
             for _ in range(islands):
                 fresh = problem.sample_feasible(o.fresh, rng, tilt=True)

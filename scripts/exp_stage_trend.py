@@ -15,12 +15,13 @@ Two modes:
 
 Usage: HWNAS_ASSETS=... python scripts/exp_stage_trend.py basin --flops 600M --seeds 0,1
        HWNAS_ASSETS=... python scripts/exp_stage_trend.py loop --seeds 0,1,2 [--squares]
-           [--islands 2] [--mean constant] [--opt '{"children": 700}']
+           [--islands 2 [--island-opt '{"children": 700}']] [--mean constant] [--opt '{...}']
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -120,6 +121,8 @@ def main():
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--islands", type=int, default=0, help="loop: islands in the inner optimiser")
     ap.add_argument("--mean", choices=("trend", "constant"), default="trend", help="loop: GP mean")
+    ap.add_argument("--island-opt", default="{}", help="loop: options of the islands only (JSON)")
+    ap.add_argument("--island-every", type=int, default=1, help="loop: islands every N iterations")
     args, rest = ap.parse_known_args()
     sys.path.insert(0, str(Path(__file__).parent))
     if args.mode == "loop":
@@ -132,7 +135,10 @@ def main():
         if args.mean == "trend":  # what make_predictor("gp") loads
             predictors.gp.GPPredictor = trend_gp(args.squares)
         if args.islands:  # what the algorithm table loads for "weaknas"
-            hwnas.search.weaknas.WeakNAS = islands_weaknas(args.islands)
+            island_opt = json.loads(args.island_opt)
+            hwnas.search.weaknas.WeakNAS = islands_weaknas(
+                args.islands, args.island_every, **island_opt
+            )
         sys.argv = [sys.argv[0], "--flops", args.flops, "--seeds", args.seeds, *rest]
         return exp_weaknas.main()
     from hwnas import get_space
