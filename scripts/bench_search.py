@@ -110,11 +110,13 @@ def islands_weaknas(islands: int, every: int = 1, **island_options):
     from hwnas.search.weaknas import WeakNAS, _inner_candidates
 
     class Islands(WeakNAS):
+        iteration = -1  # one _candidates call per iteration
+
         def _candidates(self, score, order):
             q, rng, problem = self.archive, self.rng, self.problem
             o = replace(self.options, **island_options)
             cand, acq = super()._candidates(score, order)
-            self.iteration = getattr(self, "iteration", -1) + 1
+            self.iteration += 1
             if problem.pool is not None or self.iteration % every:  # a pool is scored whole
                 return cand, acq
             for _ in range(islands):
