@@ -101,6 +101,30 @@ def _stored_reference(flops) -> np.ndarray:
     raise SystemExit(f"no reference row for {flops:g} MACs in {rows}")
 
 
+def basin(space, flops, top) -> tuple:
+    """``(X, y)``: every arch the benchmark's long search on the oracle (``reference_optimum``)
+    met within ``top`` of its optimum, once each."""
+    from bench_search import reference_optimum
+
+    _, opt, _, allX, ally = reference_optimum(space, flops)
+    print(f"the long search's optimum {opt:.4f}")
+    _, first = np.unique(allX, axis=0, return_index=True)
+    keep = first[ally[first] >= opt - top]
+    return allX[keep], ally[keep]
+
+
+def history(flops, seed, queries) -> tuple:
+    """``(X, y)``: the history of a default search (``ofa-mlp``, w1.2) of ``queries``."""
+    from hwnas.archfile import read_arch_list
+    from hwnas.search import SearchConfig, run_search
+
+    with tempfile.TemporaryDirectory() as out:
+        cfg = SearchConfig(flops=flops, oracle="ofa-mlp", queries=queries, seed=seed, out=out)
+        run_search(cfg)
+        hist = read_arch_list(Path(out) / "history.csv", need_accuracy=True)
+    return hist.X, hist.accuracy
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", default="0,1")
@@ -108,31 +132,20 @@ def main():
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--top", type=float, default=0.003, help="basin: within this of its optimum")
     args = ap.parse_args()
-    from bench_search import oracle_fn, reference_optimum
+    from bench_search import oracle_fn
 
     from hwnas import get_space
-    from hwnas.archfile import read_arch_list
-    from hwnas.search import SearchConfig, run_search
     from hwnas.search.problem import Problem
     from hwnas.units import parse_count
 
     space, flops = get_space(1.2), parse_count(args.flops)
-    _, opt, _, allX, ally = reference_optimum(space, flops)
-    _, first = np.unique(allX, axis=0, return_index=True)
-    keep = first[ally[first] >= opt - args.top]
-    TX, Ty = allX[keep], ally[keep]
-    print(f"{args.flops}: the long search's optimum {opt:.4f}; {len(Ty)} archs within {args.top}")
+    TX, Ty = basin(space, flops, args.top)
+    print(f"{args.flops}: {len(Ty)} archs within {args.top} of the long search's optimum")
     ref = _stored_reference(flops)
     _, oracle_values = oracle_fn(space)
     fits = _fits(space)
     for seed in map(int, args.seeds.split(",")):
-        with tempfile.TemporaryDirectory() as out:
-            cfg = SearchConfig(
-                flops=flops, oracle="ofa-mlp", queries=args.queries, seed=seed, out=out
-            )
-            run_search(cfg)
-            hist = read_arch_list(Path(out) / "history.csv", need_accuracy=True)
-        X, y = hist.X, hist.accuracy
+        X, y = history(flops, seed, args.queries)
         print(f"seed {seed}: best measured {y.max():.4f} after {len(y)} queries")
         local = _local_error(space, flops, X, y, seed, oracle_values)
         print(f"  gp on its inner optimiser's 2,000 best unmeasured candidates: {local}")

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -82,18 +81,12 @@ def trend_gp(squares: bool):
 
 def basin(args, space):
     import exp_other_basin as eob
-    from bench_search import reference_optimum
 
-    from hwnas.archfile import read_arch_list
-    from hwnas.search import SearchConfig, run_search
     from hwnas.units import parse_count
 
     flops = parse_count(args.flops)
-    _, opt, _, allX, ally = reference_optimum(space, flops)
-    _, first = np.unique(allX, axis=0, return_index=True)
-    keep = first[ally[first] >= opt - 0.003]
-    TX, Ty = allX[keep], ally[keep]
-    print(f"{args.flops}: the long search's optimum {opt:.4f}; {len(Ty)} archs within 0.003")
+    TX, Ty = eob.basin(space, flops, 0.003)
+    print(f"{args.flops}: {len(Ty)} archs within 0.003 of the long search's optimum")
     ref = eob._stored_reference(flops)
     fits = {
         "gp (default)": lambda: GPPredictor(space=space),
@@ -103,11 +96,7 @@ def basin(args, space):
         "gp with trend + squares": lambda: trend_gp(True)(space=space),
     }
     for seed in map(int, args.seeds.split(",")):
-        with tempfile.TemporaryDirectory() as out:
-            cfg = SearchConfig(flops=flops, oracle="ofa-mlp", queries=300, seed=seed, out=out)
-            run_search(cfg)
-            hist = read_arch_list(Path(out) / "history.csv", need_accuracy=True)
-        X, y = hist.X, hist.accuracy
+        X, y = eob.history(flops, seed, 300)
         print(f"seed {seed}: best measured {y.max():.4f}")
         for name, make in fits.items():
             print(f"  {name:24s} {eob._rate(make(), X, y, TX, Ty, y.max(), ref)}", flush=True)
