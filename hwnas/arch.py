@@ -247,30 +247,37 @@ def row_keys(X) -> tuple:
     second key.
     """
     X = np.asarray(X, dtype=np.int64)
-    ks_i = (X[:, KS_COLS] - 3) // 2  # 3,5,7 -> 0,1,2
-    e_i = np.searchsorted(np.array(EXPAND_RATIOS), X[:, E_COLS])
-    digits = np.concatenate([ks_i, e_i], axis=1).astype(np.uint64)
-    k1 = (digits * _POW3[None, :]).sum(axis=1, dtype=np.uint64)
-    k2 = (
-        ((X[:, D_COLS] - 2) * _POW3[:N_STAGES].astype(np.int64)[None, :]).sum(axis=1) * 1024
-        + X[:, R_COL]
-    ).astype(np.uint64)
+    digits = np.concatenate([(X[:, KS_COLS] - 3) // 2, _E_DIGIT[X[:, E_COLS]]], axis=1)
+    # int64 products are several times faster than uint64 ones; each half is below 3**20 < 2**32
+    half = N_BLOCKS
+    lo, hi = digits[:, :half] @ _POW3_HALF, digits[:, half:] @ _POW3_HALF
+    k1 = hi.astype(np.uint64) * np.uint64(3**half) + lo.astype(np.uint64)
+    k2 = ((X[:, D_COLS] - 2) @ _POW3_HALF[:N_STAGES] * 1024 + X[:, R_COL]).astype(np.uint64)
     return k1, k2
 
 
-_POW3 = np.array([3**i for i in range(2 * N_BLOCKS)], dtype=np.uint64)
+_POW3_HALF = 3 ** np.arange(N_BLOCKS, dtype=np.int64)
+_E_DIGIT = np.zeros(max(EXPAND_RATIOS) + 1, dtype=np.int64)  # expand ratio -> 0, 1, 2
+_E_DIGIT[list(EXPAND_RATIOS)] = np.arange(len(EXPAND_RATIOS))
+
+
+def first_occurrences(X) -> np.ndarray:
+    """Indices of the first row of each distinct (canonical) arch in ``X``, ascending."""
+    X = np.asarray(X)
+    if len(X) < 2:
+        return np.arange(len(X))
+    k1, k2 = row_keys(X)
+    order = np.lexsort((k2, k1))  # stable: the first occurrence leads each group
+    k1, k2 = k1[order], k2[order]
+    first = np.ones(len(X), dtype=bool)
+    first[1:] = (k1[1:] != k1[:-1]) | (k2[1:] != k2[:-1])
+    return np.sort(order[first])
 
 
 def unique_rows(X) -> np.ndarray:
     """Drop duplicate (canonical) archs, keeping first occurrences in order."""
     X = np.asarray(X)
-    if len(X) < 2:
-        return X
-    k1, k2 = row_keys(X)
-    order = np.lexsort((np.arange(len(X)), k2, k1))  # stable: first occurrence leads each group
-    first = np.ones(len(X), dtype=bool)
-    first[1:] = (k1[order][1:] != k1[order][:-1]) | (k2[order][1:] != k2[order][:-1])
-    return X[np.sort(order[first])]
+    return X if len(X) < 2 else X[first_occurrences(X)]
 
 
 def row_ids(X) -> list:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arch import Arch
+from .arch import Arch, active_mask
 from .gather import gather_blocks
-from .space import EXPAND_RATIOS, KERNEL_SIZES, MAX_RESOLUTION, N_CLASSES, R_COL, Space
+from .space import EXPAND_RATIOS, KERNEL_SIZES, MAX_NET_RESOLUTION, N_CLASSES, R_COL, Space
 
 
 def _mid_tables(space: Space):
@@ -66,7 +66,7 @@ class CostModel:
     """Vectorised MACs/params for one space. Build once; call on batches of any size.
 
     Per-block costs depend only on (block, kernel, expand ratio) and, for MACs, the resolution: they
-    are tabulated once per resolution, so a batch costs one gather and one row sum.
+    are tabulated once (MACs once per resolution), so a batch costs two gathers and two row sums.
     """
 
     _K = max(KERNEL_SIZES) + 1  # tables are indexed by the gene values themselves
@@ -84,32 +84,48 @@ class CostModel:
         params = params + 2 * mid * sem + np.where(sem > 0, sem + mid, 0)
         self._params = params  # (block, kernel size, expand ratio) -> params
         _, self.fixed_params = _fixed_layers(space, 0, 0)
-        self._macs = {}  # resolution -> (per-block MACs table like _params, fixed MACs)
+        # MACs per resolution, tabulated on first use: row ``_row[r]`` of ``_macs`` (R, block,
+        # kernel size, expand ratio) and of ``_fixed_macs``; -1 where not tabulated yet
+        self._row = np.full(MAX_NET_RESOLUTION + 1, -1, dtype=np.int64)
+        self._macs = np.zeros((0, *params.shape), dtype=np.int64)
+        self._fixed_macs = np.zeros(0, dtype=np.int64)
 
-    def _macs_table(self, r: int):
-        if r not in self._macs:
-            stem, hin, hout, final = self.space.feature_sizes(r)
-            k = np.arange(self._K)[None, :, None]
-            hin2, hout2 = (hin * hin)[:, None, None], (hout * hout)[:, None, None]
-            mid, sem = self.mid[:, None, :], self.se_mid[:, None, :]
-            macs = (
-                self.cin[:, None, None] * hin2 + k * k * hout2 + self.cout[:, None, None] * hout2
-            ) * mid
-            macs = macs + 2 * mid * sem
-            self._macs[r] = (macs, int(_fixed_layers(self.space, int(stem), int(final))[0]))
-        return self._macs[r]
+    def _tabulate(self, r: int) -> None:
+        stem, hin, hout, final = self.space.feature_sizes(r)
+        k = np.arange(self._K)[None, :, None]
+        hin2, hout2 = (hin * hin)[:, None, None], (hout * hout)[:, None, None]
+        mid, sem = self.mid[:, None, :], self.se_mid[:, None, :]
+        macs = (
+            self.cin[:, None, None] * hin2 + k * k * hout2 + self.cout[:, None, None] * hout2
+        ) * mid
+        macs = macs + 2 * mid * sem
+        fixed = int(_fixed_layers(self.space, int(stem), int(final))[0])
+        self._macs = np.concatenate([self._macs, macs[None]])
+        self._fixed_macs = np.append(self._fixed_macs, fixed)
+        self._row[r] = len(self._fixed_macs) - 1  # last: a reader never sees a row not there
+
+    def _resolution_rows(self, r) -> np.ndarray:
+        """Each arch's row in the MACs tables, tabulating resolutions not seen before."""
+        rows = self._row[r]
+        if (rows < 0).any():
+            for res in np.unique(r[rows < 0]):
+                self._tabulate(int(res))
+            rows = self._row[r]
+        return rows
+
+    def block_macs(self, X) -> np.ndarray:
+        """``(N, 20)`` int64: the MACs of each elastic block of each arch, 0 where not run."""
+        X = np.asarray(X, dtype=np.int64)
+        rows = self._resolution_rows(X[:, R_COL])  # first: it may grow the tables
+        return gather_blocks(self._macs, X, rows)
 
     def __call__(self, X) -> tuple:
         """Return ``(macs, params)``: int64 arrays of shape (N,) for an ``(N, 46)`` batch."""
         X = np.asarray(X, dtype=np.int64)
-        params = self.fixed_params + gather_blocks(self._params, X).sum(axis=1)
-        r = X[:, R_COL]
-        macs = np.empty(len(X), dtype=np.int64)
-        present = np.flatnonzero(np.bincount(r, minlength=MAX_RESOLUTION + 1)) if len(X) else []
-        for res in present:
-            table, fixed = self._macs_table(int(res))
-            rows = r == res if len(present) > 1 else slice(None)
-            macs[rows] = fixed + gather_blocks(table, X[rows]).sum(axis=1)
+        active = active_mask(X)
+        params = self.fixed_params + gather_blocks(self._params, X, active=active).sum(axis=1)
+        rows = self._resolution_rows(X[:, R_COL])
+        macs = self._fixed_macs[rows] + gather_blocks(self._macs, X, rows, active).sum(axis=1)
         return macs, params
 
 

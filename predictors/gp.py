@@ -28,8 +28,9 @@ NOISE_GRID = (1e-4, 1e-3, 1e-2, 1e-1)  # nugget, as a share of the signal varian
 LINEAR_GRID = (0.0, 0.3, 0.7)  # share of a linear kernel (a Bayesian ridge: additive gene effects)
 
 
-def _sqdist(A, B) -> np.ndarray:
-    d = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * (A @ B.T)
+def _sqdist(A, B, AB) -> np.ndarray:
+    """Squared distances between the rows of ``A`` and ``B``, given ``AB = A @ B.T``."""
+    d = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * AB
     return np.maximum(d, 0.0)
 
 
@@ -74,9 +75,10 @@ class GPPredictor(Predictor):
         return F
 
     @staticmethod
-    def _lin(A, B) -> np.ndarray:
-        """Linear kernel scaled to 0..1: the share of gene values two archs have in common."""
-        return (A @ B.T) / 46.0
+    def _lin(AB) -> np.ndarray:
+        """Linear kernel scaled to 0..1 (the share of gene values two archs have in common), given
+        the one-hots' ``AB = A @ B.T``."""
+        return AB / 46.0
 
     def _subset(self, y) -> np.ndarray:
         """Rows kept above ``max_points``: the better half of them are the best measured, the rest
@@ -99,7 +101,8 @@ class GPPredictor(Predictor):
             X, y = X[keep], y[keep]
         self._prior = float(y.mean())
         F = self._features(X)
-        D2, G = _sqdist(F, F), self._lin(F, F)
+        FF = F @ F.T
+        D2, G = _sqdist(F, F, FF), self._lin(FF)
         r = y - self._prior
         n, best = len(y), None
         for l2, w in ((l2, w) for l2 in LENGTH2_GRID for w in self.linear_grid):
@@ -119,7 +122,9 @@ class GPPredictor(Predictor):
         return self
 
     def _kernel(self, A, B) -> np.ndarray:
-        return (1.0 - self.w) * np.exp(-_sqdist(A, B) / (2.0 * self.l2)) + self.w * self._lin(A, B)
+        AB = A @ B.T  # both kernels need it: one product instead of two
+        rbf = np.exp(-_sqdist(A, B, AB) / (2.0 * self.l2))
+        return (1.0 - self.w) * rbf + self.w * self._lin(AB)
 
     def _posterior(self, X):
         """Features, cross-kernel to the data, mean, ``V = L^-1 K^T`` and variance of ``X``."""

@@ -106,7 +106,7 @@ def islands_weaknas(islands: int, every: int = 1, **island_options):
     Not a product option: experiments and the reference."""
     from dataclasses import replace
 
-    from hwnas.search.inner import _first_occurrences
+    from hwnas.arch import first_occurrences
     from hwnas.search.weaknas import WeakNAS, _inner_candidates
 
     class Islands(WeakNAS):
@@ -125,7 +125,7 @@ def islands_weaknas(islands: int, every: int = 1, **island_options):
                 c, a = _inner_candidates(problem, rng, o, score, order, parents)
                 new = ~q.measured_mask(c)
                 cand, acq = np.concatenate([cand, c[new]]), np.concatenate([acq, a[new]])
-                first = _first_occurrences(cand)
+                first = first_occurrences(cand)
                 best = order(cand[first], acq[first], None)
                 cand, acq = cand[first][best], acq[first][best]
             return cand, acq

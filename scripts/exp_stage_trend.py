@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.cost import cost_model
-from hwnas.gather import gather_blocks
 from hwnas.space import R_COL
 from predictors.gp import GPPredictor
 
@@ -38,11 +37,8 @@ N_STAGES = 5
 def trend_features(space, X, squares: bool = False) -> np.ndarray:
     """Per-stage MACs (100M), resolution / 224 and 1 (and the stage MACs squared) per arch."""
     X = np.asarray(X, dtype=np.int64)
-    stages = np.zeros((len(X), N_STAGES))
-    for r in np.unique(X[:, R_COL]):
-        rows = X[:, R_COL] == r
-        per_block = gather_blocks(cost_model(space)._macs_table(int(r))[0], X[rows])
-        stages[rows] = per_block.reshape(len(per_block), N_STAGES, -1).sum(axis=2) / 1e8
+    per_block = cost_model(space).block_macs(X)
+    stages = per_block.reshape(len(X), N_STAGES, -1).sum(axis=2) / 1e8
     F = [stages, X[:, R_COL:] / 224.0, np.ones((len(X), 1))]
     return np.column_stack(F + [stages**2] if squares else F)
 

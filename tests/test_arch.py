@@ -104,3 +104,23 @@ def test_space_registry_and_resolutions():
         get_space(1.5)
     with pytest.raises(HwnasError, match="resolution 200 is not in"):
         get_space(1.2).check_search_resolution(200)
+
+
+def test_row_keys_are_the_genes_base_3_and_first_occurrences_keep_the_first_of_each_arch():
+    rng = np.random.default_rng(4)
+    X = A.sample(300, rng, [160, 192, 224])
+    X = np.concatenate([X, X[rng.integers(0, 300, 200)]])  # 200 repeats, out of order
+    k1, k2 = A.row_keys(X)
+    for row, a, b in zip(X[:20], k1[:20], k2[:20], strict=True):
+        row = row.tolist()  # Python ints: the key exceeds int64
+        digits = [(k - 3) // 2 for k in row[:20]] + [(3, 4, 6).index(e) for e in row[20:40]]
+        assert int(a) == sum(d * 3**i for i, d in enumerate(digits))
+        assert int(b) == sum((d - 2) * 3**i for i, d in enumerate(row[40:45])) * 1024 + row[45]
+    largest = A.row_keys(Arch.largest(224).to_array()[None, :])[0][0]
+    assert int(largest) == 3**40 - 1  # above 2**63: the key is exact in uint64
+    first_of = {}
+    for i, arch_id in enumerate(A.row_ids(X)):
+        first_of.setdefault(arch_id, i)
+    first = A.first_occurrences(X)
+    assert first.tolist() == sorted(first_of.values()) and len(first) == 300
+    assert np.array_equal(A.unique_rows(X), X[first])

@@ -92,3 +92,18 @@ def test_gather_blocks_reads_each_active_block_and_zeroes_the_rest():
     stacked = np.stack([table, -table])  # (R, 20, K, E): each arch's row picked by ridx
     ridx = np.arange(len(X)) % 2
     assert (gather_blocks(stacked, X, ridx) == np.where(ridx[:, None] == 0, got, -got)).all()
+
+
+def test_block_macs_are_the_per_block_part_of_the_total_at_mixed_resolutions():
+    from hwnas.cost import cost_model
+
+    space = get_space(1.2)
+    X = A.sample(60, np.random.default_rng(7), [128, 176, 224, 256])  # 256: counting only
+    per_block = cost_model(space).block_macs(X)
+    macs = macs_params(space, X)[0]
+    assert (per_block[~A.active_mask(X)] == 0).all() and (per_block[A.active_mask(X)] > 0).all()
+    for n, arch in enumerate(A.decode(X)):  # one arch at a time: its resolution's table alone
+        assert (cost_model(space).block_macs(X[n : n + 1])[0] == per_block[n]).all()
+        fixed = macs_params_reference(space, Arch.smallest(arch.r))[0]
+        smallest = cost_model(space).block_macs(Arch.smallest(arch.r).to_array()[None])[0]
+        assert macs[n] - per_block[n].sum() == fixed - smallest.sum()  # the layers all nets have

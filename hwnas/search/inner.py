@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..arch import canonicalize, crossover, mutate, row_keys, unique_rows
+from ..arch import canonicalize, crossover, first_occurrences, mutate, unique_rows
 from ..space import D_COLS, DEPTHS, E_COLS, EXPAND_RATIOS, KERNEL_SIZES, KS_COLS, R_COL
 
 
@@ -81,7 +81,7 @@ class InnerOptimiser:
     def _survive(self, P, ps, new):
         """Score ``new``; the best ``keep`` of population and new (duplicates once) survive."""
         U, us = np.concatenate([P, new]), np.concatenate([ps, self._add(new)])
-        first = _first_occurrences(U)
+        first = first_occurrences(U)
         U, us = U[first], us[first]
         top = self.order(U, us, self.keep)[: self.keep]
         return U[top], us[top]
@@ -103,13 +103,7 @@ class InnerOptimiser:
                 break
             P, ps = self._survive(P, ps, nb)
         X, s = np.concatenate(self._seen), np.concatenate(self._scores)
-        first = _first_occurrences(X)
+        first = first_occurrences(X)
         X, s = X[first], s[first]
         best = self.order(X, s, None)
         return X[best], s[best]
-
-
-def _first_occurrences(X) -> np.ndarray:
-    k1, k2 = row_keys(X)
-    _, idx = np.unique(np.stack([k1, k2], axis=1), axis=0, return_index=True)
-    return np.sort(idx)

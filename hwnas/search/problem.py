@@ -239,8 +239,8 @@ class Problem:
             return self._pool.snap(X)
         X = canonicalize(X)
         res = np.asarray(self.space.resolutions)
+        bad = np.flatnonzero(~self.feasible(X))
         for _ in range(max_rounds):
-            bad = np.flatnonzero(~self.feasible(X))
             if len(bad) == 0:
                 return X
             B = X[bad]
@@ -270,7 +270,10 @@ class Problem:
                 ri = np.searchsorted(res, B[low, R_COL])
                 B[low, R_COL] = res[np.maximum(ri - 1, 0)]
             X[bad] = canonicalize(B)
-        return X[self.feasible(X)]
+            bad = bad[~self.feasible(X[bad])]  # only changed rows can change their feasibility
+        keep = np.ones(len(X), dtype=bool)
+        keep[bad] = False
+        return X[keep]
 
     def describe(self) -> str:
         """The budgets in words, e.g. ``MACs <= 600M, latency <= 25 ms on cpu-ort``."""
