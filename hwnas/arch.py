@@ -205,10 +205,11 @@ def decode(X) -> list:
 
 def active_mask(X) -> np.ndarray:
     """``(N, 20)`` bool: block i is run by arch n."""
-    X = np.asarray(X)
-    pos = np.arange(N_BLOCKS) % MAX_DEPTH
-    depth_per_block = np.repeat(X[:, D_COLS], MAX_DEPTH, axis=1)
-    return pos[None, :] < depth_per_block
+    return np.asarray(X)[:, _DEPTH_COL] > _POSITION[None, :]
+
+
+_DEPTH_COL = D_COLS.start + np.arange(N_BLOCKS) // MAX_DEPTH  # the depth gene of each block's stage
+_POSITION = np.arange(N_BLOCKS) % MAX_DEPTH  # its position in the stage: run if below the depth
 
 
 def canonicalize(X) -> np.ndarray:
@@ -247,18 +248,23 @@ def row_keys(X) -> tuple:
     second key.
     """
     X = np.asarray(X, dtype=np.int64)
-    digits = np.concatenate([(X[:, KS_COLS] - 3) // 2, _E_DIGIT[X[:, E_COLS]]], axis=1)
-    # int64 products are several times faster than uint64 ones; each half is below 3**20 < 2**32
-    half = N_BLOCKS
-    lo, hi = digits[:, :half] @ _POW3_HALF, digits[:, half:] @ _POW3_HALF
-    k1 = hi.astype(np.uint64) * np.uint64(3**half) + lo.astype(np.uint64)
-    k2 = ((X[:, D_COLS] - 2) @ _POW3_HALF[:N_STAGES] * 1024 + X[:, R_COL]).astype(np.uint64)
-    return k1, k2
+    # each half (the kernel digits, the expand digits) is below 3**20 < 2**53, so float64 matrix
+    # products (BLAS) are exact, and several times faster than uint64 ones
+    lo, hi = _KS_DIGIT[X[:, KS_COLS]] @ _POW3_HALF, _E_DIGIT[X[:, E_COLS]] @ _POW3_HALF
+    k1 = hi.astype(np.uint64) * np.uint64(3**N_BLOCKS) + lo.astype(np.uint64)
+    depths = (X[:, D_COLS] - 2) @ _POW3_HALF[:N_STAGES].astype(np.int64)
+    return k1, (depths * 1024 + X[:, R_COL]).astype(np.uint64)
 
 
-_POW3_HALF = 3 ** np.arange(N_BLOCKS, dtype=np.int64)
-_E_DIGIT = np.zeros(max(EXPAND_RATIOS) + 1, dtype=np.int64)  # expand ratio -> 0, 1, 2
-_E_DIGIT[list(EXPAND_RATIOS)] = np.arange(len(EXPAND_RATIOS))
+def _digits(values) -> np.ndarray:
+    """Gene value -> its base-3 digit (0, 1, 2), as float64 indexed by the value itself."""
+    out = np.zeros(max(values) + 1)
+    out[list(values)] = np.arange(len(values))
+    return out
+
+
+_POW3_HALF = 3.0 ** np.arange(N_BLOCKS)
+_KS_DIGIT, _E_DIGIT = _digits(KERNEL_SIZES), _digits(EXPAND_RATIOS)
 
 
 def first_occurrences(X) -> np.ndarray:

@@ -97,42 +97,6 @@ def reference_optimum(
     return best, best_y, n, np.concatenate(allX), np.concatenate(ally)
 
 
-def islands_weaknas(islands: int, every: int = 1, **island_options):
-    """WeakNAS whose inner optimiser runs ``islands`` more evolutions per iteration, each from
-    fresh feasible samples alone (the 64 best-scored of ``fresh``), so their lineages are not
-    swamped by the incumbent's children; all candidates are pooled before the batch is picked
-    (docs/search.md, fourth round); only every ``every``-th iteration with ``every`` > 1.
-    ``island_options`` (e.g. ``children=700``) replace the search's options for the islands only.
-    Not a product option: experiments and the reference."""
-    from dataclasses import replace
-
-    from hwnas.arch import first_occurrences
-    from hwnas.search.weaknas import WeakNAS, _inner_candidates
-
-    class Islands(WeakNAS):
-        iteration = -1  # one _candidates call per iteration
-
-        def _candidates(self, score, order):
-            q, rng, problem = self.archive, self.rng, self.problem
-            o = replace(self.options, **island_options)
-            cand, acq = super()._candidates(score, order)
-            self.iteration += 1
-            if problem.pool is not None or self.iteration % every:  # a pool is scored whole
-                return cand, acq
-            for _ in range(islands):
-                fresh = problem.sample_feasible(o.fresh, rng, tilt=True)
-                parents = fresh[order(fresh, score(fresh), 64)[:64]]
-                c, a = _inner_candidates(problem, rng, o, score, order, parents)
-                new = ~q.measured_mask(c)
-                cand, acq = np.concatenate([cand, c[new]]), np.concatenate([acq, a[new]])
-                first = first_occurrences(cand)
-                best = order(cand[first], acq[first], None)
-                cand, acq = cand[first][best], acq[first][best]
-            return cand, acq
-
-    return Islands
-
-
 def reference_loop(problem, seed=0, queries=300, islands=2):
     """The reference's second search: weaknas with the oracle itself as its predictor (zero
     spread) and ``islands`` more inner evolutions per iteration that start from fresh samples
@@ -142,6 +106,7 @@ def reference_loop(problem, seed=0, queries=300, islands=2):
 
     from hwnas.search.algorithm import Stop, drive
     from hwnas.search.queries import Queries
+    from hwnas.search.weaknas import WeakNAS
 
     oracle, f = oracle_fn(problem.space)
     predictor = OraclePredictor(oracle)
@@ -150,10 +115,9 @@ def reference_loop(problem, seed=0, queries=300, islands=2):
         evaluate = staticmethod(f)
 
     archive = Queries(Evaluator(), problem, queries)
-    alg = islands_weaknas(islands)()
-    alg.setup(
-        problem, np.random.default_rng(seed), alg.Options(), lambda name=None: predictor, archive
-    )
+    alg = WeakNAS()
+    options = alg.Options(islands=islands)
+    alg.setup(problem, np.random.default_rng(seed), options, lambda name=None: predictor, archive)
     drive(alg, archive.measure, Stop(queries))
     row, acc = archive.best()
     return np.asarray(row), acc, predictor.calls + archive.n

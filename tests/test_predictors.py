@@ -98,13 +98,63 @@ def test_cost_features_and_space_argument():
 def test_gp_reads_cost_features_when_asked():
     X, Xt = _X(60, 4), _X(500, 5)
     y, yt = (0.6 + 0.05 * np.log(macs_params(SPACE, A)[0] / 1e8) for A in (X, Xt))
-    plain, costed = (predictors.make_predictor("gp", with_cost=c).fit(X, y) for c in (False, True))
+    # a constant mean: the default's trend already models MACs
+    plain, costed = (
+        predictors.make_predictor("gp", with_cost=c, mean="constant").fit(X, y)
+        for c in (False, True)
+    )
     F = costed._features(Xt)
     assert F.shape == (500, 138) and plain._features(Xt).shape == (500, 136)
     assert 0.0 <= F[:, 136:].min() and F[:, 136:].max() <= 2.0  # scaled over the whole space
     # a target that is MACs alone: the cost columns make it easier, so it ranks better
     tau = [kendalltau(p.predict(Xt), yt)[0] for p in (plain, costed)]
     assert tau[1] > tau[0] + 0.02, tau
+
+
+def test_trend_recovers_a_capacity_law_exactly_and_carries_it_to_unmeasured_sizes():
+    from predictors.trend import Trend, trend_features
+
+    w = np.array([0.01, 0.03, 0.02, 0.015, 0.005, 0.04, 0.5])  # 5 stages, resolution, constant
+    small = _X(400, 8)
+    small = small[macs_params(SPACE, small)[0] < 350e6][:60]
+    big = _X(3000, 9)
+    big = big[macs_params(SPACE, big)[0] > 450e6][:100]
+    assert len(small) == 60 and len(big) == 100
+    F = trend_features(SPACE, big)
+    assert F.shape == (100, 7) and (F[:, 6] == 1).all() and (F[:, 5] == big[:, 45] / 224).all()
+    per_block = macs_params(SPACE, big)[0] - macs_params(SPACE, _smallest_like(big))[0]
+    np.testing.assert_allclose(  # stage MACs (100M) add up to what the elastic blocks cost
+        F[:, :5].sum(1) - trend_features(SPACE, _smallest_like(big))[:, :5].sum(1),
+        per_block / 1e8,
+        rtol=1e-9,
+    )
+    trend = Trend(SPACE).fit(small, trend_features(SPACE, small) @ w)
+    np.testing.assert_allclose(trend.predict(big), F @ w, atol=2e-3)
+
+
+def _smallest_like(X):
+    from hwnas.arch import Arch
+
+    return np.stack([Arch.smallest(int(r)).to_array() for r in X[:, 45]])
+
+
+def test_gp_trend_mean_rates_bigger_nets_where_a_constant_mean_reverts_to_the_average():
+    from predictors.trend import trend_features
+
+    X = _X(600, 10)
+    X = X[macs_params(SPACE, X)[0] < 300e6][:80]  # measured: small nets only
+    Xt = _X(3000, 11)
+    Xt = Xt[macs_params(SPACE, Xt)[0] > 450e6][:100]
+    assert len(X) == 80 and len(Xt) == 100
+    w = np.array([0.004, 0.01, 0.008, 0.006, 0.002, 0.03, 0.6])
+    y, yt = (trend_features(SPACE, A) @ w + 0.003 * np.sin(A[:, 20]) for A in (X, Xt))
+    err = {
+        m: np.abs(predictors.make_predictor("gp", mean=m).fit(X, y).predict(Xt) - yt).mean()
+        for m in ("trend", "constant")
+    }
+    assert err["trend"] < 0.25 * err["constant"], err
+    with pytest.raises(HwnasError, match="gp mean 'linear' is not known; allowed: trend, constant"):
+        predictors.make_predictor("gp", mean="linear")
 
 
 def test_errors():

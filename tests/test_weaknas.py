@@ -119,3 +119,43 @@ def test_multi_objective_run_measures_the_cheapest_subnet_first(tmp_path):
     p = Problem(SPACE, flops=600e6, objectives=("acc", "flops"))
     assert Arch.from_array(cheapest(p)[0]).id == smallest.id
     assert smallest.id in ids[:21]
+
+
+class Archive(Measured):
+    def measured_mask(self, X):
+        have = {bytes(r) for r in self._X}
+        return np.array([bytes(r) in have for r in np.asarray(X, dtype=np.int64)], dtype=bool)
+
+
+def test_islands_add_the_evolutions_of_fresh_samples_to_the_main_one():
+    from hwnas.search.weaknas import WeakNAS, _ranker
+    from predictors.gp import GPPredictor
+
+    p = Problem(SPACE, flops=600e6)
+    X = p.sample_feasible(40, np.random.default_rng(2))
+    y = [a.accuracy for a in SyntheticOracle(SPACE).evaluate(X)]
+    archive = Archive(X, y)
+    gp = GPPredictor(space=SPACE).fit(X, y)
+    rows = []
+
+    def score(A):
+        rows.append(len(A))
+        mean, sd = gp.predict_dist(A)
+        return mean + 2.0 * sd
+
+    def candidates(islands):
+        alg = WeakNAS()
+        o = WeakNASOptions(islands=islands, generations=3, children=300, fresh=500)
+        alg.setup(p, np.random.default_rng(7), o, lambda name=None: gp, archive)
+        rows.clear()
+        return (*alg._candidates(score, _ranker(p)), sum(rows))
+
+    main, main_acq, main_scored = candidates(0)
+    both, acq, scored = candidates(2)
+    assert scored > 2.5 * main_scored  # each island scores its own samples and evolution
+    keys = set(map(bytes, both))
+    assert len(keys) == len(both) and not archive.measured_mask(both).any()
+    assert set(map(bytes, main)) < keys  # the main evolution ran first, from the same state
+    assert (np.diff(acq) <= 0).all() and acq[0] >= main_acq[0]  # one list, best first
+    from_islands = np.array([bytes(r) not in set(map(bytes, main)) for r in both])
+    assert from_islands[:50].any()  # islands reach the top of the list

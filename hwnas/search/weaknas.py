@@ -6,15 +6,16 @@ unique random subnets within the budget, 100 random initial queries, then per it
 paper's settings, whatever ``--predictor`` says) on all measured pairs, the predicted top N = 1000
 of the pool, M = 100 drawn uniformly from its unmeasured members.
 
-``weaknas`` is hwnas's default (docs/search.md): a Gaussian process (``--predictor gp``) refit
-every iteration on what this run measured, an inner optimiser that spends ~30,000 predictions per
-iteration on its upper confidence bound (:mod:`.inner`), and batches picked by GP-BUCB. Batch sizes
-grow with the queries made so far, never with the budget: the run is anytime. In multi-objective
-mode the first design includes the cheapest subnet, candidates are ranked by non-dominated sorting
-of (acquisition, cost), and each batch is spread along the cost axis, in each cost bin the candidate
-that most exceeds the measured front. With ``--pool`` the whole pool is scored instead of evolved.
-``--option trust_region=true`` scores only a Hamming ball around the best measured arch
-(:class:`TrustRegion`).
+``weaknas`` is hwnas's default (docs/search.md): a Gaussian process (``--predictor gp``, its prior
+mean a capacity trend) refit every iteration on what this run measured, an inner optimiser on its
+upper confidence bound (:mod:`.inner`: ~30,000 predictions per iteration on an evolution from the
+best measured archs and fresh samples; ``--option islands=N`` adds N evolutions from fresh samples
+alone), and batches picked by GP-BUCB. Batch sizes grow with the queries made so far, never with
+the budget: the run is anytime. In multi-objective mode the first design includes the cheapest
+subnet, candidates are ranked by non-dominated sorting of (acquisition, cost), and each batch is
+spread along the cost axis, in each cost bin the candidate that most exceeds the measured front.
+With ``--pool`` the whole pool is scored instead of evolved. ``--option trust_region=true`` scores
+only a Hamming ball around the best measured arch (:class:`TrustRegion`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arch import Arch, unique_rows
+from ..arch import Arch, first_occurrences, unique_rows
 from .algorithm import Options, StepAlgorithm
 from .inner import InnerOptimiser
 
@@ -214,6 +215,10 @@ class WeakNASOptions(Options):
 
     kappa: float = 2.0  # upper confidence bound: mean + kappa x sd
     n_init: int = 20
+    # single objective: more inner evolutions per iteration, each from fresh samples alone, until
+    # that many archs are measured (off: they lead long runs into worse basins; docs/search.md)
+    islands: int = 0
+    islands_until: int = 1000
     gp_points: int | None = None
     fresh: int = 2000
     top_measured: int = 32
@@ -250,12 +255,30 @@ class WeakNAS(StepAlgorithm):
         y = q.y()
         measured = q.X()[np.argsort(-np.nan_to_num(y, nan=-1.0), kind="stable")]
         parents = inner_parents(problem, rng, o, score, order, measured)
-        if problem.pool is None:
-            cand, acq = _inner_candidates(problem, rng, o, score, order, parents)
-        else:
+        if problem.pool is not None:  # a pool is scored whole: no islands
             cand, acq = _pool_candidates(problem.pool, score, order)
+            new = ~q.measured_mask(cand)
+            return cand[new], acq[new]
+        cand, acq = _inner_candidates(problem, rng, o, score, order, parents)
         new = ~q.measured_mask(cand)
-        return cand[new], acq[new]
+        # single objective only: a multi-objective batch already spreads over the whole front
+        islands = o.islands if q.n < o.islands_until and not problem.multi_objective else 0
+        if not islands:
+            return cand[new], acq[new]
+        cands, acqs = [cand[new]], [acq[new]]
+        for _ in range(islands):
+            # an island starts from the 64 best-scored of fresh samples alone, so its lineages are
+            # not swamped by the incumbent's children: it finds candidates in other basins
+            fresh = problem.sample_feasible(o.fresh, rng, tilt=True)
+            island = fresh[order(fresh, score(fresh), 64)[:64]]
+            c, a = _inner_candidates(problem, rng, o, score, order, island)
+            new = ~q.measured_mask(c)
+            cands.append(c[new])
+            acqs.append(a[new])
+        cand, acq = np.concatenate(cands), np.concatenate(acqs)
+        first = first_occurrences(cand)  # an arch several evolutions found: its first copy
+        best = order(cand[first], acq[first], None)  # stable: ties keep the evolutions' order
+        return cand[first][best], acq[first][best]
 
     def steps(self):
         """Yield the initial design, then one batch per iteration (see the class)."""
