@@ -3,14 +3,13 @@
 Kernel: squared exponential on the active-block kernel/expand one-hots, the depth one-hot and the
 resolution scaled so that its full range counts like two gene changes (one gene change moves an
 arch by a squared distance of about 2). The length scale and the noise are picked from a small grid
-by the marginal likelihood, the signal variance in closed form. The prior mean (``mean``) is a
-capacity trend by default (:mod:`predictors.trend`: ridge on the per-stage MACs and the resolution,
-fitted first; the GP models what it leaves over), or ``"constant"``: the mean of the accuracies it
-is fitted on. Above ``max_points`` measured archs (the cost is cubic in the points kept) it keeps
-the best half of them and an even spread of the ranks below.
-``with_cost=True``
-appends log10 MACs and log10 params, each scaled like the resolution (its range over the space
-counts like two gene changes).
+by the marginal likelihood, the signal variance in closed form. The prior mean (``mean``) is the
+mean of the accuracies it is fitted on (``"constant"``, the default), or ``"trend"``: a capacity
+trend (:mod:`predictors.trend`: ridge on the per-stage MACs and the resolution, fitted first; the
+GP models what it leaves over; docs/search.md, seventh and eighth rounds). Above ``max_points``
+measured archs (the cost is cubic in the points kept) it keeps the best half of them and an even
+spread of the ranks below. ``with_cost=True`` appends log10 MACs and log10 params, each scaled like
+the resolution (its range over the space counts like two gene changes).
 Deterministic, a few milliseconds to fit on a few hundred points (docs/search.md).
 """
 
@@ -30,7 +29,7 @@ from .trend import Trend
 LENGTH2_GRID = (8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
 NOISE_GRID = (1e-4, 1e-3, 1e-2, 1e-1)  # nugget, as a share of the signal variance
 LINEAR_GRID = (0.0, 0.3, 0.7)  # share of a linear kernel (a Bayesian ridge: additive gene effects)
-MEANS = ("trend", "constant")  # the prior mean: predictors.trend's capacity trend, or a constant
+MEANS = ("constant", "trend")  # the prior mean: a constant, or predictors.trend's capacity trend
 
 
 def _sqdist(A, B, AB, A2=None, B2=None) -> np.ndarray:
@@ -69,7 +68,7 @@ class GPPredictor(Predictor):
         max_points: int = 400,
         with_cost: bool = False,
         linear_grid=LINEAR_GRID,
-        mean: str = "trend",
+        mean: str = "constant",
     ):
         if mean not in MEANS:
             raise HwnasError(f"gp mean {mean!r} is not known; allowed: {', '.join(MEANS)}")

@@ -47,8 +47,8 @@ PREDICTORS = Registry(
         (
             "gp",
             "predictors.gp:GPPredictor",
-            "Gaussian process on gene one-hots around a capacity trend (per-stage MACs), "
-            "hyperparameters by marginal likelihood; mean and sd",
+            "Gaussian process on gene one-hots, hyperparameters by marginal likelihood; mean and "
+            "sd",
         ),
     ],
 )

@@ -1,5 +1,6 @@
 """A capacity trend: ridge regression of top-1 on the MACs of each of the 5 stages and the
-resolution, the GP's prior mean (``GPPredictor(mean="trend")``, the default).
+resolution, an option for the GP's prior mean (``GPPredictor(mean="trend")``; not the default:
+docs/search.md, "Eighth round").
 
 Accuracy in the OFA space grows with capacity, and where the capacity sits (early or late stages)
 matters. A GP with a constant mean reverts to the average of what it measured far from it, so it

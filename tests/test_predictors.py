@@ -98,11 +98,7 @@ def test_cost_features_and_space_argument():
 def test_gp_reads_cost_features_when_asked():
     X, Xt = _X(60, 4), _X(500, 5)
     y, yt = (0.6 + 0.05 * np.log(macs_params(SPACE, A)[0] / 1e8) for A in (X, Xt))
-    # a constant mean: the default's trend already models MACs
-    plain, costed = (
-        predictors.make_predictor("gp", with_cost=c, mean="constant").fit(X, y)
-        for c in (False, True)
-    )
+    plain, costed = (predictors.make_predictor("gp", with_cost=c).fit(X, y) for c in (False, True))
     F = costed._features(Xt)
     assert F.shape == (500, 138) and plain._features(Xt).shape == (500, 136)
     assert 0.0 <= F[:, 136:].min() and F[:, 136:].max() <= 2.0  # scaled over the whole space
@@ -153,7 +149,7 @@ def test_gp_trend_mean_rates_bigger_nets_where_a_constant_mean_reverts_to_the_av
         for m in ("trend", "constant")
     }
     assert err["trend"] < 0.25 * err["constant"], err
-    with pytest.raises(HwnasError, match="gp mean 'linear' is not known; allowed: trend, constant"):
+    with pytest.raises(HwnasError, match="gp mean 'linear' is not known; allowed: constant, trend"):
         predictors.make_predictor("gp", mean="linear")
 
 

@@ -122,6 +122,10 @@ def test_multi_objective_run_measures_the_cheapest_subnet_first(tmp_path):
 
 
 class Archive(Measured):
+    @property
+    def n(self):
+        return len(self._X)
+
     def measured_mask(self, X):
         have = {bytes(r) for r in self._X}
         return np.array([bytes(r) in have for r in np.asarray(X, dtype=np.int64)], dtype=bool)
@@ -143,15 +147,20 @@ def test_islands_add_the_evolutions_of_fresh_samples_to_the_main_one():
         mean, sd = gp.predict_dist(A)
         return mean + 2.0 * sd
 
-    def candidates(islands):
+    def candidates(islands, until=1000, problem=p):
         alg = WeakNAS()
-        o = WeakNASOptions(islands=islands, generations=3, children=300, fresh=500)
-        alg.setup(p, np.random.default_rng(7), o, lambda name=None: gp, archive)
+        o = WeakNASOptions(
+            islands=islands, islands_until=until, generations=3, children=300, fresh=500
+        )
+        alg.setup(problem, np.random.default_rng(7), o, lambda name=None: gp, archive)
         rows.clear()
-        return (*alg._candidates(score, _ranker(p)), sum(rows))
+        return (*alg._candidates(score, _ranker(problem)), sum(rows))
 
     main, main_acq, main_scored = candidates(0)
     both, acq, scored = candidates(2)
+    assert candidates(2, until=40)[2] == main_scored  # 40 measured: the islands have stopped
+    mo = Problem(SPACE, flops=600e6, objectives=("acc", "flops"))
+    assert candidates(2, problem=mo)[2] == candidates(0, problem=mo)[2]  # single objective only
     assert scored > 2.5 * main_scored  # each island scores its own samples and evolution
     keys = set(map(bytes, both))
     assert len(keys) == len(both) and not archive.measured_mask(both).any()
