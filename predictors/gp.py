@@ -42,7 +42,7 @@ def _sqdist(A, B, AB, A2=None, B2=None) -> np.ndarray:
     return np.maximum(d, 0.0, out=d)
 
 
-def _kernel(D2, AB, l2: float, w: float) -> np.ndarray:
+def _kernel_from(D2, AB, l2: float, w: float) -> np.ndarray:
     """The kernel from squared distances ``D2`` (overwritten) and one-hot products ``AB``: squared
     exponential of squared length scale ``l2``, plus a share ``w`` of the linear kernel scaled to
     0..1 (the share of gene values two archs have in common)."""
@@ -73,7 +73,7 @@ class GPPredictor(Predictor):
         if mean not in MEANS:
             raise HwnasError(f"gp mean {mean!r} is not known; allowed: {', '.join(MEANS)}")
         self.space = get_space(1.2 if space is None else space)
-        self.mean = mean
+        self.mean, self._trend = mean, None
         self.linear_grid = tuple(linear_grid)
         self.max_points, self.with_cost = int(max_points), bool(with_cost)
         self._L = None
@@ -116,8 +116,8 @@ class GPPredictor(Predictor):
 
         X, y = np.asarray(X), np.asarray(y, dtype=np.float64)
         # the trend on every point; the GP models what it leaves over on the kept points, which are
-        # chosen by accuracy (by what the trend leaves over, the GP would lose the top: a 20,000-
-        # query run stalled at 0.8497 instead of reaching 0.8539)
+        # chosen by accuracy (chosen by what the trend leaves over, they lost the top: a 20,000-
+        # query run sat at 0.8497 from query ~400 to 6,500)
         self._trend = Trend(self.space).fit(X, y) if self.mean == "trend" else None
         if len(y) > self.max_points:
             keep = self._subset(y)
@@ -131,7 +131,7 @@ class GPPredictor(Predictor):
         r = y - self._prior
         n, best = len(y), None
         for l2, w in ((l2, w) for l2 in LENGTH2_GRID for w in self.linear_grid):
-            R = _kernel(D2.copy(), FF, l2, w)
+            R = _kernel_from(D2.copy(), FF, l2, w)
             for g in NOISE_GRID:
                 try:
                     c = cho_factor(R + g * np.eye(n), lower=True)
@@ -150,7 +150,7 @@ class GPPredictor(Predictor):
 
     def _kernel(self, A, B, A2=None, B2=None) -> np.ndarray:
         AB = A @ B.T
-        return _kernel(_sqdist(A, B, AB, A2, B2), AB, self.l2, self.w)
+        return _kernel_from(_sqdist(A, B, AB, A2, B2), AB, self.l2, self.w)
 
     def _posterior(self, X):
         """Features, cross-kernel to the data, mean, ``V = L^-1 K^T`` and variance of ``X``."""

@@ -1,7 +1,6 @@
 """Diagnostic: how do weak predictors fitted on a default run's history rate another basin?
 
-Runs the sixth round's default search (``ofa-mlp``, w1.2; a GP with a constant mean, no islands:
-the runs this diagnostic was made on) for ``--queries`` on each seed, then fits each weak
+Runs the default search (``ofa-mlp``, w1.2) for ``--queries`` on each seed, then fits each weak
 predictor on that run's history and scores the archs of the basin the benchmark's long search on the
 oracle ends in (``reference_optimum``, every arch it met within ``--top`` of its optimum). Prints,
 per predictor, the mean error of its prediction there, how many have an upper confidence bound (mean
@@ -28,14 +27,10 @@ def _fits(space):
     from predictors.gp import GPPredictor
 
     return {
-        "gp (sixth round)": lambda: GPPredictor(space=space, mean="constant"),
-        "gp, linear share 0.5": lambda: GPPredictor(
-            space=space, linear_grid=(0.5,), mean="constant"
-        ),
-        "gp, linear share 0.9": lambda: GPPredictor(
-            space=space, linear_grid=(0.9,), mean="constant"
-        ),
-        "gp, cost features": lambda: GPPredictor(space=space, with_cost=True, mean="constant"),
+        "gp (default)": lambda: GPPredictor(space=space),
+        "gp, linear share 0.5": lambda: GPPredictor(space=space, linear_grid=(0.5,)),
+        "gp, linear share 0.9": lambda: GPPredictor(space=space, linear_grid=(0.9,)),
+        "gp, cost features": lambda: GPPredictor(space=space, with_cost=True),
         "linear": lambda: make_predictor("linear", space=space, with_cost=True),
         "xgb": lambda: make_predictor("xgb", space=space, with_cost=True),
         "mlp": lambda: make_predictor("mlp", space=space, with_cost=True),
@@ -72,7 +67,7 @@ def _local_error(space, flops, X, y, seed, f) -> str:
     from predictors.gp import GPPredictor
 
     problem, o = Problem(space, flops=flops), WeakNASOptions()
-    gp = GPPredictor(space=space, mean="constant").fit(X, y)
+    gp = GPPredictor(space=space).fit(X, y)
 
     def score(A):
         mean, sd = gp.predict_dist(A)
@@ -119,27 +114,13 @@ def basin(space, flops, top) -> tuple:
 
 
 def history(flops, seed, queries) -> tuple:
-    """``(X, y)``: the history of a sixth-round default search (``ofa-mlp``, w1.2; the GP's mean
-    constant, no islands) of ``queries``."""
-    import hwnas.search.run as search_run
+    """``(X, y)``: the history of a default search (``ofa-mlp``, w1.2) of ``queries``."""
     from hwnas.archfile import read_arch_list
     from hwnas.search import SearchConfig, run_search
 
-    make = search_run.make_predictor
     with tempfile.TemporaryDirectory() as out:
-        cfg = SearchConfig(
-            flops=flops,
-            oracle="ofa-mlp",
-            queries=queries,
-            seed=seed,
-            out=out,
-            options={"islands": 0},
-        )
-        search_run.make_predictor = lambda *a, **k: make(*a, **k, mean="constant")
-        try:
-            run_search(cfg)
-        finally:
-            search_run.make_predictor = make
+        cfg = SearchConfig(flops=flops, oracle="ofa-mlp", queries=queries, seed=seed, out=out)
+        run_search(cfg)
         hist = read_arch_list(Path(out) / "history.csv", need_accuracy=True)
     return hist.X, hist.accuracy
 

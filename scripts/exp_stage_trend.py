@@ -1,12 +1,12 @@
-"""Experiment (seventh round): how the capacity trend (predictors/trend.py, now the GP's prior
-mean) and the GP with it rate the better basin after a default 300-query run, like
+"""Experiment (seventh round): how the capacity trend (predictors/trend.py, an option for the GP's
+prior mean) and the GP with it rate the better basin after a default 300-query run, like
 scripts/exp_other_basin.py (``--flops``, ``--seeds``). ``trend + squares`` adds the stage MACs
 squared to the trend's features.
 
-The seventh round's loop runs (``loop`` mode, with ``--islands``) are now plain searches: the trend
-and the islands are the default; ``scripts/exp_weaknas.py --predictor-kw '{"mean": "constant"}'``
-and ``--opt '{"islands": 0}'`` switch each off. The round's variants of the islands
-(``--island-opt``, ``--island-every``) are in commit 2fa959f.
+The seventh round's loop runs (``loop`` mode, with ``--islands``) are now options of the search:
+``scripts/exp_weaknas.py --predictor-kw '{"mean": "trend"}' --opt '{"islands": 2}'``
+(docs/search.md, "Eighth round"). The round's variants of the islands (``--island-opt``,
+``--island-every``) are in commit 2fa959f.
 
 Usage: HWNAS_ASSETS=... python scripts/exp_stage_trend.py --flops 600M --seeds 0,1
 """
@@ -39,10 +39,10 @@ def basin(args, space):
     print(f"{args.flops}: {len(Ty)} archs within 0.003 of the long search's optimum")
     ref = eob._stored_reference(flops)
     fits = {
-        "gp, constant mean": lambda: GPPredictor(space=space, mean="constant"),
+        "gp (default)": lambda: GPPredictor(space=space),
         "trend": lambda: Trend(space),
         "trend + squares": lambda: Trend(space, with_squares),
-        "gp with the trend (default)": lambda: GPPredictor(space=space),
+        "gp with the trend": lambda: GPPredictor(space=space, mean="trend"),
     }
     for seed in map(int, args.seeds.split(",")):
         X, y = eob.history(flops, seed, 300)

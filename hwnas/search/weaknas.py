@@ -6,16 +6,16 @@ unique random subnets within the budget, 100 random initial queries, then per it
 paper's settings, whatever ``--predictor`` says) on all measured pairs, the predicted top N = 1000
 of the pool, M = 100 drawn uniformly from its unmeasured members.
 
-``weaknas`` is hwnas's default (docs/search.md): a Gaussian process (``--predictor gp``, its prior
-mean a capacity trend) refit every iteration on what this run measured, an inner optimiser on its
-upper confidence bound (:mod:`.inner`: ~30,000 predictions per iteration on an evolution from the
-best measured archs and fresh samples; ``--option islands=N`` adds N evolutions from fresh samples
-alone), and batches picked by GP-BUCB. Batch sizes grow with the queries made so far, never with
-the budget: the run is anytime. In multi-objective mode the first design includes the cheapest
-subnet, candidates are ranked by non-dominated sorting of (acquisition, cost), and each batch is
-spread along the cost axis, in each cost bin the candidate that most exceeds the measured front.
-With ``--pool`` the whole pool is scored instead of evolved. ``--option trust_region=true`` scores
-only a Hamming ball around the best measured arch (:class:`TrustRegion`).
+``weaknas`` is hwnas's default (docs/search.md): a Gaussian process (``--predictor gp``) refit
+every iteration on what this run measured, an inner optimiser on its upper confidence bound
+(:mod:`.inner`: ~30,000 predictions per iteration on an evolution from the best measured archs and
+fresh samples; ``--option islands=N`` adds N evolutions from fresh samples alone), and batches
+picked by GP-BUCB. Batch sizes grow with the queries made so far, never with the budget: the run is
+anytime. In multi-objective mode the first design includes the cheapest subnet, candidates are
+ranked by non-dominated sorting of (acquisition, cost), and each batch is spread along the cost
+axis, in each cost bin the candidate that most exceeds the measured front. With ``--pool`` the
+whole pool is scored instead of evolved. ``--option trust_region=true`` scores only a Hamming ball
+around the best measured arch (:class:`TrustRegion`).
 """
 
 from __future__ import annotations
