@@ -252,19 +252,22 @@ def row_keys(X) -> tuple:
     # products (BLAS) are exact, and several times faster than uint64 ones
     lo, hi = _KS_DIGIT[X[:, KS_COLS]] @ _POW3_HALF, _E_DIGIT[X[:, E_COLS]] @ _POW3_HALF
     k1 = hi.astype(np.uint64) * np.uint64(3**N_BLOCKS) + lo.astype(np.uint64)
-    depths = (X[:, D_COLS] - 2) @ _POW3_HALF[:N_STAGES].astype(np.int64)
+    depths = (X[:, D_COLS] - 2) @ _POW3_DEPTH
     return k1, (depths * 1024 + X[:, R_COL]).astype(np.uint64)
 
 
-def _digits(values) -> np.ndarray:
-    """Gene value -> its base-3 digit (0, 1, 2), as float64 indexed by the value itself."""
-    out = np.zeros(max(values) + 1)
-    out[list(values)] = np.arange(len(values))
-    return out
+def value_index(values) -> np.ndarray:
+    """``table[v]`` = position of gene value v in ``values`` (int64, -1 for other values), so a
+    batch's genes index it directly: ``value_index(KERNEL_SIZES)[X[:, KS_COLS]]``."""
+    table = np.full(max(values) + 1, -1, dtype=np.int64)
+    table[list(values)] = np.arange(len(values))
+    return table
 
 
 _POW3_HALF = 3.0 ** np.arange(N_BLOCKS)
-_KS_DIGIT, _E_DIGIT = _digits(KERNEL_SIZES), _digits(EXPAND_RATIOS)
+_POW3_DEPTH = 3 ** np.arange(N_STAGES, dtype=np.int64)
+# base-3 digits as float64 for the exact BLAS products of row_keys
+_KS_DIGIT, _E_DIGIT = (value_index(v).astype(np.float64) for v in (KERNEL_SIZES, EXPAND_RATIOS))
 
 
 def first_occurrences(X) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwnas.arch import active_mask
+from hwnas.arch import active_mask, value_index
 from hwnas.cost import macs_params
 from hwnas.space import (
     D_COLS,
@@ -27,18 +27,10 @@ from hwnas.space import (
     get_space,
 )
 
-
-def _index_table(values) -> np.ndarray:
-    """``table[v]`` = position of value v in ``values``; -1 elsewhere."""
-    table = np.full(max(values) + 1, -1, dtype=np.int64)
-    table[list(values)] = np.arange(len(values))
-    return table
-
-
 _KS_IDX, _E_IDX, _D_IDX = (
-    _index_table(KERNEL_SIZES),
-    _index_table(EXPAND_RATIOS),
-    _index_table(DEPTHS),
+    value_index(KERNEL_SIZES),
+    value_index(EXPAND_RATIOS),
+    value_index(DEPTHS),
 )
 N_BASE_FEATURES = 20 * 3 + 20 * 3 + 5 * 3 + 1
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from hwnas.arch import Arch
 from hwnas.errors import HwnasError
-from hwnas.space import R_COL, get_space
+from hwnas.space import N_GENES, R_COL, get_space
 
 from .base import Predictor
 from .features import N_BASE_FEATURES, features
@@ -51,7 +51,7 @@ def _kernel_from(D2, AB, l2: float, w: float) -> np.ndarray:
     np.exp(K, out=K)
     if w:
         K *= 1.0 - w
-        K += (w / 46.0) * AB
+        K += (w / N_GENES) * AB
     return K
 
 
@@ -126,8 +126,8 @@ class GPPredictor(Predictor):
             y = y - self._trend.predict(X)
         self._prior = float(y.mean())
         F = self._features(X)
-        FF = F @ F.T
-        D2 = _sqdist(F, F, FF)
+        FF, F2 = F @ F.T, (F * F).sum(1)
+        D2 = _sqdist(F, F, FF, F2, F2)
         r = y - self._prior
         n, best = len(y), None
         for l2, w in ((l2, w) for l2 in LENGTH2_GRID for w in self.linear_grid):
@@ -143,7 +143,7 @@ class GPPredictor(Predictor):
                 if best is None or lml > best[0]:
                     best = (lml, l2, w, g, c, a, s2)
         _, self.l2, self.w, self.noise, c, self._alpha, self.s2 = best
-        self._L, self._F, self._F2 = c[0], F, (F * F).sum(1)
+        self._L, self._F, self._F2 = c[0], F, F2
         # L^-1 once, so each prediction is a matrix product (about twice as fast as a solve)
         self._Linv = solve_triangular(c[0], np.eye(n), lower=True, check_finite=False)
         return self
@@ -160,7 +160,7 @@ class GPPredictor(Predictor):
         Fq2 = (Fq * Fq).sum(1)
         K = self._kernel(Fq, self._F, Fq2, self._F2)
         V = self._Linv @ K.T
-        prior = (1.0 - self.w) + self.w * Fq2 / 46.0
+        prior = (1.0 - self.w) + self.w * Fq2 / N_GENES
         var = self.s2 * np.maximum(prior - np.einsum("ij,ij->j", V, V), 0.0)
         mean = self._prior + K @ self._alpha
         if self._trend is not None:
