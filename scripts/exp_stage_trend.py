@@ -1,7 +1,8 @@
 """Experiment (seventh round): how the capacity trend (predictors/trend.py, an option for the GP's
 prior mean) and the GP with it rate the better basin after a default 300-query run, like
 scripts/exp_other_basin.py (``--flops``, ``--seeds``). ``trend + squares`` adds the stage MACs
-squared to the trend's features.
+squared to the trend's features; ``trend per block`` regresses on the MACs of each of the 20 blocks
+instead of the 5 stages (ninth round).
 
 The seventh round's loop runs (``loop`` mode, with ``--islands``) are now options of the search:
 ``scripts/exp_weaknas.py --predictor-kw '{"mean": "trend"}' --opt '{"islands": 2}'``
@@ -29,6 +30,15 @@ def with_squares(space, X) -> np.ndarray:
     return np.column_stack([F, F[:, :5] ** 2])
 
 
+def per_block(space, X) -> np.ndarray:
+    """Each arch's per-block MACs (20, units of 10M), resolution / 224 and 1."""
+    from hwnas.cost import cost_model
+
+    X = np.asarray(X, dtype=np.int64)
+    B = cost_model(space).block_macs(X) / 1e7
+    return np.column_stack([B, X[:, -1:] / 224.0, np.ones((len(X), 1))])
+
+
 def basin(args, space):
     import exp_other_basin as eob
 
@@ -42,13 +52,23 @@ def basin(args, space):
         "gp (default)": lambda: GPPredictor(space=space),
         "trend": lambda: Trend(space),
         "trend + squares": lambda: Trend(space, with_squares),
-        "gp with the trend": lambda: GPPredictor(space=space, mean="trend"),
+        "gp with the trend": lambda: _gp_with(space, trend_features),
+        "trend per block": lambda: Trend(space, per_block),
+        "gp with per-block trend": lambda: _gp_with(space, per_block),
     }
     for seed in map(int, args.seeds.split(",")):
         X, y = eob.history(flops, seed, 300)
         print(f"seed {seed}: best measured {y.max():.4f}")
         for name, make in fits.items():
             print(f"  {name:24s} {eob._rate(make(), X, y, TX, Ty, y.max(), ref)}", flush=True)
+
+
+def _gp_with(space, feats):
+    import predictors.gp as gp
+
+    m = GPPredictor(space=space, mean="trend")
+    gp.Trend = lambda sp, f=feats: Trend(sp, f)
+    return m
 
 
 def main():
