@@ -219,7 +219,6 @@ class WeakNASOptions(Options):
     # that many archs are measured (off: they lead long runs into worse basins; docs/search.md)
     islands: int = 0
     islands_until: int = 1000
-    hedge: bool = False  # experiment: half of each batch from a second GP with the trend mean
     gp_points: int | None = None
     fresh: int = 2000
     top_measured: int = 32
@@ -281,30 +280,6 @@ class WeakNAS(StepAlgorithm):
         best = order(cand[first], acq[first], None)  # stable: ties keep the evolutions' order
         return cand[first][best], acq[first][best]
 
-    def _hedge(self, cand, pick, take, kappa, order):
-        """The batch: the first ``take - take // 2`` picks of the constant-mean GP, the rest by
-        GP-BUCB of a trend-mean GP on its own inner optimiser's candidates."""
-        o = self.options
-        mine = cand[pick[: take - take // 2]]
-        model2 = self.make_predictor(None)
-        model2.mean = "trend"
-        X, y = self.archive.X(), self.archive.y()
-        ok = ~np.isnan(y)
-        model2.fit(X[ok], y[ok])
-
-        def score(X, model=model2):
-            mean, sd = model.predict_dist(X)
-            return mean + kappa * sd
-
-        c2, _ = self._candidates(score, order)
-        if len(mine):
-            seen = {r.tobytes() for r in np.ascontiguousarray(mine, dtype=np.int64)}
-            c2 = np.asarray(c2, dtype=np.int64)
-            c2 = c2[[r.tobytes() not in seen for r in c2]]
-        rest = take - len(mine)
-        p2 = model2.select_batch(c2[: o.batch_pool], kappa, rest) if rest else np.arange(0)
-        return np.concatenate([mine, c2[p2]])
-
     def steps(self):
         """Yield the initial design, then one batch per iteration (see the class)."""
         q, rng, problem, o = self.archive, self.rng, self.problem, self.options
@@ -340,9 +315,6 @@ class WeakNAS(StepAlgorithm):
                 pick = model.select_batch(cand[: o.batch_pool], kappa, take)
             else:
                 pick = np.arange(min(take, len(cand)))
-            if o.hedge and not problem.multi_objective and hasattr(model, "select_batch"):
-                pick = self._hedge(cand, pick, take, kappa, order)
-                cand, pick = pick, np.arange(len(pick))
             best_before = _best(q.y())
             y_new = yield cand[pick]
             if tr is not None:
