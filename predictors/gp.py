@@ -23,7 +23,7 @@ from hwnas.space import N_GENES, R_COL, get_space
 
 from .base import Predictor
 from .features import N_BASE_FEATURES, features
-from .trend import Trend
+from .trend import Trend, trend_features
 
 # squared length scale, in squared one-hot distance (one gene change: about 2)
 LENGTH2_GRID = (8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
@@ -60,6 +60,8 @@ class GPPredictor(Predictor):
 
     name = "gp"
     gives_spread = True
+    # the trend's features with mean="trend" (a subclass may swap them: scripts/exp_stage_trend.py)
+    trend_features = staticmethod(trend_features)
 
     def __init__(
         self,
@@ -118,7 +120,9 @@ class GPPredictor(Predictor):
         # the trend on every point; the GP models what it leaves over on the kept points, which are
         # chosen by accuracy (chosen by what the trend leaves over, they lost the top: a 20,000-
         # query run sat at 0.8497 from query ~400 to 6,500)
-        self._trend = Trend(self.space).fit(X, y) if self.mean == "trend" else None
+        self._trend = (
+            Trend(self.space, self.trend_features).fit(X, y) if self.mean == "trend" else None
+        )
         if len(y) > self.max_points:
             keep = self._subset(y)
             X, y = X[keep], y[keep]

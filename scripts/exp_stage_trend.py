@@ -33,10 +33,17 @@ def with_squares(space, X) -> np.ndarray:
 def per_block(space, X) -> np.ndarray:
     """Each arch's per-block MACs (20, units of 10M), resolution / 224 and 1."""
     from hwnas.cost import cost_model
+    from hwnas.space import R_COL
 
     X = np.asarray(X, dtype=np.int64)
     B = cost_model(space).block_macs(X) / 1e7
-    return np.column_stack([B, X[:, -1:] / 224.0, np.ones((len(X), 1))])
+    return np.column_stack([B, X[:, R_COL:] / 224.0, np.ones((len(X), 1))])
+
+
+class BlockTrendGP(GPPredictor):
+    """The GP with the per-block trend as its mean (``mean="trend"``)."""
+
+    trend_features = staticmethod(per_block)
 
 
 def basin(args, space):
@@ -52,23 +59,15 @@ def basin(args, space):
         "gp (default)": lambda: GPPredictor(space=space),
         "trend": lambda: Trend(space),
         "trend + squares": lambda: Trend(space, with_squares),
-        "gp with the trend": lambda: _gp_with(space, trend_features),
+        "gp with the trend": lambda: GPPredictor(space=space, mean="trend"),
         "trend per block": lambda: Trend(space, per_block),
-        "gp with per-block trend": lambda: _gp_with(space, per_block),
+        "gp with per-block trend": lambda: BlockTrendGP(space=space, mean="trend"),
     }
     for seed in map(int, args.seeds.split(",")):
         X, y = eob.history(flops, seed, 300)
         print(f"seed {seed}: best measured {y.max():.4f}")
         for name, make in fits.items():
             print(f"  {name:24s} {eob._rate(make(), X, y, TX, Ty, y.max(), ref)}", flush=True)
-
-
-def _gp_with(space, feats):
-    import predictors.gp as gp
-
-    m = GPPredictor(space=space, mean="trend")
-    gp.Trend = lambda sp, f=feats: Trend(sp, f)
-    return m
 
 
 def main():
