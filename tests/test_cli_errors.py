@@ -95,6 +95,14 @@ CASES = {
         _search("--algorithm", "evolution", "--predictor", "nope"),
         "predictor 'nope' is unknown",
     ),
+    "search-predictor-random-reads-none": (
+        _search("--algorithm", "random", "--predictor", "xgb"),
+        "--predictor 'xgb' is not used by this search; it needs --algorithm weaknas",
+    ),
+    "search-predictor-paper-uses-its-own": (
+        _search("--algorithm", "weaknas-pool", "--predictor", "linear"),
+        "--predictor 'linear' is not used",
+    ),
     "search-bad-width": (_search("--width", "0.7"), "width 0.7"),
     "search-bad-objectives": (_search("--objectives", "acc,joy"), "objectives 'acc,joy'"),
     "search-latency-without-device": (_search("--latency", "25ms"), "device"),

@@ -117,6 +117,8 @@ class Algorithm(ABC):
     """
 
     Options: ClassVar[type[Options]] = Options
+    # whether ``--predictor`` picks this algorithm's weak predictor (another one set: an error)
+    reads_predictor: ClassVar[bool] = False
 
     def setup(
         self,

@@ -128,6 +128,7 @@ class SearchConfig:
 
     def _check_unused(self) -> None:
         """A setting that this search would not use is an error, never silently ignored."""
+        algorithm = ALGORITHMS.load(self.algorithm)
         reads, auto_reads = oracle_reads(self.oracle), oracle_reads(AUTO)
         unused = [("ray_address", self.executor != "ray", "--executor ray")]
         for setting, name in ORACLE_SETTINGS.items():  # who reads what: the oracle classes say
@@ -148,6 +149,10 @@ class SearchConfig:
                 "--latency, --objectives acc,latency or --export-onnx",
             ),
         ]
+        # set to another than the class's default, for an algorithm that picks no weak predictor
+        if self.predictor != type(self).predictor and not algorithm.reads_predictor:
+            readers = [n for n in ALGORITHMS.names() if ALGORITHMS.load(n).reads_predictor]
+            unused.append(("predictor", True, " or ".join(f"--algorithm {n}" for n in readers)))
         for name, idle, needs in unused:
             if getattr(self, name) is not None and idle:
                 raise HwnasError(

@@ -247,6 +247,7 @@ class WeakNAS(StepAlgorithm):
     GP-BUCB; optionally inside a trust region (docs/search.md)."""
 
     Options = WeakNASOptions
+    reads_predictor = True
 
     def _candidates(self, score, order) -> tuple:
         """``(archs, scores)``: unmeasured archs, best-scored first, the inner optimiser's (or the
