@@ -48,6 +48,36 @@ def test_bad_options_are_one_line_errors(given, needle):
     assert needle in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(
+    "settings, needle",
+    [
+        (
+            {"objectives": "acc,flops", "options": {"trust_region": True}},
+            "--option trust_region=true is not used by this search; it needs a single objective",
+        ),
+        ({"objectives": "acc,flops", "options": {"kappa": 3}}, "--option kappa=3.0"),
+        ({"objectives": "acc,flops", "options": {"islands": 2}}, "--option islands=2"),
+        ({"options": {"mo_kappa": 2}}, "it needs two objectives (--objectives acc,COST)"),
+        ({"options": {"front_gain": False}}, "--option front_gain=false"),
+        ({"options": {"tr_init": 8}}, "it needs --option trust_region=true"),
+        ({"options": {"islands_until": 300}}, "it needs --option islands=N"),
+        ({"pool": "pool.csv", "options": {"islands": 2}}, "it needs no --pool"),
+        ({"pool": "pool.csv", "options": {"generations": 30}}, "--option generations=30"),
+    ],
+)
+def test_an_option_this_search_would_not_read_is_an_error(settings, needle):
+    with pytest.raises(HwnasError) as err:
+        SearchConfig(flops="600M", **settings)
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_options_at_their_defaults_or_read_by_the_search_are_accepted():
+    SearchConfig(flops="600M", objectives="acc,flops", options={"kappa": 2.0, "mo_kappa": 1.5})
+    SearchConfig(flops="600M", options={"trust_region": True, "tr_init": 8, "kappa": 1.0})
+    SearchConfig(flops="600M", options={"islands": 2, "islands_until": 300})
+    SearchConfig(flops="600M", pool="pool.csv", options={"trust_region": True, "kappa": 1.0})
+
+
 def test_stop_counts_budget_and_stalls():
     stop = Stop(10, stall=2)
     for n in (4, 4, 4):

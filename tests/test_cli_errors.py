@@ -103,6 +103,10 @@ CASES = {
         _search("--algorithm", "weaknas-pool", "--predictor", "linear"),
         "--predictor 'linear' is not used",
     ),
+    "search-option-two-objectives-do-not-read": (
+        _search("--objectives", "acc,flops", "--option", "trust_region=true"),
+        "--option trust_region=true is not used by this search; it needs a single objective",
+    ),
     "search-bad-width": (_search("--width", "0.7"), "width 0.7"),
     "search-bad-objectives": (_search("--objectives", "acc,joy"), "objectives 'acc,joy'"),
     "search-latency-without-device": (_search("--latency", "25ms"), "device"),

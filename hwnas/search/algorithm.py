@@ -54,6 +54,20 @@ class Options:
         """Every option with its value (defaults included), as echoed into run.yaml."""
         return dataclasses.asdict(self)
 
+    def idle(self, multi_objective: bool, pool: bool) -> dict:
+        """``{key: what it needs}`` for the options set away from their defaults that a search
+        with these objectives and ``--pool`` would not read (a config makes them an error)."""
+        return {}
+
+    def changed(self) -> list:
+        """The keys whose value differs from the default."""
+        default = type(self)()
+        return [
+            f.name
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != getattr(default, f.name)
+        ]
+
 
 def _convert(key, value, hint, algorithm):
     kinds = typing.get_args(hint) or (hint,)

@@ -122,8 +122,14 @@ class SearchConfig:
         self.resolutions = [int(r) for r in self.resolutions]
         if not isinstance(self.options, dict):
             raise HwnasError(f"setting options {self.options!r} is not allowed; allowed: a mapping")
+        options = algorithm.Options.parse(self.options, self.algorithm)
+        multi = len(self.objectives.split(",")) > 1
+        for key, needs in options.idle(multi, self.pool is not None).items():
+            value = getattr(options, key)
+            shown = str(value).lower() if isinstance(value, bool) else value
+            raise HwnasError(f"--option {key}={shown} is not used by this search; it needs {needs}")
         # typed, with every default filled in, so run.yaml records exactly what ran
-        self.options = algorithm.Options.parse(self.options, self.algorithm).to_dict()
+        self.options = options.to_dict()
         self._check_unused()
 
     def _check_unused(self) -> None:

@@ -209,6 +209,12 @@ def _pool_candidates(pool, score, order, chunk=20_000):
     return pool[best], s[best]
 
 
+# what only a single-objective search reads, and the inner optimiser's knobs (unread with --pool)
+_SINGLE_OBJECTIVE = ("kappa", "bucb", "batch_pool", "islands", "islands_until", "trust_region")
+_SINGLE_OBJECTIVE += tuple(f"tr_{k}" for k in ("init", "min", "max", "succ", "fail", "restart"))
+_INNER = ("generations", "children", "keep", "mutate_prob", "polish_rounds")
+
+
 @dataclass(frozen=True)
 class WeakNASOptions(Options):
     """hwnas's default search (docs/search.md); ``gp_points`` caps the GP's training set."""
@@ -240,6 +246,24 @@ class WeakNASOptions(Options):
     tr_restart: int = 12  # radius after it fell below tr_min
     mo_kappa: float = 1.0  # multi-objective upper confidence bound: mean + mo_kappa x sd
     front_gain: bool = True
+
+    def idle(self, multi_objective: bool, pool: bool) -> dict:  # noqa: D102 (Options.idle)
+        single = "a single objective (--objectives acc)"
+        needs = {}
+        for key in self.changed():
+            if key in _SINGLE_OBJECTIVE and multi_objective:
+                needs[key] = single
+            elif key in ("mo_kappa", "front_gain") and not multi_objective:
+                needs[key] = "two objectives (--objectives acc,COST)"
+            elif key.startswith("islands") and pool:
+                needs[key] = "no --pool (a pool is scored whole)"
+            elif key in _INNER and pool:
+                needs[key] = "no --pool (a pool is scored whole, without the inner optimiser)"
+            elif key.startswith("tr_") and not self.trust_region:
+                needs[key] = "--option trust_region=true"
+            elif key == "islands_until" and not self.islands:
+                needs[key] = "--option islands=N (N >= 1)"
+        return needs
 
 
 class WeakNAS(StepAlgorithm):
