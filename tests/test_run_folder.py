@@ -136,7 +136,6 @@ def stored_run(tmp_path_factory):
         (("--algorithm", "evolution"), "--algorithm evolution", "random"),
         (("--oracle", "zerocost"), "--oracle zerocost", "auto"),
         (("--width", "1.0"), "--width 1.0", "1.2"),
-        (("--predictor", "xgb"), "--predictor xgb", "gp"),
         (("--objectives", "acc,flops"), "--objectives acc,flops", "acc"),
         (("--resolutions", "160,224"), "--resolutions 160,224", "160,176,192,208,224"),
         (("--params", "8M"), "--params 8M", "(not set)"),
@@ -147,6 +146,21 @@ def test_resume_with_a_conflicting_flag_names_both_values(stored_run, flags, min
     before = (stored_run / "run.yaml").read_bytes()
     line = _one_error_line(run_cli("search", "--resume", "--out", stored_run, *flags))
     assert f"{mine} conflicts with the run's {theirs} (run.yaml)" in line
+    assert (stored_run / "run.yaml").read_bytes() == before
+
+
+def test_resume_with_another_predictor_conflicts_and_on_a_run_that_reads_none_is_unused(
+    stored_run, tmp_path
+):
+    weak = tmp_path / "weak"
+    _search(weak, algorithm="weaknas", queries=21)
+    before = (weak / "run.yaml").read_bytes()
+    line = _one_error_line(run_cli("search", "--resume", "--out", weak, "--predictor", "xgb"))
+    assert "--predictor xgb conflicts with the run's gp (run.yaml)" in line
+    assert (weak / "run.yaml").read_bytes() == before
+    before = (stored_run / "run.yaml").read_bytes()  # a random search: no weak predictor
+    line = _one_error_line(run_cli("search", "--resume", "--out", stored_run, "--predictor", "xgb"))
+    assert "--predictor 'xgb' is not used by this search; it needs --algorithm weaknas" in line
     assert (stored_run / "run.yaml").read_bytes() == before
 
 
