@@ -11,17 +11,6 @@ from ..search import SearchConfig, resume_config, run_search
 from ..search.algorithms import ALGORITHMS
 from ..space import DEFAULT_RESOLUTIONS
 
-_DEFAULTS = {
-    "objectives": "acc",
-    "oracle": "auto",
-    "queries": 300,
-    "algorithm": "weaknas",
-    "seed": 0,
-    "width": 1.2,
-    "predictor": "gp",
-    "executor": "local",
-}
-
 
 def add_arguments(p) -> None:
     p.description = (
@@ -154,12 +143,14 @@ def config_from_args(args):
                 "--config cannot be used with --resume: the run's settings are in its run.yaml"
             )
         return resume_config(args.out, {k: v for k, v in given.items() if k != "out"})
-    base = SearchConfig.load(args.config).to_dict() if args.config else dict(_DEFAULTS)
+    # no config: SearchConfig's own defaults fill in what no flag gives
+    base = SearchConfig.load(args.config).to_dict() if args.config else {}
     if "algorithm" in given and given["algorithm"] != base.get("algorithm"):
         base["options"] = {}  # the config's options belong to its own algorithm
     base.update(given, options={**base.get("options", {}), **given.get("options", {})})
     if base.get("out") is None:
-        base["out"] = f"runs/{base.get('algorithm', 'weaknas')}-{base.get('seed', 0)}"
+        algorithm = base.get("algorithm", SearchConfig.algorithm)
+        base["out"] = f"runs/{algorithm}-{base.get('seed', SearchConfig.seed)}"
     return SearchConfig.from_dict(base)
 
 
