@@ -63,6 +63,11 @@ def test_bad_options_are_one_line_errors(given, needle):
         ({"options": {"islands_until": 300}}, "it needs --option islands=N"),
         ({"pool": "pool.csv", "options": {"islands": 2}}, "it needs no --pool"),
         ({"pool": "pool.csv", "options": {"generations": 30}}, "--option generations=30"),
+        (
+            {"predictor": "xgb", "options": {"bucb": False}},
+            "--option bucb=false is not used by this search; it needs a predictor that picks",
+        ),
+        ({"predictor": "linear", "options": {"gp_points": 300}}, "a cap on its training set"),
     ],
 )
 def test_an_option_this_search_would_not_read_is_an_error(settings, needle):
@@ -76,6 +81,8 @@ def test_options_at_their_defaults_or_read_by_the_search_are_accepted():
     SearchConfig(flops="600M", options={"trust_region": True, "tr_init": 8, "kappa": 1.0})
     SearchConfig(flops="600M", options={"islands": 2, "islands_until": 300})
     SearchConfig(flops="600M", pool="pool.csv", options={"trust_region": True, "kappa": 1.0})
+    SearchConfig(flops="600M", options={"bucb": False, "gp_points": 300})
+    SearchConfig(flops="600M", predictor="xgb", options={"kappa": 1.0, "n_init": 10})
 
 
 def test_stop_counts_budget_and_stalls():

@@ -54,9 +54,10 @@ class Options:
         """Every option with its value (defaults included), as echoed into run.yaml."""
         return dataclasses.asdict(self)
 
-    def idle(self, multi_objective: bool, pool: bool) -> dict:
+    def idle(self, multi_objective: bool, pool: bool, predictor: str) -> dict:
         """``{key: what it needs}`` for the options set away from their defaults that a search
-        with these objectives and ``--pool`` would not read (a config makes them an error)."""
+        with these objectives, ``--pool`` (given or not) and ``--predictor`` would not read (a
+        config makes them an error)."""
         return {}
 
     def changed(self) -> list:

@@ -124,7 +124,7 @@ class SearchConfig:
             raise HwnasError(f"setting options {self.options!r} is not allowed; allowed: a mapping")
         options = algorithm.Options.parse(self.options, self.algorithm)
         multi = len(self.objectives.split(",")) > 1
-        for key, needs in options.idle(multi, self.pool is not None).items():
+        for key, needs in options.idle(multi, self.pool is not None, self.predictor).items():
             value = getattr(options, key)
             shown = str(value).lower() if isinstance(value, bool) else value
             raise HwnasError(f"--option {key}={shown} is not used by this search; it needs {needs}")

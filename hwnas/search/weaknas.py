@@ -20,10 +20,13 @@ around the best measured arch (:class:`TrustRegion`).
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from predictors.registry import PREDICTORS
 
 from ..arch import Arch, first_occurrences, unique_rows
 from .algorithm import Options, StepAlgorithm
@@ -213,6 +216,12 @@ def _pool_candidates(pool, score, order, chunk=20_000):
 _SINGLE_OBJECTIVE = ("kappa", "bucb", "batch_pool", "islands", "islands_until", "trust_region")
 _SINGLE_OBJECTIVE += tuple(f"tr_{k}" for k in ("init", "min", "max", "succ", "fail", "restart"))
 _INNER = ("generations", "children", "keep", "mutate_prob", "polish_rounds")
+# read only with a predictor that has what they set
+_GP_ONLY = {
+    "bucb": lambda cls: hasattr(cls, "select_batch"),
+    "batch_pool": lambda cls: hasattr(cls, "select_batch"),
+    "gp_points": lambda cls: "max_points" in inspect.signature(cls).parameters,
+}
 
 
 @dataclass(frozen=True)
@@ -247,12 +256,16 @@ class WeakNASOptions(Options):
     mo_kappa: float = 1.0  # multi-objective upper confidence bound: mean + mo_kappa x sd
     front_gain: bool = True
 
-    def idle(self, multi_objective: bool, pool: bool) -> dict:  # noqa: D102 (Options.idle)
+    def idle(self, multi_objective: bool, pool: bool, predictor: str) -> dict:  # noqa: D102
         single = "a single objective (--objectives acc)"
         needs = {}
         for key in self.changed():
             if key in _SINGLE_OBJECTIVE and multi_objective:
                 needs[key] = single
+            elif key in _GP_ONLY and not _GP_ONLY[key](PREDICTORS.load(predictor)):
+                needs[key] = "a predictor with a cap on its training set (--predictor gp)"
+                if key != "gp_points":
+                    needs[key] = "a predictor that picks GP-BUCB batches (--predictor gp)"
             elif key in ("mo_kappa", "front_gain") and not multi_objective:
                 needs[key] = "two objectives (--objectives acc,COST)"
             elif key.startswith("islands") and pool:
