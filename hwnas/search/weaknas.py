@@ -216,11 +216,18 @@ def _pool_candidates(pool, score, order, chunk=20_000):
 _SINGLE_OBJECTIVE = ("kappa", "bucb", "batch_pool", "islands", "islands_until", "trust_region")
 _SINGLE_OBJECTIVE += tuple(f"tr_{k}" for k in ("init", "min", "max", "succ", "fail", "restart"))
 _INNER = ("generations", "children", "keep", "mutate_prob", "polish_rounds")
-# read only with a predictor that has what they set
+# read only with a predictor that has what they set: key -> (does predictor class cls?, needs)
+_BATCHES = (
+    lambda cls: hasattr(cls, "select_batch"),
+    "a predictor that picks GP-BUCB batches (--predictor gp)",
+)
 _GP_ONLY = {
-    "bucb": lambda cls: hasattr(cls, "select_batch"),
-    "batch_pool": lambda cls: hasattr(cls, "select_batch"),
-    "gp_points": lambda cls: "max_points" in inspect.signature(cls).parameters,
+    "bucb": _BATCHES,
+    "batch_pool": _BATCHES,
+    "gp_points": (
+        lambda cls: "max_points" in inspect.signature(cls).parameters,
+        "a predictor with a cap on its training set (--predictor gp)",
+    ),
 }
 
 
@@ -262,10 +269,8 @@ class WeakNASOptions(Options):
         for key in self.changed():
             if key in _SINGLE_OBJECTIVE and multi_objective:
                 needs[key] = single
-            elif key in _GP_ONLY and not _GP_ONLY[key](PREDICTORS.load(predictor)):
-                needs[key] = "a predictor with a cap on its training set (--predictor gp)"
-                if key != "gp_points":
-                    needs[key] = "a predictor that picks GP-BUCB batches (--predictor gp)"
+            elif key in _GP_ONLY and not _GP_ONLY[key][0](PREDICTORS.load(predictor)):
+                needs[key] = _GP_ONLY[key][1]
             elif key in ("mo_kappa", "front_gain") and not multi_objective:
                 needs[key] = "two objectives (--objectives acc,COST)"
             elif key.startswith("islands") and pool:
