@@ -78,7 +78,7 @@ class GPPredictor(Predictor):
         self.mean, self._trend = mean, None
         self.linear_grid = tuple(linear_grid)
         self.max_points, self.with_cost = int(max_points), bool(with_cost)
-        self._L = None
+        self._Linv = None  # L^-1 of the fitted kernel's Cholesky factor; None: not fitted
         if self.with_cost:  # the cost columns' range over the space: smallest and largest subnet
             ends = np.stack(
                 [
@@ -147,7 +147,7 @@ class GPPredictor(Predictor):
                 if best is None or lml > best[0]:
                     best = (lml, l2, w, g, c, a, s2)
         _, self.l2, self.w, self.noise, c, self._alpha, self.s2 = best
-        self._L, self._F, self._F2 = c[0], F, F2
+        self._F, self._F2 = F, F2
         # L^-1 once, so each prediction is a matrix product (about twice as fast as a solve)
         self._Linv = solve_triangular(c[0], np.eye(n), lower=True, check_finite=False)
         return self
@@ -158,7 +158,7 @@ class GPPredictor(Predictor):
 
     def _posterior(self, X):
         """Features, cross-kernel to the data, mean, ``V = L^-1 K^T`` and variance of ``X``."""
-        if self._L is None:
+        if self._Linv is None:
             raise HwnasError("predictor gp is not fitted; call fit(X, y) first")
         Fq = self._features(X)
         Fq2 = (Fq * Fq).sum(1)

@@ -130,11 +130,11 @@ class SearchConfig:
             raise HwnasError(f"--option {key}={shown} is not used by this search; it needs {needs}")
         # typed, with every default filled in, so run.yaml records exactly what ran
         self.options = options.to_dict()
-        self._check_unused()
+        self._check_unused(algorithm)
 
-    def _check_unused(self) -> None:
-        """A setting that this search would not use is an error, never silently ignored."""
-        algorithm = ALGORITHMS.load(self.algorithm)
+    def _check_unused(self, algorithm) -> None:
+        """A setting that this search would not use (``algorithm``: the class) is an error, never
+        silently ignored."""
         reads, auto_reads = oracle_reads(self.oracle), oracle_reads(AUTO)
         unused = [("ray_address", self.executor != "ray", "--executor ray")]
         for setting, name in ORACLE_SETTINGS.items():  # who reads what: the oracle classes say

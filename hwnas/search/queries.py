@@ -26,7 +26,8 @@ class Queries:
     def __init__(self, evaluator, problem, budget: int, progress: bool = False):
         self.evaluator, self.problem, self.budget = evaluator, problem, int(budget)
         self.index = {}  # row bytes -> position in the log
-        self._first_keys, self._keys = np.zeros(0, dtype=np.uint64), set()  # see measured_mask
+        # the row keys of the archs in ``index``, grown with it: measured_mask's vectorised lookup
+        self._first_keys, self._keys = np.zeros(0, dtype=np.uint64), set()
         self.rows, self.acc, self.phase = [], [], []
         self.phase_name = "init"
         self._bar = None
@@ -66,9 +67,6 @@ class Queries:
         X = np.asarray(X, dtype=np.int64)
         if not self.rows or not len(X):
             return np.zeros(len(X), dtype=bool)
-        if len(self._first_keys) != len(self.rows):
-            k1, k2 = row_keys(self.X())
-            self._first_keys, self._keys = k1, set(zip(k1.tolist(), k2.tolist(), strict=True))
         k1, k2 = row_keys(X)
         hit = np.isin(k1, self._first_keys)
         at = np.flatnonzero(hit)
@@ -99,7 +97,11 @@ class Queries:
                 seen.add(key)
                 new.append(row)
         if new:
-            acc = self.evaluator.evaluate(np.stack(new))
+            batch = np.stack(new)
+            acc = self.evaluator.evaluate(batch)
+            k1, k2 = row_keys(batch)
+            self._first_keys = np.concatenate([self._first_keys, k1])
+            self._keys.update(zip(k1.tolist(), k2.tolist(), strict=True))
             for row, a in zip(new, acc, strict=True):
                 self.index[bytes(row)] = len(self.rows)
                 self.rows.append(row.copy())

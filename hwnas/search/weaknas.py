@@ -175,13 +175,17 @@ def batch_size(n_measured: int, smallest: int = 5, share: float = 0.05) -> int:
     return max(smallest, int(math.ceil(share * n_measured)))
 
 
+def best_fresh(problem, rng, o, score, order, k: int) -> np.ndarray:
+    """The ``k`` best-scored of ``o.fresh`` new feasible samples."""
+    fresh = problem.sample_feasible(o.fresh, rng, tilt=True)
+    return fresh[order(fresh, score(fresh), k)[:k]]
+
+
 def inner_parents(problem, rng, o, score, order, best_first) -> np.ndarray:
     """The inner optimiser's parents: the ``o.top_measured`` first rows of ``best_first`` (the
     measured archs, best first) and the 32 best-scored of ``o.fresh`` new feasible samples."""
-    fresh = problem.sample_feasible(o.fresh, rng, tilt=True)
-    return np.concatenate(
-        [best_first[: o.top_measured], fresh[order(fresh, score(fresh), 32)[:32]]]
-    )
+    fresh = best_fresh(problem, rng, o, score, order, 32)
+    return np.concatenate([best_first[: o.top_measured], fresh])
 
 
 def _inner_candidates(problem, rng, o, score, order, parents):
@@ -312,8 +316,7 @@ class WeakNAS(StepAlgorithm):
         for _ in range(islands):
             # an island starts from the 64 best-scored of fresh samples alone, so its lineages are
             # not swamped by the incumbent's children: it finds candidates in other basins
-            fresh = problem.sample_feasible(o.fresh, rng, tilt=True)
-            island = fresh[order(fresh, score(fresh), 64)[:64]]
+            island = best_fresh(problem, rng, o, score, order, 64)
             c, a = _inner_candidates(problem, rng, o, score, order, island)
             new = ~q.measured_mask(c)
             cands.append(c[new])
