@@ -124,9 +124,13 @@ def test_executor_runs_one_task_per_resolution(tmp_path):
 
 @pytest.mark.parametrize("backend", BACKENDS.names())
 def test_profilers_time_real_modules(backend):
-    space = get_space(1.2)
-    specs = {(s.kernel, s.expand): s for s in table_specs(space, 160) if s.block == 0}
-    small, big = specs[(3, 3)], specs[(7, 6)]
+    # ~8x the MACs apart (k3 e3 at 128 px against k7 e6 at 224 px), so that the timer must see
+    # the module's work even on a loaded 2-core host; a 2.6x pair once measured only 1.4x in CI.
+    first = {
+        r: {(s.kernel, s.expand): s for s in table_specs(get_space(1.2), r) if s.block == 0}
+        for r in (128, 224)
+    }
+    small, big = first[128][(3, 3)], first[224][(7, 6)]
     try:
         prof = make_profiler(backend)
     except HwnasError as exc:  # a GPU-only backend (TensorRT) where its package cannot exist
@@ -136,7 +140,7 @@ def test_profilers_time_real_modules(backend):
     runners = [prof.prepare(build_layer(s), s.input_shape) for s in (small, big)]
     t = time_interleaved(runners, rounds=5, warmup=2)
     assert all(x.count == 5 and x.median > 0 and x.min <= x.median <= x.max for x in t)
-    assert t[1].median > 1.5 * t[0].median, backend  # k7 e6 does ~2.6x the MACs of k3 e3
+    assert t[1].min > 2 * t[0].min, backend  # measured 5-7x on an idle host
     if prof.default_provider == "cpu":
         assert prof.settings()["timer"] == "thread_cpu"
     assert prof.settings()["backend"] == backend

@@ -84,10 +84,11 @@ def test_remote_table_equals_local_within_noise(tables, sshd):
     assert set(a) == set(b) == KEYS
     x = np.array([a[k]["mean"] for k in sorted(KEYS)])
     y = np.array([b[k]["mean"] for k in sorted(KEYS)])
-    # a busy machine: compare robustly, entry by entry and in sum, not each entry to a tight bound
+    # the two builds run one after the other on one host whose load changes under them: the
+    # remote path must time the same modules (same ranks, about the same scale), not the load
     ratio = x / y
-    assert 0.85 < float(np.median(ratio)) < 1.18, np.percentile(ratio, [5, 50, 95])
-    assert 0.85 < x.sum() / y.sum() < 1.18
+    assert 0.67 < float(np.median(ratio)) < 1.5, np.percentile(ratio, [5, 50, 95])
+    assert 0.67 < x.sum() / y.sum() < 1.5
     from scipy.stats import spearmanr
 
     assert spearmanr(x, y).statistic > 0.9
