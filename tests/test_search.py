@@ -120,6 +120,21 @@ def test_bad_settings(tmp_path, kw, needle):
     assert needle in str(err.value)
 
 
+@pytest.mark.parametrize("objectives", [(), ("flops",), ("acc", "joy"), ("acc", "flops", "params")])
+def test_problem_takes_the_objective_sets_the_config_takes(objectives):
+    from hwnas.search.problem import OBJECTIVE_SETS, Problem
+
+    with pytest.raises(HwnasError, match="allowed: acc, acc,flops, acc,latency, acc,params$"):
+        Problem(SPACE, objectives=objectives)
+    for spelled in OBJECTIVE_SETS:  # each spelling the CLI accepts makes a Problem
+        needs = {}
+        if "latency" in spelled:
+            from latency.device import load_device
+
+            needs = {"latency_ms": 25.0, "device": load_device("cpu-ort", notice=False)}
+        assert Problem(SPACE, objectives=spelled.split(","), **needs).objectives[0] == "acc"
+
+
 def test_latency_budget_needs_device(tmp_path):
     with pytest.raises(HwnasError, match="--device"):
         search(tmp_path, "bad", latency_ms="25ms")

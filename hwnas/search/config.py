@@ -19,8 +19,8 @@ from ..paths import read_yaml
 from ..space import DEFAULT_RESOLUTIONS, check_width
 from ..units import format_count, parse_count, parse_ms
 from .algorithms import ALGORITHMS
+from .problem import OBJECTIVE_SETS
 
-OBJECTIVE_SETS = ("acc", "acc,flops", "acc,latency", "acc,params")
 _PATHS = (
     "device",
     "acc_predictor",

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..arch import Arch, active_mask, canonicalize, mutate, unique_rows
 from ..cost import macs_params
-from ..errors import HwnasError
+from ..errors import HwnasError, allowed
 from ..space import (
     D_COLS,
     DEPTHS,
@@ -31,6 +31,8 @@ from ..units import format_count
 from .pool import Pool
 
 COST_OBJECTIVES = {"flops": "mflops", "latency": "latency_ms", "params": "params_m"}
+# accuracy alone, or accuracy and one cost: the spellings --objectives accepts
+OBJECTIVE_SETS = ("acc",) + tuple(f"acc,{cost}" for cost in COST_OBJECTIVES)
 COST_LABELS = {
     "mflops": "MFLOPs (multiply-accumulates)",
     "latency_ms": "latency (ms)",
@@ -59,15 +61,10 @@ class Problem:
         self.space = space
         self.flops, self.params, self.latency_ms, self.device = flops, params, latency_ms, device
         objectives = tuple(objectives)
-        if (
-            not objectives
-            or objectives[0] != "acc"
-            or len(objectives) > 2
-            or (len(objectives) == 2 and objectives[1] not in COST_OBJECTIVES)
-        ):
+        spelled = ",".join(objectives)
+        if spelled not in OBJECTIVE_SETS:
             raise HwnasError(
-                f"objectives {','.join(objectives)!r} not allowed; allowed: acc, "
-                f"acc,flops, acc,latency, acc,params"
+                f"objectives {spelled!r} not allowed; allowed: {allowed(OBJECTIVE_SETS)}"
             )
         self.objectives = objectives
         if latency_ms is not None and device is None:
