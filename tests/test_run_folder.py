@@ -218,3 +218,32 @@ def test_resume_refuses_a_recalibrated_device(tmp_path):
     assert (out / "run.yaml").read_bytes() == before
     (dev / "device.yaml").write_text(original)  # restored: the run continues
     assert _search(out, resume=True, queries=12)["queries"] == 12
+
+
+@pytest.mark.parametrize(
+    "algorithm,stale,shown",
+    [
+        ("random", {"predictor": "xgb"}, "--predictor xgb"),  # random search fits no predictor
+        ("weaknas", {"options": {"tr_init": 8}}, "--option tr_init=8"),  # no trust region
+    ],
+)
+def test_resume_drops_a_stored_setting_the_run_never_read(
+    tmp_path, capsys, algorithm, stale, shown
+):
+    """run.yaml of a version that let an unread setting through: the run resumes, exactly."""
+    import yaml
+
+    out = tmp_path / "old"
+    _search(out, algorithm=algorithm, queries=20)
+    doc = yaml.safe_load((out / "run.yaml").read_text())
+    for key, value in stale.items():  # what the older version would have stored
+        doc["settings"][key] = {**doc["settings"][key], **value} if key == "options" else value
+    (out / "run.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(HwnasError, match=f"{shown.split()[0]}.* is not used by this search"):
+        SearchConfig.load(out / "run.yaml")  # a new run with those settings is refused
+    capsys.readouterr()
+    more = _search(out, resume=True, queries=30)
+    err = capsys.readouterr().err
+    assert err.count(f"sets {shown}, which this search never read; resuming without it") == 1
+    fresh = _search(tmp_path / "fresh", algorithm=algorithm, queries=30)
+    assert _history(out) == _history(tmp_path / "fresh") and more["best"] == fresh["best"]

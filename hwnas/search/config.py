@@ -15,6 +15,7 @@ from predictors.registry import (
 
 from ..errors import HwnasError, allowed
 from ..executor import EXECUTORS
+from ..notices import notice
 from ..paths import read_yaml
 from ..space import DEFAULT_RESOLUTIONS, check_width
 from ..units import format_count, parse_count, parse_ms
@@ -125,8 +126,7 @@ class SearchConfig:
         options = algorithm.Options.parse(self.options, self.algorithm)
         multi = len(self.objectives.split(",")) > 1
         for key, needs in options.idle(multi, self.pool is not None, self.predictor).items():
-            value = getattr(options, key)
-            shown = str(value).lower() if isinstance(value, bool) else value
+            shown = _show_option(getattr(options, key))
             raise HwnasError(f"--option {key}={shown} is not used by this search; it needs {needs}")
         # typed, with every default filled in, so run.yaml records exactly what ran
         self.options = options.to_dict()
@@ -194,6 +194,38 @@ class SearchConfig:
             doc = doc["settings"]
         return cls.from_dict(doc)
 
+    @classmethod
+    def load_stored(cls, path, notify: bool = True) -> "SearchConfig":
+        """``load`` for ``--resume``: a ``run.yaml`` written before a setting the search does not
+        read became an error (``--predictor`` with an algorithm that fits none, an ``--option``
+        idle for its objectives, ``--pool`` or predictor) loads without that setting, with a
+        notice (``notify``). The run never read it, so it continues exactly as it would have."""
+        doc = read_yaml(path, "--config")
+        if isinstance(doc, dict) and isinstance(doc.get("settings"), dict):
+            doc = dict(doc["settings"])
+        if not isinstance(doc, dict) or not isinstance(doc.get("options", {}), dict):
+            return cls.from_dict(doc)  # the usual error
+        name = doc.get("algorithm", cls.algorithm)
+        algorithm = ALGORITHMS.load(name)
+        dropped = []
+        predictor = doc.get("predictor", cls.predictor)
+        known = predictor in PREDICTORS.names()  # a name never valid stays the usual error
+        if not algorithm.reads_predictor and known and predictor != cls.predictor:
+            dropped.append(f"--predictor {doc.pop('predictor')}")
+        options = algorithm.Options.parse(doc.get("options", {}), name)
+        multi = len(str(doc.get("objectives", cls.objectives)).split(",")) > 1
+        pool = doc.get("pool") is not None
+        idle = options.idle(multi, pool, doc.get("predictor", cls.predictor))
+        if idle:
+            doc["options"] = {k: v for k, v in doc["options"].items() if k not in idle}
+            dropped += [f"--option {k}={_show_option(getattr(options, k))}" for k in idle]
+        for what in dropped if notify else ():
+            notice(
+                f"hwnas: notice: {path} sets {what}, which this search never read; resuming "
+                f"without it"
+            )
+        return cls.from_dict(doc)
+
     def check_resume(self, stored: "SearchConfig") -> None:
         """A resumed run keeps its settings: any difference but :data:`RESUME_FREE` is an error.
 
@@ -221,6 +253,11 @@ def oracle_flags() -> dict:
 
 def _flag(name: str) -> str:
     return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def _show_option(value) -> str:
+    """An option's value as ``--option KEY=VALUE`` spells it."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _show(name, value) -> str:

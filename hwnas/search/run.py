@@ -130,7 +130,7 @@ def _check_resume_inputs(out: Path, mine: dict) -> None:
             )
 
 
-def _stored_config(out: Path) -> SearchConfig:
+def _stored_config(out: Path, notify: bool = True) -> SearchConfig:
     if not out.is_dir():
         raise HwnasError(
             f"--resume: run folder {str(out)!r} "
@@ -142,7 +142,7 @@ def _stored_config(out: Path) -> SearchConfig:
             "start a new run there without --resume"
         )
     try:
-        return SearchConfig.load(out / "run.yaml")
+        return SearchConfig.load_stored(out / "run.yaml", notify)
     except HwnasError as exc:
         raise HwnasError(f"--resume: the run's run.yaml cannot be used: {exc}") from None
 
@@ -163,7 +163,7 @@ def run_search(
         if config.weights:
             check_checkpoint(config.weights, "weights file", WEIGHTS_FIX)
     if resume and config.out is not None:
-        config.check_resume(_stored_config(Path(config.out)))
+        config.check_resume(_stored_config(Path(config.out), notify=False))  # resume_config told
     if oracle is None:
         settings = {k: getattr(config, v) for k, v in ORACLE_SETTINGS.items()}
         if "weights" not in oracle_reads(config.oracle):  # then they are for --export-onnx
