@@ -189,10 +189,7 @@ class SearchConfig:
     @classmethod
     def load(cls, path) -> "SearchConfig":
         """Read the ``settings`` of a ``run.yaml`` (or a plain mapping of settings)."""
-        doc = read_yaml(path, "--config")
-        if isinstance(doc, dict) and isinstance(doc.get("settings"), dict):
-            doc = doc["settings"]
-        return cls.from_dict(doc)
+        return cls.from_dict(_settings(path))
 
     @classmethod
     def load_stored(cls, path, notify: bool = True) -> "SearchConfig":
@@ -200,9 +197,7 @@ class SearchConfig:
         read became an error (``--predictor`` with an algorithm that fits none, an ``--option``
         idle for its objectives, ``--pool`` or predictor) loads without that setting, with a
         notice (``notify``). The run never read it, so it continues exactly as it would have."""
-        doc = read_yaml(path, "--config")
-        if isinstance(doc, dict) and isinstance(doc.get("settings"), dict):
-            doc = dict(doc["settings"])
+        doc = _settings(path)
         if not isinstance(doc, dict) or not isinstance(doc.get("options", {}), dict):
             return cls.from_dict(doc)  # the usual error
         name = doc.get("algorithm", cls.algorithm)
@@ -253,6 +248,14 @@ def oracle_flags() -> dict:
 
 def _flag(name: str) -> str:
     return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def _settings(path):
+    """The ``settings`` mapping of a ``run.yaml`` (a copy), or the whole of a plain config file."""
+    doc = read_yaml(path, "--config")
+    if isinstance(doc, dict) and isinstance(doc.get("settings"), dict):
+        return dict(doc["settings"])
+    return doc
 
 
 def _show_option(value) -> str:
