@@ -15,7 +15,6 @@ from predictors.registry import (
 
 from ..errors import HwnasError, allowed
 from ..executor import EXECUTORS
-from ..notices import notice
 from ..paths import read_yaml
 from ..space import DEFAULT_RESOLUTIONS, check_width
 from ..units import format_count, parse_count, parse_ms
@@ -124,8 +123,8 @@ class SearchConfig:
         if not isinstance(self.options, dict):
             raise HwnasError(f"setting options {self.options!r} is not allowed; allowed: a mapping")
         options = algorithm.Options.parse(self.options, self.algorithm)
-        multi = len(self.objectives.split(",")) > 1
-        for key, needs in options.idle(multi, self.pool is not None, self.predictor).items():
+        idle = _idle_options(options, self.objectives, self.pool, self.predictor)
+        for key, needs in idle.items():
             shown = _show_option(getattr(options, key))
             raise HwnasError(f"--option {key}={shown} is not used by this search; it needs {needs}")
         # typed, with every default filled in, so run.yaml records exactly what ran
@@ -156,7 +155,7 @@ class SearchConfig:
             ),
         ]
         # set to another than the class's default, for an algorithm that picks no weak predictor
-        if self.predictor != type(self).predictor and not algorithm.reads_predictor:
+        if _idle_predictor(algorithm, self.predictor):
             readers = [n for n in ALGORITHMS.names() if ALGORITHMS.load(n).reads_predictor]
             unused.append(("predictor", True, " or ".join(f"--algorithm {n}" for n in readers)))
         for name, idle, needs in unused:
@@ -192,34 +191,33 @@ class SearchConfig:
         return cls.from_dict(_settings(path))
 
     @classmethod
-    def load_stored(cls, path, notify: bool = True) -> "SearchConfig":
-        """``load`` for ``--resume``: a ``run.yaml`` written before a setting the search does not
-        read became an error (``--predictor`` with an algorithm that fits none, an ``--option``
-        idle for its objectives, ``--pool`` or predictor) loads without that setting, with a
-        notice (``notify``). The run never read it, so it continues exactly as it would have."""
+    def load_stored(cls, path) -> tuple:
+        """``(config, dropped)``: ``load`` for ``--resume``. A ``run.yaml`` written before a
+        setting the search does not read became an error (``--predictor`` with an algorithm that
+        fits none, an ``--option`` idle for its objectives, ``--pool`` or predictor) loads without
+        that setting; ``dropped`` spells each (``--option kappa=1.5``). The run never read them,
+        so it continues exactly as it would have."""
         doc = _settings(path)
         if not isinstance(doc, dict) or not isinstance(doc.get("options", {}), dict):
-            return cls.from_dict(doc)  # the usual error
+            return cls.from_dict(doc), []  # the usual error
         name = doc.get("algorithm", cls.algorithm)
         algorithm = ALGORITHMS.load(name)
         dropped = []
         predictor = doc.get("predictor", cls.predictor)
-        known = predictor in PREDICTORS.names()  # a name never valid stays the usual error
-        if not algorithm.reads_predictor and known and predictor != cls.predictor:
+        # a name never valid stays the usual error
+        if predictor in PREDICTORS.names() and _idle_predictor(algorithm, predictor):
             dropped.append(f"--predictor {doc.pop('predictor')}")
         options = algorithm.Options.parse(doc.get("options", {}), name)
-        multi = len(str(doc.get("objectives", cls.objectives)).split(",")) > 1
-        pool = doc.get("pool") is not None
-        idle = options.idle(multi, pool, doc.get("predictor", cls.predictor))
+        idle = _idle_options(
+            options,
+            doc.get("objectives", cls.objectives),
+            doc.get("pool"),
+            doc.get("predictor", cls.predictor),
+        )
         if idle:
             doc["options"] = {k: v for k, v in doc["options"].items() if k not in idle}
             dropped += [f"--option {k}={_show_option(getattr(options, k))}" for k in idle]
-        for what in dropped if notify else ():
-            notice(
-                f"hwnas: notice: {path} sets {what}, which this search never read; resuming "
-                f"without it"
-            )
-        return cls.from_dict(doc)
+        return cls.from_dict(doc), dropped
 
     def check_resume(self, stored: "SearchConfig") -> None:
         """A resumed run keeps its settings: any difference but :data:`RESUME_FREE` is an error.
@@ -248,6 +246,18 @@ def oracle_flags() -> dict:
 
 def _flag(name: str) -> str:
     return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def _idle_predictor(algorithm, predictor) -> bool:
+    """Whether ``predictor``, another than the default, is set for an algorithm (the class) that
+    fits no weak predictor."""
+    return predictor != SearchConfig.predictor and not algorithm.reads_predictor
+
+
+def _idle_options(options, objectives, pool, predictor) -> dict:
+    """``options.idle`` for a search with these ``objectives`` (``"acc,flops"``), ``pool`` (a
+    path or None) and ``predictor``: ``{key: what it needs}``."""
+    return options.idle(len(str(objectives).split(",")) > 1, pool is not None, predictor)
 
 
 def _settings(path):

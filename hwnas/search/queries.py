@@ -25,9 +25,9 @@ class Queries:
 
     def __init__(self, evaluator, problem, budget: int, progress: bool = False):
         self.evaluator, self.problem, self.budget = evaluator, problem, int(budget)
-        self.index = {}  # row bytes -> position in the log
-        # the row keys of the archs in ``index``, grown with it: measured_mask's vectorised lookup
-        self._first_keys, self._keys = np.zeros(0, dtype=np.uint64), set()
+        self.index = {}  # row keys (hwnas.arch.row_keys, as a pair) -> position in the log
+        # the first of each pair in ``index``, grown with it: measured_mask's vectorised pre-filter
+        self._first_keys = np.zeros(0, dtype=np.uint64)
         self.rows, self.acc, self.phase = [], [], []
         self.phase_name = "init"
         self._bar = None
@@ -71,7 +71,7 @@ class Queries:
         hit = np.isin(k1, self._first_keys)
         at = np.flatnonzero(hit)
         pairs = zip(k1[at].tolist(), k2[at].tolist(), strict=True)
-        hit[at] = [pair in self._keys for pair in pairs]
+        hit[at] = [pair in self.index for pair in pairs]
         return hit
 
     def best(self):
@@ -90,25 +90,23 @@ class Queries:
         if phase is not None:
             self.phase_name = phase
         X = self.problem.snap(X)
-        keys = [bytes(row) for row in X]
-        new, seen = [], set()
-        for key, row in zip(keys, X, strict=True):
-            if key not in self.index and key not in seen and len(new) < self.remaining:
-                seen.add(key)
-                new.append(row)
-        if new:
-            batch = np.stack(new)
-            acc = self.evaluator.evaluate(batch)
-            k1, k2 = row_keys(batch)
-            self._first_keys = np.concatenate([self._first_keys, k1])
-            self._keys.update(zip(k1.tolist(), k2.tolist(), strict=True))
-            for row, a in zip(new, acc, strict=True):
-                self.index[bytes(row)] = len(self.rows)
-                self.rows.append(row.copy())
+        k1, k2 = row_keys(X)
+        keys = list(zip(k1.tolist(), k2.tolist(), strict=True))
+        fresh = {}  # a key not measured yet -> its first row, while the budget lasts
+        for i, key in enumerate(keys):
+            if key not in self.index and key not in fresh and len(fresh) < self.remaining:
+                fresh[key] = i
+        if fresh:
+            at = list(fresh.values())
+            acc = self.evaluator.evaluate(X[at])
+            self._first_keys = np.concatenate([self._first_keys, k1[at]])
+            for key, row, a in zip(fresh, X[at], acc, strict=True):
+                self.index[key] = len(self.rows)
+                self.rows.append(row)
                 self.acc.append(float(a))
                 self.phase.append(self.phase_name)
             if self._bar is not None:
-                self._bar.update(len(new))
+                self._bar.update(len(fresh))
                 self._bar.set_postfix(best=f"{self.best()[1]:.4f}", refresh=False)
         return np.array([self.acc[self.index[k]] if k in self.index else np.nan for k in keys])
 

@@ -30,6 +30,7 @@ from ..archfile import read_arch_list
 from ..errors import HwnasError
 from ..executor import make_executor
 from ..export import export_onnx
+from ..notices import notice
 from ..ofa_interop import net_config
 from ..paths import WEIGHTS_FIX, check_checkpoint, read_yaml
 from ..space import Space
@@ -84,7 +85,12 @@ def resume_config(out, overrides: dict | None = None) -> SearchConfig:
     ``overrides`` may only change :data:`~hwnas.search.config.RESUME_FREE` settings and raise
     ``queries``; anything else that differs is an :class:`HwnasError` naming both values.
     """
-    stored = _stored_config(Path(out))
+    stored, dropped = _stored_config(Path(out))
+    for what in dropped:
+        notice(
+            f"hwnas: notice: {Path(out) / 'run.yaml'} sets {what}, which this search never read; "
+            f"resuming without it"
+        )
     stored.out = str(out)
     overrides = dict(overrides or {})
     same_algorithm = overrides.get("algorithm", stored.algorithm) == stored.algorithm
@@ -130,7 +136,8 @@ def _check_resume_inputs(out: Path, mine: dict) -> None:
             )
 
 
-def _stored_config(out: Path, notify: bool = True) -> SearchConfig:
+def _stored_config(out: Path) -> tuple:
+    """``SearchConfig.load_stored`` of the run folder ``out``: ``(config, dropped)``."""
     if not out.is_dir():
         raise HwnasError(
             f"--resume: run folder {str(out)!r} "
@@ -142,7 +149,7 @@ def _stored_config(out: Path, notify: bool = True) -> SearchConfig:
             "start a new run there without --resume"
         )
     try:
-        return SearchConfig.load_stored(out / "run.yaml", notify)
+        return SearchConfig.load_stored(out / "run.yaml")
     except HwnasError as exc:
         raise HwnasError(f"--resume: the run's run.yaml cannot be used: {exc}") from None
 
@@ -163,7 +170,7 @@ def run_search(
         if config.weights:
             check_checkpoint(config.weights, "weights file", WEIGHTS_FIX)
     if resume and config.out is not None:
-        config.check_resume(_stored_config(Path(config.out), notify=False))  # resume_config told
+        config.check_resume(_stored_config(Path(config.out))[0])
     if oracle is None:
         settings = {k: getattr(config, v) for k, v in ORACLE_SETTINGS.items()}
         if "weights" not in oracle_reads(config.oracle):  # then they are for --export-onnx
