@@ -85,13 +85,15 @@ def test_remote_table_equals_local_within_noise(tables, sshd):
     x = np.array([a[k]["mean"] for k in sorted(KEYS)])
     y = np.array([b[k]["mean"] for k in sorted(KEYS)])
     # the two builds run one after the other on one host whose load changes under them: the
-    # remote path must time the same modules (same ranks, about the same scale), not the load
+    # remote path must time the same modules under the same keys (about the same scale and
+    # ranks), not the load. Spearman measured 0.98 idle, 0.93 with two busy loops and 0.88 on a
+    # loaded CI host; keys shuffled between the tables give 0 +- 0.1.
     ratio = x / y
     assert 0.67 < float(np.median(ratio)) < 1.5, np.percentile(ratio, [5, 50, 95])
     assert 0.67 < x.sum() / y.sum() < 1.5
     from scipy.stats import spearmanr
 
-    assert spearmanr(x, y).statistic > 0.9
+    assert spearmanr(x, y).statistic > 0.6
     meta_r = yaml.safe_load((remote_dir / "device.yaml").read_text())
     meta_l = yaml.safe_load((local_dir / "device.yaml").read_text())
     assert meta_r["target"] == sshd.target and "target" not in meta_l
