@@ -82,7 +82,9 @@ def test_calibration_fixes_a_misscaled_table(tiny, tmp_path):
     res = latency.calibrate_device(
         str(bad), out, samples=8, seed=1, width=1.0, rounds=5, progress=False
     )
-    assert res["table_sum"]["mean_error_pct"] > 100  # the mis-scaled sums are far off ...
+    # the mis-scaled sums are far off (200% when table and calibration see the same load; a
+    # load 2x heavier during the calibration still leaves 50%) ...
+    assert res["table_sum"]["mean_error_pct"] > 50
     # ... and the fit undoes the factor 3 (1/3; the table and the calibration were timed minutes
     # apart, on a host whose load may change between them, so not to a tight bound)
     assert 0.15 < res["correction"]["slope"] < 0.7
