@@ -223,11 +223,9 @@ def write_device_copy(dev, out, meta: dict, files: dict) -> Path:
     slope = meta["correction"]["slope"]
     if not slope > 0:
         raise HwnasError(
-            f"the fitted correction slope {slope:.4g} is not positive: the table does "
-            f"not order the "
-            f"measured subnets as they run here; nothing written to {str(out)!r}; "
-            f"measure more "
-            f"subnets (--samples) or build a table here with: hwnas profile --out DIR"
+            f"the fitted correction slope {slope:.4g} is not positive: the table does not order "
+            f"the measured subnets as they run here; nothing written to {str(out)!r}; measure "
+            f"more subnets (--samples) or build a table here with: hwnas profile --out DIR"
         )
     out.mkdir(parents=True, exist_ok=True)
     if out.resolve() != Path(dev.folder).resolve():

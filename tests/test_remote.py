@@ -125,7 +125,7 @@ def test_validate_latency_on_the_target(tables, sshd, capsys):
         "--samples",
         "3",
         "--rounds",
-        "2",
+        "5",  # median of 5 interleaved rounds: a load burst cannot flip the slope
         "--no-progress",
         "--json",
         *cli_flags(sshd),
@@ -170,7 +170,7 @@ def test_calibrate_on_the_target(tables, sshd, tmp_path, capsys):
         "--samples",
         "3",
         "--rounds",
-        "2",
+        "5",  # median of 5 interleaved rounds: a load burst cannot flip the slope
         "--no-progress",
         "--json",
         *cli_flags(sshd),
