@@ -187,12 +187,16 @@ class GPPredictor(Predictor):
         measured (its answer is not needed for the variance), so a batch does not spend several
         queries on what one of them would already tell.
         """
+        return self.greedy_batch(X, b, lambda mean, sd: mean + kappa * sd)
+
+    def greedy_batch(self, X, b: int, score) -> np.ndarray:
+        """Indices of ``b`` rows of ``X``, each the best of ``score(mean, sd)`` (arrays) with the
+        variance updated after every pick as if that row had been measured (the mean is kept)."""
         Fq, mean, V, var = self._posterior(X)
         picked = []
         free = np.ones(len(X), dtype=bool)
         for _ in range(min(b, len(X))):
-            ucb = np.where(free, mean + kappa * np.sqrt(var), -np.inf)
-            j = int(np.argmax(ucb))
+            j = int(np.argmax(np.where(free, score(mean, np.sqrt(var)), -np.inf)))
             picked.append(j)
             free[j] = False
             cov = self.s2 * (self._kernel(Fq, Fq[j : j + 1])[:, 0] - V.T @ V[:, j])

@@ -59,16 +59,7 @@ def acquisition(self, X):
 
 def ei_batch(self, X, kappa, b):
     """Greedy on log EI; after each pick the variance shrinks as if it were measured."""
-    Fq, mean, V, var = self._posterior(X)
-    picked, free = [], np.ones(len(X), dtype=bool)
-    for _ in range(min(b, len(X))):
-        score = np.where(free, log_ei(mean, np.sqrt(var), self._incumbent), -np.inf)
-        j = int(np.argmax(score))
-        picked.append(j)
-        free[j] = False
-        cov = self.s2 * (self._kernel(Fq, Fq[j : j + 1])[:, 0] - V.T @ V[:, j])
-        var = np.maximum(var - cov * cov / (var[j] + self.s2 * self.noise), 0.0)
-    return np.array(picked, dtype=np.int64)
+    return self.greedy_batch(X, b, lambda mean, sd: log_ei(mean, sd, self._incumbent))
 
 
 if __name__ == "__main__":
