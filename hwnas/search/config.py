@@ -124,7 +124,8 @@ class SearchConfig:
             raise HwnasError(f"setting options {self.options!r} is not allowed; allowed: a mapping")
         options = algorithm.Options.parse(self.options, self.algorithm)
         idle = _idle_options(options, self.objectives, self.pool, self.predictor)
-        for key, needs in idle.items():
+        if idle:
+            key, needs = next(iter(idle.items()))
             shown = _show_option(getattr(options, key))
             raise HwnasError(f"--option {key}={shown} is not used by this search; it needs {needs}")
         # typed, with every default filled in, so run.yaml records exactly what ran
@@ -161,8 +162,7 @@ class SearchConfig:
         for name, idle, needs in unused:
             if getattr(self, name) is not None and idle:
                 raise HwnasError(
-                    f"{_flag(name)} {getattr(self, name)!r} is not used by this "
-                    f"search; "
+                    f"{_flag(name)} {getattr(self, name)!r} is not used by this search; "
                     f"it needs {needs}"
                 )
 
@@ -207,12 +207,10 @@ class SearchConfig:
         # a name never valid stays the usual error
         if predictor in PREDICTORS.names() and _idle_predictor(algorithm, predictor):
             dropped.append(f"--predictor {doc.pop('predictor')}")
+            predictor = cls.predictor
         options = algorithm.Options.parse(doc.get("options", {}), name)
         idle = _idle_options(
-            options,
-            doc.get("objectives", cls.objectives),
-            doc.get("pool"),
-            doc.get("predictor", cls.predictor),
+            options, doc.get("objectives", cls.objectives), doc.get("pool"), predictor
         )
         if idle:
             doc["options"] = {k: v for k, v in doc["options"].items() if k not in idle}
