@@ -120,15 +120,15 @@ def _umask():
 
 
 def test_calibrate_resumes_from_the_cache(tiny, tmp_path, monkeypatch):
-    # five interleaved rounds: one load burst cannot make the fitted slope negative (a refusal)
+    # 5 interleaved rounds of 4 subnets >= 12% apart in MACs (seed 2): the slope is positive
     latency.calibrate_device(
-        str(tiny), tmp_path / "a", samples=4, width=1.0, rounds=5, progress=False
+        str(tiny), tmp_path / "a", samples=4, seed=2, width=1.0, rounds=5, progress=False
     )
     monkeypatch.setattr(
         "latency.validate.measure_archs", lambda *a, **k: pytest.fail("re-measured")
     )
     latency.calibrate_device(
-        str(tiny), tmp_path / "a", samples=4, width=1.0, rounds=5, progress=False
+        str(tiny), tmp_path / "a", samples=4, seed=2, width=1.0, rounds=5, progress=False
     )
 
 
