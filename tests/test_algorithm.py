@@ -25,6 +25,7 @@ def test_options_are_typed_from_strings_and_values():
     opts = ALGORITHMS.load("weaknas").Options
     o = opts.parse({"kappa": "1.5", "n_init": "7", "bucb": "false", "gp_points": "none"})
     assert (o.kappa, o.n_init, o.bucb, o.gp_points) == (1.5, 7, False, None)
+    assert opts.parse({"acquisition": "ei"}).acquisition == "ei"
     assert opts.parse({"kappa": 1, "gp_points": 300}).kappa == 1.0
 
 
@@ -40,6 +41,7 @@ def test_options_are_typed_from_strings_and_values():
         ({"kappa": -1}, "allowed: a number >= 0"),
         ({"bucb": 1}, "allowed: true or false"),
         ({"n_init": True}, "n_init=True"),
+        ({"acquisition": "pi"}, "acquisition='pi' for weaknas is not allowed; allowed: ucb, ei"),
     ],
 )
 def test_bad_options_are_one_line_errors(given, needle):
@@ -68,6 +70,12 @@ def test_bad_options_are_one_line_errors(given, needle):
             "--option bucb=false is not used by this search; it needs a predictor that picks",
         ),
         ({"predictor": "linear", "options": {"gp_points": 300}}, "a cap on its training set"),
+        ({"objectives": "acc,flops", "options": {"acquisition": "ei"}}, "a single objective"),
+        ({"predictor": "xgb", "options": {"acquisition": "ei"}}, "a predictor with an uncertainty"),
+        (
+            {"options": {"acquisition": "ei", "kappa": 1}},
+            "--option kappa=1.0 is not used by this search; it needs --option acquisition=ucb",
+        ),
     ],
 )
 def test_an_option_this_search_would_not_read_is_an_error(settings, needle):
@@ -83,6 +91,9 @@ def test_options_at_their_defaults_or_read_by_the_search_are_accepted():
     SearchConfig(flops="600M", pool="pool.csv", options={"trust_region": True, "kappa": 1.0})
     SearchConfig(flops="600M", options={"bucb": False, "gp_points": 300})
     SearchConfig(flops="600M", predictor="xgb", options={"kappa": 1.0, "n_init": 10})
+    for predictor in ("gp", "ensemble", "linear-bayes"):
+        SearchConfig(flops="600M", predictor=predictor, options={"acquisition": "ei"})
+    SearchConfig(flops="600M", options={"acquisition": "ei", "trust_region": True, "bucb": False})
 
 
 def test_stop_counts_budget_and_stalls():

@@ -71,6 +71,13 @@ class Options:
 
 
 def _convert(key, value, hint, algorithm):
+    if typing.get_origin(hint) is typing.Literal:  # one of a few names
+        names = typing.get_args(hint)
+        if value not in names:
+            raise HwnasError(
+                f"option {key}={value!r} for {algorithm} is not allowed; allowed: {allowed(names)}"
+            )
+        return value
     kinds = typing.get_args(hint) or (hint,)
     optional = type(None) in kinds
     kind = next(k for k in kinds if k is not type(None))

@@ -15,7 +15,8 @@ anytime. In multi-objective mode the first design includes the cheapest subnet, 
 ranked by non-dominated sorting of (acquisition, cost), and each batch is spread along the cost
 axis, in each cost bin the candidate that most exceeds the measured front. With ``--pool`` the
 whole pool is scored instead of evolved. ``--option trust_region=true`` scores only a Hamming ball
-around the best measured arch (:class:`TrustRegion`).
+around the best measured arch (:class:`TrustRegion`); ``--option acquisition=ei`` ranks by expected
+improvement instead of the upper confidence bound (:mod:`.acquisition`).
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from __future__ import annotations
 import inspect
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from predictors.registry import PREDICTORS
 
 from ..arch import Arch, first_occurrences, unique_rows
+from .acquisition import ACQUISITIONS, scorer
 from .algorithm import Options, StepAlgorithm
 from .inner import InnerOptimiser
 
@@ -217,17 +220,28 @@ def _pool_candidates(pool, score, order, chunk=20_000):
 
 
 # what only a single-objective search reads, and the inner optimiser's knobs (unread with --pool)
-_SINGLE_OBJECTIVE = ("kappa", "bucb", "batch_pool", "islands", "islands_until", "trust_region")
-_SINGLE_OBJECTIVE += tuple(f"tr_{k}" for k in ("init", "min", "max", "succ", "fail", "restart"))
+_SINGLE_OBJECTIVE = (
+    "kappa",
+    "acquisition",
+    "bucb",
+    "batch_pool",
+    "islands",
+    "islands_until",
+    "trust_region",
+) + tuple(f"tr_{k}" for k in ("init", "min", "max", "succ", "fail", "restart"))
 _INNER = ("generations", "children", "keep", "mutate_prob", "polish_rounds")
 # read only with a predictor that has what they set: key -> (does predictor class cls?, needs)
 _BATCHES = (
     lambda cls: hasattr(cls, "select_batch"),
     "a predictor that picks GP-BUCB batches (--predictor gp)",
 )
-_GP_ONLY = {
+_PREDICTOR_NEEDS = {
     "bucb": _BATCHES,
     "batch_pool": _BATCHES,
+    "acquisition": (
+        lambda cls: getattr(cls, "gives_spread", False),
+        "a predictor with an uncertainty (--predictor gp, linear-bayes or ensemble)",
+    ),
     "gp_points": (
         lambda cls: "max_points" in inspect.signature(cls).parameters,
         "a predictor with a cap on its training set (--predictor gp)",
@@ -240,6 +254,9 @@ class WeakNASOptions(Options):
     """hwnas's default search (docs/search.md); ``gp_points`` caps the GP's training set."""
 
     kappa: float = 2.0  # upper confidence bound: mean + kappa x sd
+    # "ei": log expected improvement over the best measured (with trust_region=true: better under
+    # tight budgets up to 1,000 queries, stuck in long runs; docs/search.md, twelfth round)
+    acquisition: Literal[ACQUISITIONS] = "ucb"
     n_init: int = 20
     # single objective: more inner evolutions per iteration, each from fresh samples alone, until
     # that many archs are measured (off: they lead long runs into worse basins; docs/search.md)
@@ -273,8 +290,10 @@ class WeakNASOptions(Options):
         for key in self.changed():
             if key in _SINGLE_OBJECTIVE and multi_objective:
                 needs[key] = single
-            elif key in _GP_ONLY and not _GP_ONLY[key][0](PREDICTORS.load(predictor)):
-                needs[key] = _GP_ONLY[key][1]
+            elif key in _PREDICTOR_NEEDS and not _PREDICTOR_NEEDS[key][0](
+                PREDICTORS.load(predictor)
+            ):
+                needs[key] = _PREDICTOR_NEEDS[key][1]
             elif key in ("mo_kappa", "front_gain") and not multi_objective:
                 needs[key] = "two objectives (--objectives acc,COST)"
             elif key.startswith("islands") and pool:
@@ -283,6 +302,8 @@ class WeakNASOptions(Options):
                 needs[key] = "no --pool (a pool is scored whole, without the inner optimiser)"
             elif key.startswith("tr_") and not self.trust_region:
                 needs[key] = "--option trust_region=true"
+            elif key == "kappa" and self.acquisition == "ei":
+                needs[key] = "--option acquisition=ucb (expected improvement has no kappa)"
             elif key == "islands_until" and not self.islands:
                 needs[key] = "--option islands=N (N >= 1)"
         return needs
@@ -339,10 +360,10 @@ class WeakNAS(StepAlgorithm):
         while not q.exhausted:
             model = _fit(self, max_points=o.gp_points)
             kappa = o.mo_kappa if problem.multi_objective else o.kappa
+            of_dist = scorer(o.acquisition, kappa, _best(q.y()))
 
-            def score(X, model=model, kappa=kappa):
-                mean, sd = model.predict_dist(X)
-                return mean + kappa * sd
+            def score(X, model=model, of_dist=of_dist):
+                return of_dist(*model.predict_dist(X))
 
             while True:  # an empty trust region widens until it holds an unmeasured candidate
                 acquisition = score if tr is None else tr.wrap(score, q)
@@ -357,8 +378,10 @@ class WeakNAS(StepAlgorithm):
             elif problem.multi_objective:
                 top = cand[: 10 * take]
                 pick = _spread_pick(problem, top, np.arange(len(top)), take)
-            elif hasattr(model, "select_batch") and o.bucb:
+            elif hasattr(model, "select_batch") and o.bucb and o.acquisition == "ucb":
                 pick = model.select_batch(cand[: o.batch_pool], kappa, take)
+            elif hasattr(model, "greedy_batch") and o.bucb:  # the variance update, on any score
+                pick = model.greedy_batch(cand[: o.batch_pool], take, of_dist)
             else:
                 pick = np.arange(min(take, len(cand)))
             best_before = _best(q.y())
