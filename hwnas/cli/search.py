@@ -60,6 +60,13 @@ def add_arguments(p) -> None:
         metavar="NAME",
         help="weak predictor (default gp); " + PREDICTORS.choices_help(),
     )
+    p.add_argument(
+        "--predictor-option",
+        action="append",
+        metavar="KEY=VALUE",
+        type=_key_value,
+        help="a keyword of the weak predictor (repeatable), e.g. mean=trend for gp",
+    )
     p.add_argument("--seed", type=int, help="random seed (default 0); same seed, same result")
     p.add_argument("--width", type=float, help="supernet width 1.2 (default) or 1.0")
     p.add_argument(
@@ -135,6 +142,8 @@ def config_from_args(args):
     given = {k: v for k, v in flags.items() if v is not None}
     if args.option:
         given["options"] = dict(args.option)
+    if args.predictor_option:
+        given["predictor_options"] = dict(args.predictor_option)
     if args.resume:
         if args.out is None:
             raise HwnasError("--resume needs --out FOLDER (the run to continue)")
@@ -147,7 +156,16 @@ def config_from_args(args):
     base = SearchConfig.load(args.config).to_dict() if args.config else {}
     if "algorithm" in given and given["algorithm"] != base.get("algorithm"):
         base["options"] = {}  # the config's options belong to its own algorithm
-    base.update(given, options={**base.get("options", {}), **given.get("options", {})})
+    if "predictor" in given and given["predictor"] != base.get("predictor"):
+        base["predictor_options"] = {}  # and its predictor options to its own predictor
+    base.update(
+        given,
+        options={**base.get("options", {}), **given.get("options", {})},
+        predictor_options={
+            **base.get("predictor_options", {}),
+            **given.get("predictor_options", {}),
+        },
+    )
     if base.get("out") is None:
         algorithm = base.get("algorithm", SearchConfig.algorithm)
         base["out"] = f"runs/{algorithm}-{base.get('seed', SearchConfig.seed)}"

@@ -47,7 +47,7 @@ class Options:
                 raise HwnasError(
                     f"option {key!r} is unknown for {algorithm}; allowed: {allowed(names)}"
                 )
-            values[key] = _convert(key, value, hints[key], algorithm)
+            values[key] = convert_value(key, value, hints[key], algorithm)
         return cls(**values)
 
     def to_dict(self) -> dict:
@@ -70,7 +70,10 @@ class Options:
         ]
 
 
-def _convert(key, value, hint, algorithm):
+def convert_value(key, value, hint, algorithm):
+    """``value`` (a string from the CLI or a run.yaml value) as type ``hint``: bool, int, float,
+    str, optional (``none``) or a ``Literal`` of names; else a one-line :class:`HwnasError` naming
+    ``key``, the value, ``algorithm`` (who reads it) and what is allowed."""
     if typing.get_origin(hint) is typing.Literal:  # one of a few names
         names = typing.get_args(hint)
         if value not in names:

@@ -19,6 +19,7 @@ from ..paths import read_yaml
 from ..space import DEFAULT_RESOLUTIONS, check_width
 from ..units import format_count, parse_count, parse_ms
 from .algorithms import ALGORITHMS
+from .predictor_options import parse_predictor_options
 from .problem import OBJECTIVE_SETS
 
 _PATHS = (
@@ -36,7 +37,11 @@ _PATHS = (
 # settings that may differ when a run is resumed: where it runs and what is done with its result
 RESUME_FREE = ("out", "executor", "ray_address", "export_onnx")
 # setting -> flag, where not --<name>
-FLAGS = {"latency_ms": "--latency", "oracle_table": "--table"}
+FLAGS = {
+    "latency_ms": "--latency",
+    "oracle_table": "--table",
+    "predictor_options": "--predictor-option",
+}
 # make_oracle's settings -> the field that holds each
 ORACLE_SETTINGS = {
     "acc_predictor": "acc_predictor",
@@ -65,6 +70,9 @@ class SearchConfig:
     queries: int = 300
     algorithm: str = "weaknas"
     predictor: str = "gp"
+    predictor_options: dict = field(
+        default_factory=dict
+    )  # its constructor's, e.g. {"mean": "trend"}
     seed: int = 0
     width: float = 1.2
     resolutions: list = field(default_factory=lambda: list(DEFAULT_RESOLUTIONS))
@@ -104,6 +112,7 @@ class SearchConfig:
                 f"oracle {self.oracle!r} is unknown; allowed: {allowed(ORACLE_CHOICES)}"
             )
         PREDICTORS.check(self.predictor)  # whatever the algorithm: a typo is never silently ignored
+        self.predictor_options = parse_predictor_options(self.predictor, self.predictor_options)
         for name in _PATHS:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
@@ -156,9 +165,17 @@ class SearchConfig:
             ),
         ]
         # set to another than the class's default, for an algorithm that picks no weak predictor
+        readers = " or ".join(
+            f"--algorithm {n}" for n in ALGORITHMS.names() if ALGORITHMS.load(n).reads_predictor
+        )
         if _idle_predictor(algorithm, self.predictor):
-            readers = [n for n in ALGORITHMS.names() if ALGORITHMS.load(n).reads_predictor]
-            unused.append(("predictor", True, " or ".join(f"--algorithm {n}" for n in readers)))
+            unused.append(("predictor", True, readers))
+        if self.predictor_options and not algorithm.reads_predictor:
+            key, value = next(iter(self.predictor_options.items()))
+            raise HwnasError(
+                f"--predictor-option {key}={_show_option(value)} is not used by this search; "
+                f"it needs {readers}"
+            )
         for name, idle, needs in unused:
             if getattr(self, name) is not None and idle:
                 raise HwnasError(
@@ -280,4 +297,6 @@ def _show(name, value) -> str:
         return f"{value:g}ms"
     if name == "resolutions":
         return ",".join(map(str, value))
+    if name == "predictor_options":
+        return ",".join(f"{k}={_show_option(v)}" for k, v in value.items()) or "(none)"
     return str(value)

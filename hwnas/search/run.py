@@ -99,6 +99,11 @@ def resume_config(out, overrides: dict | None = None) -> SearchConfig:
         **(stored.options if same_algorithm else {}),
         **overrides.get("options", {}),
     }
+    same_predictor = overrides.get("predictor", stored.predictor) == stored.predictor
+    overrides["predictor_options"] = {  # likewise --predictor-option
+        **(stored.predictor_options if same_predictor else {}),
+        **overrides.get("predictor_options", {}),
+    }
     config = SearchConfig.from_dict({**stored.to_dict(), **overrides})
     config.check_resume(stored)
     return config
@@ -224,7 +229,10 @@ def _run(config, problem, oracle, inputs, folder, store, executor, progress, t0)
             np.random.default_rng(config.seed),
             options,
             lambda name=None: make_predictor(
-                name or config.predictor, seed=config.seed, space=problem.space
+                name or config.predictor,
+                seed=config.seed,
+                space=problem.space,
+                **(config.predictor_options if name in (None, config.predictor) else {}),
             ),
             queries,
             progress,
