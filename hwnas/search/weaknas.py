@@ -255,7 +255,7 @@ class WeakNASOptions(Options):
 
     kappa: float = 2.0  # upper confidence bound: mean + kappa x sd
     # "ei": log expected improvement over the best measured (with trust_region=true: better under
-    # tight budgets up to 1,000 queries, stuck in long runs; docs/search.md, twelfth round)
+    # 400M up to 1,000 queries, worse on other budgets and in long runs; docs/search.md, 12th round)
     acquisition: Literal[ACQUISITIONS] = "ucb"
     n_init: int = 20
     # single objective: more inner evolutions per iteration, each from fresh samples alone, until
