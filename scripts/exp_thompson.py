@@ -2,8 +2,8 @@
 
 Each pick of a batch is the best of one joint draw from the GP's posterior over the inner
 optimiser's ``TS_TOP`` (2,000) best-scored candidates, the picks so far excluded. Replaces
-``GPPredictor.select_batch`` in this process only, then runs ``scripts/exp_weaknas.py`` with the
-remaining arguments:
+``GPPredictor.greedy_batch`` (the loop's GP-BUCB batch) in this process only, then runs
+``scripts/exp_weaknas.py`` with the remaining arguments:
 
     HWNAS_ASSETS=... python scripts/exp_thompson.py --flops 600M --seeds 0,...,9 --queries 1000
 """
@@ -23,8 +23,8 @@ from predictors.gp import GPPredictor  # noqa: E402
 TOP = int(os.environ.get("TS_TOP", "2000"))
 
 
-def thompson_batch(self, X, kappa, b):
-    """``b`` row indices of ``X``: each the argmax of one posterior draw (``kappa`` unused)."""
+def thompson_batch(self, X, b, score=None):
+    """``b`` row indices of ``X``: each the argmax of one posterior draw (``score`` unused)."""
     X = X[:TOP]
     Fq, mean, V, _ = self._posterior(X)
     cov = self.s2 * (self._kernel(Fq, Fq) - V.T @ V)  # the posterior covariance
@@ -41,6 +41,6 @@ def thompson_batch(self, X, kappa, b):
 
 
 if __name__ == "__main__":
-    GPPredictor.select_batch = thompson_batch
+    GPPredictor.greedy_batch = thompson_batch
     sys.argv = ["exp_weaknas.py"] + sys.argv[1:]
     exp_weaknas.main()

@@ -9,6 +9,7 @@ from ..errors import HwnasError
 from ..executor import EXECUTORS
 from ..search import SearchConfig, resume_config, run_search
 from ..search.algorithms import ALGORITHMS
+from ..search.config import merge_keywords
 from ..space import DEFAULT_RESOLUTIONS
 
 
@@ -154,18 +155,7 @@ def config_from_args(args):
         return resume_config(args.out, {k: v for k, v in given.items() if k != "out"})
     # no config: SearchConfig's own defaults fill in what no flag gives
     base = SearchConfig.load(args.config).to_dict() if args.config else {}
-    if "algorithm" in given and given["algorithm"] != base.get("algorithm"):
-        base["options"] = {}  # the config's options belong to its own algorithm
-    if "predictor" in given and given["predictor"] != base.get("predictor"):
-        base["predictor_options"] = {}  # and its predictor options to its own predictor
-    base.update(
-        given,
-        options={**base.get("options", {}), **given.get("options", {})},
-        predictor_options={
-            **base.get("predictor_options", {}),
-            **given.get("predictor_options", {}),
-        },
-    )
+    base.update(given, **merge_keywords(base, given))
     if base.get("out") is None:
         algorithm = base.get("algorithm", SearchConfig.algorithm)
         base["out"] = f"runs/{algorithm}-{base.get('seed', SearchConfig.seed)}"

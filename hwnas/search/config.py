@@ -42,6 +42,8 @@ FLAGS = {
     "oracle_table": "--table",
     "predictor_options": "--predictor-option",
 }
+# keyword settings -> the setting whose keywords they are (another one drops them)
+KEYWORD_SETTINGS = {"options": "algorithm", "predictor_options": "predictor"}
 # make_oracle's settings -> the field that holds each
 ORACLE_SETTINGS = {
     "acc_predictor": "acc_predictor",
@@ -70,9 +72,8 @@ class SearchConfig:
     queries: int = 300
     algorithm: str = "weaknas"
     predictor: str = "gp"
-    predictor_options: dict = field(
-        default_factory=dict
-    )  # its constructor's, e.g. {"mean": "trend"}
+    # keywords of the predictor's constructor, e.g. {"mean": "trend"}
+    predictor_options: dict = field(default_factory=dict)
     seed: int = 0
     width: float = 1.2
     resolutions: list = field(default_factory=lambda: list(DEFAULT_RESOLUTIONS))
@@ -165,16 +166,13 @@ class SearchConfig:
             ),
         ]
         # set to another than the class's default, for an algorithm that picks no weak predictor
-        readers = " or ".join(
-            f"--algorithm {n}" for n in ALGORITHMS.names() if ALGORITHMS.load(n).reads_predictor
-        )
         if _idle_predictor(algorithm, self.predictor):
-            unused.append(("predictor", True, readers))
+            unused.append(("predictor", True, _predictor_readers()))
         if self.predictor_options and not algorithm.reads_predictor:
             key, value = next(iter(self.predictor_options.items()))
             raise HwnasError(
                 f"--predictor-option {key}={_show_option(value)} is not used by this search; "
-                f"it needs {readers}"
+                f"it needs {_predictor_readers()}"
             )
         for name, idle, needs in unused:
             if getattr(self, name) is not None and idle:
@@ -261,6 +259,25 @@ def oracle_flags() -> dict:
 
 def _flag(name: str) -> str:
     return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def merge_keywords(base: dict, given: dict) -> dict:
+    """``options`` and ``predictor_options`` of the settings ``given`` over those of ``base``, key
+    by key; ``base``'s are dropped where ``given`` names another algorithm (or predictor): they were
+    its own."""
+    merged = {}
+    for name, owner in KEYWORD_SETTINGS.items():
+        same = given.get(owner, base.get(owner)) == base.get(owner)
+        mine = (base.get(name) or {}) if same else {}
+        merged[name] = {**mine, **given.get(name, {})}
+    return merged
+
+
+def _predictor_readers() -> str:
+    """``--algorithm NAME or ...`` for the algorithms that fit a weak predictor (loads them all:
+    only for an error message)."""
+    names = [n for n in ALGORITHMS.names() if ALGORITHMS.load(n).reads_predictor]
+    return " or ".join(f"--algorithm {n}" for n in names)
 
 
 def _idle_predictor(algorithm, predictor) -> bool:

@@ -36,7 +36,7 @@ from ..paths import WEIGHTS_FIX, check_checkpoint, read_yaml
 from ..space import Space
 from .algorithm import Stop, drive
 from .algorithms import ALGORITHMS
-from .config import ORACLE_SETTINGS, SearchConfig, oracle_flags
+from .config import ORACLE_SETTINGS, SearchConfig, merge_keywords, oracle_flags
 from .folder import RunFolder, check_export_path
 from .pareto import hypervolume, pareto_mask, plot_front
 from .problem import COST_LABELS, Problem
@@ -93,18 +93,10 @@ def resume_config(out, overrides: dict | None = None) -> SearchConfig:
         )
     stored.out = str(out)
     overrides = dict(overrides or {})
-    same_algorithm = overrides.get("algorithm", stored.algorithm) == stored.algorithm
-    # --option changes the keys it names only (another algorithm has options of its own)
-    overrides["options"] = {
-        **(stored.options if same_algorithm else {}),
-        **overrides.get("options", {}),
-    }
-    same_predictor = overrides.get("predictor", stored.predictor) == stored.predictor
-    overrides["predictor_options"] = {  # likewise --predictor-option
-        **(stored.predictor_options if same_predictor else {}),
-        **overrides.get("predictor_options", {}),
-    }
-    config = SearchConfig.from_dict({**stored.to_dict(), **overrides})
+    settings = stored.to_dict()
+    # --option and --predictor-option change the keys they name only
+    overrides.update(merge_keywords(settings, overrides))
+    config = SearchConfig.from_dict({**settings, **overrides})
     config.check_resume(stored)
     return config
 

@@ -232,14 +232,14 @@ _SINGLE_OBJECTIVE = (
 _INNER = ("generations", "children", "keep", "mutate_prob", "polish_rounds")
 # read only with a predictor that has what they set: key -> (does predictor class cls?, needs)
 _BATCHES = (
-    lambda cls: hasattr(cls, "select_batch"),
+    lambda cls: hasattr(cls, "greedy_batch"),
     "a predictor that picks GP-BUCB batches (--predictor gp)",
 )
 _PREDICTOR_NEEDS = {
     "bucb": _BATCHES,
     "batch_pool": _BATCHES,
     "acquisition": (
-        lambda cls: getattr(cls, "gives_spread", False),
+        lambda cls: cls.gives_spread,
         "a predictor with an uncertainty (--predictor gp, linear-bayes or ensemble)",
     ),
     "gp_points": (
@@ -360,7 +360,8 @@ class WeakNAS(StepAlgorithm):
         while not q.exhausted:
             model = _fit(self, max_points=o.gp_points)
             kappa = o.mo_kappa if problem.multi_objective else o.kappa
-            of_dist = scorer(o.acquisition, kappa, _best(q.y()))
+            best_before = _best(q.y())
+            of_dist = scorer(o.acquisition, kappa, best_before)
 
             def score(X, model=model, of_dist=of_dist):
                 return of_dist(*model.predict_dist(X))
@@ -378,13 +379,10 @@ class WeakNAS(StepAlgorithm):
             elif problem.multi_objective:
                 top = cand[: 10 * take]
                 pick = _spread_pick(problem, top, np.arange(len(top)), take)
-            elif hasattr(model, "select_batch") and o.bucb and o.acquisition == "ucb":
-                pick = model.select_batch(cand[: o.batch_pool], kappa, take)
-            elif hasattr(model, "greedy_batch") and o.bucb:  # the variance update, on any score
+            elif hasattr(model, "greedy_batch") and o.bucb:  # GP-BUCB on the acquisition
                 pick = model.greedy_batch(cand[: o.batch_pool], take, of_dist)
             else:
                 pick = np.arange(min(take, len(cand)))
-            best_before = _best(q.y())
             y_new = yield cand[pick]
             if tr is not None:
                 tr.update(_best(y_new) > best_before)
