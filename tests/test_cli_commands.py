@@ -4,6 +4,7 @@ subcommand module; a subcommand imports only its own."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -53,3 +54,21 @@ def test_every_command_adds_its_arguments(name):
     assert any("--json" in a.option_strings for a in own._actions)
     others = [n for n in COMMANDS.names() if n != name]
     assert all(not sub.choices[n].description for n in others)
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    """`hwnas flops ARCH | head -0`: stdout's reader is gone before the result is printed."""
+    arch = tmp_path / "arch.json"
+    arch.write_text(json.dumps({"ks": [3] * 20, "e": [3] * 20, "d": [2] * 5, "r": 160}))
+    read, write = os.pipe()
+    os.close(read)  # closed before the command starts: its first write fails, every time
+    try:
+        p = subprocess.run(
+            [sys.executable, "-m", "hwnas", "flops", str(arch)],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        os.close(write)
+    assert p.stderr == "" and p.returncode == 1

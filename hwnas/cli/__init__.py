@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import sys
 
@@ -107,8 +108,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(_command(argv)).parse_args(argv)
     # With --json, stdout carries exactly one JSON object: anything else printed while the command
-    # runs
-    # (libraries' notices, e.g. Ray's worker messages) goes to stderr instead.
+    # runs (libraries' notices, e.g. Ray's worker messages) goes to stderr instead.
     real_stdout = sys.stdout
     try:
         with (
@@ -150,4 +150,12 @@ def _jsonable(obj):
 
 
 def console() -> None:  # console-script entry point
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader of stdout went away (`hwnas search ... | head -1`): whatever the command
+        # wrote to files is complete; no traceback, and none again from the flush at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
+    sys.exit(code)
