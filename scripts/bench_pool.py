@@ -11,9 +11,10 @@ Rows go to scripts/results/pool_runs.jsonl as they finish (the script resumes: r
 are not run again); the summary is scripts/results/pool.json. The pool file itself is written to
 ``--work`` (default: a folder under the system temp dir), never into the repository.
 
-An algorithm in ``--algorithms`` is ``NAME[+PREDICTOR][{KEY=VALUE,...}]``: ``weaknas+linear`` is
-weaknas with that predictor, ``weaknas{trust_region=true}`` weaknas with that ``--option``. The spec
-as given is the row's ``algorithm``; each new row also records the ``commit`` of the code it
+An algorithm in ``--algorithms`` is ``NAME[+PREDICTOR[(KEY=VALUE,...)]][{KEY=VALUE,...}]``:
+``weaknas+linear`` is weaknas with that predictor, ``weaknas{trust_region=true}`` weaknas with that
+``--option``, ``weaknas+gp(mean=trend)`` weaknas with that ``--predictor-option``. The spec as
+given is the row's ``algorithm``; each new row also records the ``commit`` of the code it
 measured.
 
 Usage: HWNAS_ASSETS=../shared/assets python scripts/bench_pool.py [--seeds 10] [--pool-size 5000]
@@ -88,31 +89,38 @@ def finder_oracle(space, table_path, best_id, near):
     return _Finder(space, table_path)
 
 
-SPEC = re.compile(r"([\w-]+)(?:\+([\w-]+))?(?:\{([^{}]*)\})?")
+SPEC_FORM = "NAME[+PREDICTOR[(KEY=VALUE,...)]][{KEY=VALUE,...}]"
+SPEC = re.compile(r"([\w-]+)(?:\+([\w-]+)(?:\(([^()]*)\))?)?(?:\{([^{}]*)\})?")
 
 
 def split_algorithms(text: str) -> list:
-    """``--algorithms`` split at the commas outside braces."""
-    return re.findall(r"[^,{]+(?:\{[^}]*\})?", text)
+    """``--algorithms`` split at the commas outside braces and parentheses."""
+    return re.findall(r"[^,{(]+(?:\([^)]*\))?(?:\{[^}]*\})?", text)
+
+
+def _pairs(text: str, spec: str) -> dict:
+    """``KEY=VALUE,...`` as a dict of strings (typed later, by the settings that read them)."""
+    pairs = [kv.partition("=") for kv in text.split(",") if kv.strip()]
+    if any(not sep for _, sep, _ in pairs):
+        raise SystemExit(f"bench_pool: options of {spec!r} must be KEY=VALUE")
+    return {k.strip(): v.strip() for k, _, v in pairs}
 
 
 def parse_spec(spec: str) -> dict:
-    """SearchConfig settings of ``NAME[+PREDICTOR][{KEY=VALUE,...}]``, e.g.
-    ``weaknas{trust_region=true}`` -> algorithm weaknas, options {"trust_region": "true"}."""
+    """SearchConfig settings of ``NAME[+PREDICTOR[(KEY=VALUE,...)]][{KEY=VALUE,...}]``, e.g.
+    ``weaknas+gp(mean=trend){islands=2}`` -> algorithm weaknas, predictor gp, predictor_options
+    {"mean": "trend"}, options {"islands": "2"}."""
     match = SPEC.fullmatch(spec.strip())
     if not match:
-        raise SystemExit(
-            f"bench_pool: algorithm {spec!r} is not NAME[+PREDICTOR][{{KEY=VALUE,...}}]"
-        )
-    name, predictor, options = match.groups()
+        raise SystemExit(f"bench_pool: algorithm {spec!r} is not {SPEC_FORM}")
+    name, predictor, predictor_options, options = match.groups()
     out = {"algorithm": name}
     if predictor:
         out["predictor"] = predictor
+    if predictor_options:
+        out["predictor_options"] = _pairs(predictor_options, spec)
     if options:
-        pairs = [kv.partition("=") for kv in options.split(",") if kv.strip()]
-        if any(not sep for _, sep, _ in pairs):
-            raise SystemExit(f"bench_pool: options of {spec!r} must be KEY=VALUE")
-        out["options"] = {k.strip(): v.strip() for k, _, v in pairs}
+        out["options"] = _pairs(options, spec)
     return out
 
 

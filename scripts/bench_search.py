@@ -124,8 +124,8 @@ def reference_loop(problem, seed=0, queries=300, islands=2):
 
 
 def run_one(space, flops, algorithm, seed, queries, objectives="acc"):
-    """One search; ``algorithm`` is ``NAME[+PREDICTOR][{KEY=VALUE,...}]`` (bench_pool's spec), e.g.
-    ``weaknas+xgb`` or ``weaknas{trust_region=true}``."""
+    """One search; ``algorithm`` is bench_pool's spec (``SPEC_FORM``), e.g. ``weaknas+xgb``,
+    ``weaknas{trust_region=true}`` or ``weaknas+gp(mean=trend)``."""
     from bench_pool import parse_spec
 
     from hwnas.search import SearchConfig, run_search

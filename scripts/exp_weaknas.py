@@ -25,7 +25,9 @@ def main():
     ap.add_argument("--opt", default="{}")
     ap.add_argument("--predictor", default=None)
     ap.add_argument(
-        "--predictor-kw", default="{}", help='the predictor\'s keywords (JSON): {"with_cost": true}'
+        "--predictor-kw",
+        default="{}",
+        help='the predictor\'s keywords (JSON), as --predictor-option sets them: {"mean": "trend"}',
     )
     ap.add_argument("--algorithm", default="weaknas")
     ap.add_argument(
@@ -58,8 +60,6 @@ def main():
     oracle = make_oracle("ofa-mlp", get_space(1.2))
     if args.cheat:
         use_oracle_as_predictor(oracle, args.cheat_noise)
-    elif args.predictor_kw != "{}":
-        use_predictor_keywords(json.loads(args.predictor_kw))
     reads = [n for n in map(int, args.read.split(",")) if n <= args.queries]
     for ftext in [args.latency] if args.latency else args.flops.split(","):
         flops = None if args.latency else parse_count(ftext)
@@ -74,6 +74,7 @@ def main():
                 seed=seed,
                 algorithm=args.algorithm,
                 options=json.loads(args.opt),
+                predictor_options={} if args.cheat else json.loads(args.predictor_kw),
                 **({"predictor": args.predictor} if args.predictor else {}),
             )
             t = time.perf_counter()
@@ -161,14 +162,6 @@ def use_oracle_as_predictor(oracle, noise: float = 0.0) -> None:
     import hwnas.search.run as search_run
 
     search_run.make_predictor = lambda *a, **k: OraclePredictor(oracle, noise)  # run.py's name
-
-
-def use_predictor_keywords(kw: dict) -> None:
-    """Every search of this process makes its weak predictor with the extra keywords ``kw``."""
-    import hwnas.search.run as search_run
-
-    make = search_run.make_predictor
-    search_run.make_predictor = lambda *a, **k: make(*a, **{**k, **kw})
 
 
 def _reference(budget):

@@ -42,10 +42,6 @@ def run_job(job) -> dict:
         from exp_weaknas import use_oracle_as_predictor
 
         use_oracle_as_predictor(oracle)
-    elif job.get("predictor_kw"):
-        from exp_weaknas import use_predictor_keywords
-
-        use_predictor_keywords(job["predictor_kw"])
     extra = {"predictor": job["predictor"]} if job.get("predictor") else {}
     cfg = SearchConfig(
         flops=job["flops"],
@@ -53,6 +49,7 @@ def run_job(job) -> dict:
         seed=job["seed"],
         algorithm=job.get("algorithm", "weaknas"),
         options=job.get("opt", {}),
+        predictor_options={} if job.get("cheat") else job.get("predictor_kw", {}),
         **extra,
     )
     t = time.process_time()

@@ -1,4 +1,4 @@
-"""scripts/bench_pool.py's algorithm specs: NAME[+PREDICTOR][{KEY=VALUE,...}]."""
+"""scripts/bench_pool.py's algorithm specs: NAME[+PREDICTOR[(KEY=VALUE,...)]][{KEY=VALUE,...}]."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hwnas.errors import HwnasError
+from hwnas.search import SearchConfig
 from hwnas.search.algorithms import ALGORITHMS
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_pool.py"
@@ -22,11 +23,15 @@ def bench_pool():
 
 
 def test_commas_inside_braces_do_not_split(bench_pool):
-    text = "weaknas,weaknas{trust_region=true,tr_init=8},weaknas+linear,weaknas-pool"
+    text = (
+        "weaknas,weaknas{trust_region=true,tr_init=8},weaknas+linear,"
+        "weaknas+gp(mean=trend,with_cost=true){islands=2},weaknas-pool"
+    )
     assert bench_pool.split_algorithms(text) == [
         "weaknas",
         "weaknas{trust_region=true,tr_init=8}",
         "weaknas+linear",
+        "weaknas+gp(mean=trend,with_cost=true){islands=2}",
         "weaknas-pool",
     ]
 
@@ -38,6 +43,19 @@ def test_spec_gives_algorithm_predictor_and_options(bench_pool):
         "predictor": "linear",
         "options": {"kappa": "1", "trust_region": "true"},
     }
+    assert bench_pool.parse_spec("weaknas+gp(mean=trend){islands=2}") == {
+        "algorithm": "weaknas",
+        "predictor": "gp",
+        "predictor_options": {"mean": "trend"},
+        "options": {"islands": "2"},
+    }
+
+
+def test_spec_predictor_options_reach_the_predictor(bench_pool):
+    config = SearchConfig(flops="600M", **bench_pool.parse_spec("weaknas+gp(with_cost=true)"))
+    assert config.predictor_options == {"with_cost": True}
+    with pytest.raises(HwnasError, match="'mean' is unknown for predictor linear"):
+        SearchConfig(flops="600M", **bench_pool.parse_spec("weaknas+linear(mean=trend)"))
 
 
 def test_spec_options_are_the_algorithms_own(bench_pool):
@@ -49,7 +67,9 @@ def test_spec_options_are_the_algorithms_own(bench_pool):
         weaknas.Options.parse(typo, "weaknas")
 
 
-@pytest.mark.parametrize("bad", ["weaknas{trust_region}", "weaknas{a=1", "weak nas"])
+@pytest.mark.parametrize(
+    "bad", ["weaknas{trust_region}", "weaknas{a=1", "weak nas", "weaknas+gp(mean)", "weaknas(a=1)"]
+)
 def test_malformed_spec_is_refused(bench_pool, bad):
     with pytest.raises(SystemExit, match="bench_pool: "):
         bench_pool.parse_spec(bad)
