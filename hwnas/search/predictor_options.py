@@ -43,6 +43,8 @@ def parse_predictor_options(name: str, given) -> dict:
     """
     if not isinstance(given, dict):
         raise HwnasError(f"setting predictor_options {given!r} is not allowed; allowed: a mapping")
+    if not given:  # the usual case: no need to import the predictor to read its signature
+        return {}
     keys = settable(name)
     values = {}
     for key, value in given.items():
