@@ -15,7 +15,7 @@ def log_expected_improvement(mean, sd, best: float) -> np.ndarray:
     Computed in logs, so archs many standard deviations below ``best`` keep an order instead of
     all scoring 0 (as plain EI would in floating point); ``sd`` is taken as at least 1e-12.
     """
-    # here, not at the top: scipy.special takes 0.2 s to import, and every CLI command imports this
+    # here, not at the top: scipy.special takes 0.2 s to import, and hwnas.search imports us
     from scipy.special import erfcx, ndtr
 
     mean = np.asarray(mean, dtype=np.float64)
