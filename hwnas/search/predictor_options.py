@@ -58,6 +58,7 @@ def parse_predictor_options(name: str, given) -> dict:
                 f"allowed: {allowed(keys) or 'none'}"
             )
         values[key] = convert_value(key, value, keys[key], f"predictor {name}")
-    if values:  # the predictor checks its own values (a name it does not know, ...)
-        PREDICTORS.load(name)(seed=0, **values)
+    # the predictor checks its own values (a name it does not know, ...); values is never empty
+    # here: every given key was either set above or raised
+    PREDICTORS.load(name)(seed=0, **values)
     return values
